@@ -1,0 +1,86 @@
+/*
+ * fastinit.h -- the C core of fastinit: counter-based random fills of plain buffers.
+ *
+ * No Python here. The contract every function keeps: value i of a call (its flat, C-order
+ * index in the call's logical output) depends only on the key, the call's first block
+ * counter and i. So any sub-range [start, start+n) of a call can be generated on its own,
+ * by any thread, with any SIMD path, and the bits are the same.
+ *
+ * Word stream. Blocks are taken 16 at a time ("groups"). Group g of a call covers blocks
+ * counter + 16g + m, m = 0..15, and lays out their 64 output words as
+ * W[64g + 16w + m] = Philox4x32-10((block, 0, 0), key)[w]: one SIMD register per word.
+ *   - float16, bfloat16, float32 take one word per value: value i uses W[i];
+ *   - float64 takes two: value 32g + 16h + m uses W[64g + 32h + m] (low) and
+ *     W[64g + 32h + 16 + m] (high).
+ * A rejection sampler that needs more draws for value i takes them from blocks reserved for
+ * that value alone: counter words (block, attempt >= 1, slot), where slot says which
+ * value of the block it is. The main stream always has attempt = 0, so these never meet.
+ */
+#ifndef FASTINIT_H
+#define FASTINIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum fi_dtype { FI_F16 = 0, FI_BF16 = 1, FI_F32 = 2, FI_F64 = 3, FI_NDTYPES = 4 };
+enum fi_dist { FI_UNIFORM = 0, FI_NORMAL = 1, FI_NDISTS = 2 };
+enum fi_simd { FI_SIMD_SCALAR = 0, FI_SIMD_AVX2 = 1, FI_SIMD_AVX512 = 2, FI_NSIMD = 3 };
+
+#define FI_MAXDIM 64
+
+typedef struct {
+    uint32_t key[2];
+    uint64_t counter;   /* the call's first block counter */
+} fi_stream;
+
+/*
+ * Distribution parameters, as the kernels use them (fi_uniform_params and
+ * fi_normal_params fill them in and reject what has no valid output).
+ *   uniform: x = (a + b*u) * m, then clamped to [lo, hi], the representable values of the
+ *            output dtype inside [low, high); m is 2 only when high - low overflows.
+ *   normal:  x = a + b*z.
+ */
+typedef struct {
+    double a, b, m, lo, hi;
+} fi_params;
+
+/* A strided output: the value with flat index i goes to data + sum(idx[d] * strides[d]). */
+typedef struct {
+    char *data;
+    int ndim;
+    int contiguous;     /* C-contiguous: value i at data + i * itemsize */
+    int64_t shape[FI_MAXDIM];
+    int64_t strides[FI_MAXDIM];
+} fi_out;
+
+/* Errors of the parameter checks. */
+enum fi_error {
+    FI_OK = 0,
+    FI_ERR_NONFINITE = 1,       /* a NaN or infinite parameter */
+    FI_ERR_ORDER = 2,           /* low >= high */
+    FI_ERR_EMPTY = 3,           /* no value of the dtype lies in [low, high) */
+    FI_ERR_RANGE = 4,           /* a bound outside the dtype's finite range */
+    FI_ERR_SCALE = 5            /* scale < 0 */
+};
+
+size_t fi_itemsize(int dtype);
+/* Blocks a call of n values advances the stream by: whole groups, so it depends on n and dtype only. */
+uint64_t fi_blocks_for(int dtype, uint64_t n);
+
+int fi_uniform_params(int dtype, double low, double high, fi_params *p);
+int fi_normal_params(int dtype, double loc, double scale, fi_params *p);
+
+/* Values [start, start + n) of a call, written contiguously to dst. */
+void fi_fill_contig(int dist, int dtype, const fi_stream *s, const fi_params *p,
+                    void *dst, uint64_t start, uint64_t n);
+/* Values [start, start + n) of a call, each written to its place in the strided output o. */
+void fi_fill_strided(int dist, int dtype, const fi_stream *s, const fi_params *p,
+                     const fi_out *o, uint64_t start, uint64_t n);
+
+/* SIMD paths: the best one this CPU runs is the default; any supported one may be forced. */
+int fi_simd_supported(int level);
+int fi_simd_best(void);
+int fi_simd_get(void);
+int fi_simd_set(int level);     /* returns 0, or -1 if this CPU (or build) lacks it */
+
+#endif

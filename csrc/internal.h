@@ -1,0 +1,80 @@
+/* internal.h -- shared between the engine and the per-ISA kernel files; not part of the API. */
+#ifndef FASTINIT_INTERNAL_H
+#define FASTINIT_INTERNAL_H
+
+#include <string.h>
+#include "fastinit.h"
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define FI_X86 1
+#endif
+
+#define FI_ALIGN64 __attribute__((aligned(64)))
+#define FI_BATCH_GROUPS 32          /* groups generated per batch: 8 KiB of words, stays in L1 */
+
+typedef void (*fi_contig_fn)(int dist, int dtype, const fi_stream *s, const fi_params *p,
+                             void *dst, uint64_t start, size_t n);
+
+void fi_fill_contig_scalar(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t);
+#ifdef FI_X86
+void fi_fill_contig_avx2(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t);
+void fi_fill_contig_avx512(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t);
+#endif
+
+/* The ziggurat's rare slow path (wedges, tail, redraws), shared by every SIMD path so that
+ * all of them give the same bits. word/words: the value's first (rejected) candidate. */
+float fi_normal_slow_f32(uint32_t word, const fi_stream *s, uint64_t index);
+double fi_normal_slow_f64(uint64_t words, const fi_stream *s, uint64_t index);
+
+static inline uint32_t fi_f32_bits(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
+static inline float fi_bits_f32(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
+static inline uint64_t fi_f64_bits(double x) { uint64_t u; memcpy(&u, &x, 8); return u; }
+static inline double fi_bits_f64(uint64_t u) { double x; memcpy(&x, &u, 8); return x; }
+
+/* Exact conversion of an integer below 2**52 to double, in a form every vector unit has. */
+static inline double fi_u52_to_f64(uint64_t v)
+{
+    return fi_bits_f64(v | 0x4330000000000000ull) - 0x1p52;
+}
+
+/* float -> bfloat16, round to nearest even (inputs are never NaN here). */
+static inline uint16_t fi_f32_to_bf16(float x)
+{
+    uint32_t u = fi_f32_bits(x);
+    u += 0x7fffu + ((u >> 16) & 1u);
+    return (uint16_t)(u >> 16);
+}
+
+/* float -> float16, round to nearest even, subnormals and overflow as IEEE 754 says;
+ * the same bits as the F16C instruction (NaN aside, which never occurs here). */
+static inline uint16_t fi_f32_to_f16(float x)
+{
+    uint32_t u = fi_f32_bits(x);
+    uint16_t sign = (uint16_t)((u >> 16) & 0x8000u);
+    u &= 0x7fffffffu;
+    if (u >= 0x477ff000u)                   /* rounds to infinity (or is inf/NaN) */
+        return sign | (u > 0x7f800000u ? 0x7e00u : 0x7c00u);
+    if (u < 0x38800000u) {                  /* below 2**-14: a float16 subnormal or zero */
+        /* Adding 0.5 puts the float16 subnormal grid (2**-24) on float's last bit,
+         * so the hardware addition does the round-to-nearest-even. */
+        float t = fi_bits_f32(u) + 0.5f;
+        return sign | (uint16_t)(fi_f32_bits(t) - 0x3f000000u);
+    }
+    u += 0xc8000fffu + ((u >> 13) & 1u);    /* rebias the exponent by -112 and round */
+    return sign | (uint16_t)(u >> 13);
+}
+
+static inline float fi_f16_to_f32(uint16_t h)
+{
+    uint32_t sign = (uint32_t)(h & 0x8000u) << 16;
+    uint32_t e = (h >> 10) & 0x1fu, m = h & 0x3ffu;
+    if (e == 0)
+        return fi_bits_f32(sign) + (sign ? -1.0f : 1.0f) * (float)m * 0x1p-24f;
+    if (e == 31)
+        return fi_bits_f32(sign | 0x7f800000u | (m << 13));
+    return fi_bits_f32(sign | ((e + 112) << 23) | (m << 13));
+}
+
+static inline float fi_bf16_to_f32(uint16_t h) { return fi_bits_f32((uint32_t)h << 16); }
+
+#endif

@@ -1,0 +1,31 @@
+"""Build of fastinit's compiled core: one extension, fastinit._core, from the Cython glue and
+the plain-C kernels. The AVX2 and AVX-512 kernel files pick their instruction sets with
+pragmas and are chosen at run time, so the default build runs on any x86-64 (and builds,
+scalar only, elsewhere)."""
+import sys
+
+import numpy as np
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+CSRC = ["csrc/engine.c", "csrc/kernels_scalar.c", "csrc/kernels_avx2.c", "csrc/kernels_avx512.c"]
+
+if sys.platform == "win32":
+    cflags, lflags = ["/O2", "/openmp", "/fp:precise"], []
+else:
+    # -ffp-contract=off: no fused multiply-adds, so every SIMD path rounds alike.
+    cflags = ["-O3", "-fopenmp", "-ffp-contract=off", "-fno-math-errno"]
+    lflags = ["-fopenmp"]
+
+ext = Extension(
+    "fastinit._core",
+    sources=["src/fastinit/_core.pyx"] + CSRC,
+    include_dirs=["csrc", np.get_include()],
+    define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    extra_compile_args=cflags,
+    extra_link_args=lflags,
+    depends=["csrc/fastinit.h", "csrc/internal.h", "csrc/philox.h", "csrc/kernels.inc.h",
+             "csrc/ziggurat_tables.h"],
+)
+
+setup(ext_modules=cythonize([ext], compiler_directives={"language_level": 3}))

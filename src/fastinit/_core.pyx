@@ -1,0 +1,442 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, embedsignature=True
+"""fastinit's Cython layer: it checks buffers and parameters, takes counters from the
+Generator, releases the GIL and splits each fill across threads. The C kernels below it
+know nothing of Python; the Python package above it holds the names and docs."""
+
+import operator
+import os
+
+import ml_dtypes
+import numpy as np
+
+cimport numpy as cnp
+from cython.parallel cimport prange
+from libc.stdint cimport int64_t, uint32_t, uint64_t
+
+cnp.import_array()
+
+cdef extern from "fastinit.h" nogil:
+    enum: FI_F16, FI_BF16, FI_F32, FI_F64
+    enum: FI_UNIFORM, FI_NORMAL
+    enum: FI_MAXDIM
+    enum: FI_OK, FI_ERR_NONFINITE, FI_ERR_ORDER, FI_ERR_EMPTY, FI_ERR_RANGE, FI_ERR_SCALE
+    ctypedef struct fi_stream:
+        uint32_t key[2]
+        uint64_t counter
+    ctypedef struct fi_params:
+        double a, b, m, lo, hi
+    ctypedef struct fi_out:
+        char *data
+        int ndim
+        int contiguous
+        int64_t shape[64]
+        int64_t strides[64]
+    size_t fi_itemsize(int dtype)
+    uint64_t fi_blocks_for(int dtype, uint64_t n)
+    int fi_uniform_params(int dtype, double low, double high, fi_params *p)
+    int fi_normal_params(int dtype, double loc, double scale, fi_params *p)
+    void fi_fill_contig(int dist, int dtype, const fi_stream *s, const fi_params *p,
+                        void *dst, uint64_t start, uint64_t n)
+    void fi_fill_strided(int dist, int dtype, const fi_stream *s, const fi_params *p,
+                         const fi_out *o, uint64_t start, uint64_t n)
+    int fi_simd_supported(int level)
+    int fi_simd_best()
+    int fi_simd_get()
+    int fi_simd_set(int level)
+
+cdef extern from "philox.h" nogil:
+    void c_philox4x32 "philox4x32"(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4])
+
+
+# ---- dtypes ---------------------------------------------------------------------------
+
+BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
+_DTYPES = (np.dtype(np.float16), BFLOAT16, np.dtype(np.float32), np.dtype(np.float64))
+_DTYPE_CODE = {dt: code for code, dt in enumerate(_DTYPES)}
+# Cheap lookups for the spellings people use most, before falling back to np.dtype().
+_FAST_CODE = {np.float16: FI_F16, ml_dtypes.bfloat16: FI_BF16, np.float32: FI_F32,
+              np.float64: FI_F64, float: FI_F64, "float16": FI_F16, "bfloat16": FI_BF16,
+              "float32": FI_F32, "float64": FI_F64}
+_FAST_CODE.update(_DTYPE_CODE)
+
+cdef int _dtype_code(object dtype) except -1:
+    code = _FAST_CODE.get(dtype) if isinstance(dtype, (type, str, np.dtype)) else None
+    if code is not None:
+        return code
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be float16, bfloat16, float32 or float64, not {dtype!r}")
+    code = _DTYPE_CODE.get(dt)
+    if code is None:
+        raise TypeError(f"dtype must be float16, bfloat16, float32 or float64, not {dt}")
+    return code
+
+
+cdef int _resolve_dtype(object dtype, object out) except -1:
+    """The dtype code of a call: out's dtype when out is given (and dtype, if also given,
+    must agree), else dtype, else float64."""
+    cdef int code
+    if out is None:
+        return FI_F64 if dtype is None else _dtype_code(dtype)
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a numpy.ndarray, not {type(out).__name__}")
+    code = _DTYPE_CODE.get((<cnp.ndarray>out).dtype, -1)
+    if code < 0:
+        raise TypeError(f"out has dtype {out.dtype}; fastinit fills float16, bfloat16, "
+                        "float32 and float64")
+    if dtype is not None and _dtype_code(dtype) != code:
+        raise TypeError(f"dtype {np.dtype(dtype)} does not match out's dtype {out.dtype}")
+    return code
+
+
+cdef tuple _shape_of(object size):
+    cdef tuple shape
+    try:
+        shape = (operator.index(size),)
+    except TypeError:
+        try:
+            shape = tuple([operator.index(d) for d in size])
+        except TypeError:
+            raise TypeError(f"size must be an int or a tuple of ints, not {size!r}")
+    for d in shape:
+        if d < 0:
+            raise ValueError(f"negative dimensions are not allowed: size={size!r}")
+    return shape
+
+
+cdef object _output(object size, int code, object out):
+    """The array to fill: out, checked, or a new one."""
+    if out is None:
+        return np.empty(() if size is None else _shape_of(size), dtype=_DTYPES[code])
+    if not (<cnp.ndarray>out).flags.writeable:
+        raise ValueError("out is read-only")
+    if size is not None and _shape_of(size) != out.shape:
+        raise ValueError(f"size {_shape_of(size)} does not match out.shape {out.shape}")
+    return out
+
+
+_ERRORS = {
+    FI_ERR_NONFINITE: "{what} must be finite, got {a!r} and {b!r}",
+    FI_ERR_ORDER: "low must be less than high, got low={a!r}, high={b!r}",
+    FI_ERR_EMPTY: "no {dtype} value lies in [{a!r}, {b!r})",
+    FI_ERR_RANGE: "{what} {a!r}, {b!r} lie outside the finite range of {dtype}",
+    FI_ERR_SCALE: "scale must be non-negative, got {b!r}",
+}
+
+cdef int _check(int err, str what, double a, double b, int code) except -1:
+    if err != FI_OK:
+        raise ValueError(_ERRORS[err].format(what=what, a=a, b=b, dtype=_DTYPES[code].name))
+    return 0
+
+
+# ---- threads --------------------------------------------------------------------------
+
+def _default_threads():
+    env = os.environ.get("FASTINIT_NUM_THREADS")
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ValueError(f"FASTINIT_NUM_THREADS must be a positive integer, got {env!r}")
+        return n
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+cdef int _num_threads = _default_threads()
+
+# Below this many values a fill stays on the calling thread: waking a thread team costs
+# more than it saves.
+cdef uint64_t _PARALLEL_MIN = 1 << 16
+
+
+def set_num_threads(n):
+    """Set how many threads large fills use (at least 1)."""
+    global _num_threads
+    n = operator.index(n)
+    if n < 1:
+        raise ValueError(f"the number of threads must be at least 1, got {n}")
+    _num_threads = n
+
+
+def get_num_threads():
+    """How many threads large fills use: FASTINIT_NUM_THREADS, else the CPUs this process may use."""
+    return _num_threads
+
+
+cdef void _span(int dist, int code, const fi_stream *s, const fi_params *p, const fi_out *o,
+                uint64_t first, uint64_t start, uint64_t n) noexcept nogil:
+    """Values [first + start, first + start + n) of a call; o holds value `first` first."""
+    if o.contiguous:
+        fi_fill_contig(dist, code, s, p, o.data + start * fi_itemsize(code), first + start, n)
+    else:
+        fi_fill_strided(dist, code, s, p, o, start, n)
+
+
+cdef void _run(int dist, int code, const fi_stream *s, const fi_params *p, const fi_out *o,
+               uint64_t first, uint64_t n) noexcept nogil:
+    """Fill values [first, first + n) of one call into o, in chunks spread over the threads.
+    The chunks only change who computes which values, never the values."""
+    cdef int nt = _num_threads
+    cdef uint64_t chunk, nchunks, start, t
+    if nt <= 1 or n < _PARALLEL_MIN:
+        _span(dist, code, s, p, o, first, 0, n)
+        return
+    chunk = n // (4 * <uint64_t>nt)
+    if chunk < (1 << 16):
+        chunk = 1 << 16
+    elif chunk > (1 << 22):
+        chunk = 1 << 22
+    chunk = (chunk + 2047) // 2048 * 2048
+    nchunks = (n + chunk - 1) // chunk
+    for t in prange(nchunks, num_threads=nt, schedule="dynamic"):
+        start = t * chunk
+        _span(dist, code, s, p, o, first, start, min(chunk, n - start))
+
+
+cdef void _describe(cnp.ndarray arr, fi_out *o) noexcept:
+    cdef int d
+    o.data = cnp.PyArray_BYTES(arr)
+    o.ndim = cnp.PyArray_NDIM(arr)
+    o.contiguous = cnp.PyArray_IS_C_CONTIGUOUS(arr)
+    for d in range(o.ndim):
+        o.shape[d] = cnp.PyArray_DIMS(arr)[d]
+        o.strides[d] = cnp.PyArray_STRIDES(arr)[d]
+
+
+# ---- SIMD paths -----------------------------------------------------------------------
+
+SIMD_PATHS = ("scalar", "avx2", "avx512")
+
+
+def available_simd():
+    """The SIMD paths this CPU and build can run, slowest first."""
+    return tuple(name for level, name in enumerate(SIMD_PATHS) if fi_simd_supported(level))
+
+
+def get_simd():
+    """The SIMD path fills use now."""
+    return SIMD_PATHS[fi_simd_get()]
+
+
+def set_simd(name):
+    """Force a SIMD path: 'scalar', 'avx2', 'avx512', or 'auto' for the best this CPU runs.
+    Every path gives the same bits; this exists to prove it and to measure each."""
+    if name == "auto":
+        fi_simd_set(fi_simd_best())
+        return
+    if name not in SIMD_PATHS:
+        raise ValueError(f"unknown SIMD path {name!r}; choose from {SIMD_PATHS + ('auto',)}")
+    if fi_simd_set(SIMD_PATHS.index(name)) != 0:
+        raise RuntimeError(f"this CPU cannot run the {name} path; it runs {available_simd()}")
+
+set_simd(os.environ.get("FASTINIT_SIMD", "auto") or "auto")
+
+
+# ---- the bit generator ----------------------------------------------------------------
+
+cdef uint32_t _u32(object v, str what) except? 0:
+    v = operator.index(v)
+    if not 0 <= v < 2**32:
+        raise ValueError(f"{what} words must lie in [0, 2**32), got {v}")
+    return v
+
+
+def philox4x32(counter, key):
+    """Philox4x32-10 of one block: 4 counter words and 2 key words in, the 4 output words out."""
+    cdef uint32_t c[4]
+    cdef uint32_t k[2]
+    cdef uint32_t r[4]
+    counter, key = list(counter), list(key)
+    if len(counter) != 4 or len(key) != 2:
+        raise ValueError("philox4x32 takes 4 counter words and 2 key words")
+    for i in range(4):
+        c[i] = _u32(counter[i], "counter")
+    for i in range(2):
+        k[i] = _u32(key[i], "key")
+    c_philox4x32(c, k, r)
+    return (r[0], r[1], r[2], r[3])
+
+
+cdef int _params(int dist, int code, double a, double b, fi_params *p) except -1:
+    if dist == FI_UNIFORM:
+        return _check(fi_uniform_params(code, a, b, p), "low and high", a, b, code)
+    return _check(fi_normal_params(code, a, b, p), "loc and scale", a, b, code)
+
+
+def fill_range(dist, key, counter, start, out, a, b):
+    """Values [start, start + out.size) of a call whose stream is (key, counter), written to
+    the C-contiguous array out: 'uniform' on [a, b) or 'normal' with loc a and scale b.
+    This is the sub-range machinery under every fill; sharded initialization builds on it."""
+    cdef fi_stream s
+    cdef fi_params p
+    cdef fi_out o
+    cdef int d = {"uniform": FI_UNIFORM, "normal": FI_NORMAL}[dist]
+    cdef int code = _resolve_dtype(None, out)
+    cdef uint64_t first = start
+    cdef uint64_t n
+    _output(None, code, out)
+    if not out.flags.c_contiguous:
+        raise ValueError("fill_range writes to a C-contiguous array")
+    _params(d, code, a, b, &p)
+    s.key[0] = _u32(key[0], "key")
+    s.key[1] = _u32(key[1], "key")
+    s.counter = counter
+    _describe(out, &o)
+    n = out.size
+    with nogil:
+        _run(d, code, &s, &p, &o, first, n)
+    return out
+
+
+def _from_state(state, seed_seq):
+    g = Generator.__new__(Generator)
+    g._seed_seq = seed_seq
+    g.state = state
+    return g
+
+
+cdef class Generator:
+    """Generator(seed=None)
+
+    Fills arrays with random values from Philox4x32-10, a counter-based generator.
+
+    seed: None (fresh entropy from the OS), a non-negative int, or a numpy.random.SeedSequence.
+    It gives the 64-bit key; the counter starts at 0. Every fill takes the next range of
+    block counters, so value i of a call depends only on (key, the call's first counter, i):
+    the same bits for any thread count, SIMD path, chunking or memory layout of `out`.
+    """
+    cdef uint32_t _key[2]
+    cdef uint64_t _counter
+    cdef public object _seed_seq
+
+    def __init__(self, seed=None):
+        if isinstance(seed, np.random.SeedSequence):
+            ss = seed
+        elif seed is None or isinstance(seed, (int, np.integer)):
+            ss = np.random.SeedSequence(None if seed is None else operator.index(seed))
+        else:
+            raise TypeError(f"seed must be None, a non-negative int or a SeedSequence, "
+                            f"not {type(seed).__name__}")
+        key = ss.generate_state(2, np.uint32)
+        self._seed_seq = ss
+        self._key[0] = key[0]
+        self._key[1] = key[1]
+        self._counter = 0
+
+    # -- state --
+
+    @property
+    def key(self):
+        """The 64-bit Philox key, as two 32-bit words."""
+        return (self._key[0], self._key[1])
+
+    @property
+    def counter(self):
+        """The next free block counter: where the next call's values start."""
+        return self._counter
+
+    @property
+    def state(self):
+        """{'bit_generator': 'Philox4x32-10', 'key': (k0, k1), 'counter': c}; settable."""
+        return {"bit_generator": "Philox4x32-10", "key": self.key, "counter": self._counter}
+
+    @state.setter
+    def state(self, value):
+        try:
+            name, key, counter = value["bit_generator"], value["key"], value["counter"]
+        except (TypeError, KeyError):
+            raise ValueError("state must be a dict with keys 'bit_generator', 'key', 'counter'")
+        if name != "Philox4x32-10":
+            raise ValueError(f"state is for {name!r}, not 'Philox4x32-10'")
+        key = list(key)
+        if len(key) != 2:
+            raise ValueError("the key has 2 words")
+        k0, k1 = _u32(key[0], "key"), _u32(key[1], "key")
+        counter = operator.index(counter)
+        if not 0 <= counter < 2**64:
+            raise ValueError(f"the counter must lie in [0, 2**64), got {counter}")
+        self._key[0], self._key[1], self._counter = k0, k1, counter
+
+    def spawn(self, n_children):
+        """n independent Generators, from the children of this one's SeedSequence."""
+        return [Generator(ss) for ss in self._seed_seq.spawn(operator.index(n_children))]
+
+    def __reduce__(self):
+        return (_from_state, (self.state, self._seed_seq))
+
+    def __copy__(self):
+        return _from_state(self.state, self._seed_seq)
+
+    def __deepcopy__(self, memo):
+        import copy
+        return _from_state(self.state, copy.deepcopy(self._seed_seq, memo))
+
+    def __repr__(self):
+        return (f"Generator(Philox4x32-10, key=(0x{self._key[0]:08x}, 0x{self._key[1]:08x}), "
+                f"counter={self._counter})")
+
+    # -- fills --
+
+    cdef object _fill(self, int dist, int code, object size, object out, fi_params *p):
+        cdef fi_stream s
+        cdef fi_out o
+        arr = _output(size, code, out)
+        cdef uint64_t n = (<cnp.ndarray>arr).size
+        cdef uint64_t blocks = fi_blocks_for(code, n)
+        # Taking the counters is one uninterrupted step under the GIL, so concurrent calls
+        # from several Python threads get disjoint ranges.
+        if self._counter + blocks < self._counter:
+            raise OverflowError("this Generator's 2**64 block counters are used up")
+        s.key[0] = self._key[0]
+        s.key[1] = self._key[1]
+        s.counter = self._counter
+        self._counter += blocks
+        if n:
+            _describe(arr, &o)
+            with nogil:
+                _run(dist, code, &s, p, &o, 0, n)
+        if size is None and out is None:
+            return arr[()]
+        return arr
+
+    def random(self, size=None, dtype=None, out=None):
+        """Uniform values on [0, 1). dtype: float16, bfloat16, float32 or float64 (the
+        default, or out's dtype when out is given)."""
+        cdef int code = _resolve_dtype(dtype, out)
+        cdef fi_params p
+        _params(FI_UNIFORM, code, 0.0, 1.0, &p)
+        return self._fill(FI_UNIFORM, code, size, out, &p)
+
+    def uniform(self, low=0.0, high=1.0, size=None, dtype=None, out=None):
+        """Uniform values on [low, high), each rounded to dtype and never outside that
+        interval; ValueError if no value of dtype lies in it."""
+        cdef int code = _resolve_dtype(dtype, out)
+        cdef fi_params p
+        _params(FI_UNIFORM, code, low, high, &p)
+        return self._fill(FI_UNIFORM, code, size, out, &p)
+
+    def standard_normal(self, size=None, dtype=None, out=None):
+        """Standard normal values (256-layer ziggurat, exact up to |z| < 12.2)."""
+        cdef int code = _resolve_dtype(dtype, out)
+        cdef fi_params p
+        _params(FI_NORMAL, code, 0.0, 1.0, &p)
+        return self._fill(FI_NORMAL, code, size, out, &p)
+
+    def normal(self, loc=0.0, scale=1.0, size=None, dtype=None, out=None):
+        """Normal values with mean loc and standard deviation scale (>= 0)."""
+        cdef int code = _resolve_dtype(dtype, out)
+        cdef fi_params p
+        _params(FI_NORMAL, code, loc, scale, &p)
+        return self._fill(FI_NORMAL, code, size, out, &p)
+
+
+def default_rng(seed=None):
+    """A Generator: seed as for Generator(seed); a Generator is returned as it is."""
+    if isinstance(seed, Generator):
+        return seed
+    return Generator(seed)
