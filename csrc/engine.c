@@ -78,7 +78,9 @@ int fi_uniform_params(int dtype, double low, double high, fi_params *p)
     p->a = low;
     p->b = high - low;
     p->m = 1.0;
-    if (isinf(p->b)) {      /* only float64 gets here: work at half scale, exactly doubled back */
+    /* The kernels compute in float for float16/bfloat16/float32, in double for float64.
+     * Where high - low overflows that, work at half scale and double back (exactly). */
+    if (isinf(dtype == FI_F64 ? p->b : (double)(float)p->b)) {
         p->a = low * 0.5;
         p->b = high * 0.5 - low * 0.5;
         p->m = 2.0;
@@ -155,17 +157,24 @@ static double zig_tail(retry_stream *r)
     }
 }
 
-/* Layer idx >= 1, |z| = x past the inner rectangle: accept under the curve. */
-static int zig_wedge(retry_stream *r, int idx, double x)
+/* Layer idx >= 1, |z| = x past the inner rectangle: accept under the curve. The height
+ * takes 32 random bits for float32 (finer than its 24-bit values), 53 for float64. */
+static int zig_wedge(retry_stream *r, int idx, double x, int bits53)
 {
-    double y = zig_f[idx] + retry_open01(r) * (zig_f[idx + 1] - zig_f[idx]);
+    double u = bits53 ? retry_open01(r) : (double)retry_u32(r) * 0x1p-32;
+    double y = zig_f[idx] + u * (zig_f[idx + 1] - zig_f[idx]);
     return y < exp(-0.5 * x * x);
 }
 
-float fi_normal_slow_f32(uint32_t word, const fi_stream *s, uint64_t index)
+float fi_normal_slow_f32(uint32_t word, const fi_stream *s, uint64_t index, const uint32_t *retry1)
 {
     retry_stream r;
     retry_init(&r, s, FI_F32, index);
+    if (retry1) {
+        memcpy(r.buf, retry1, sizeof r.buf);
+        r.ctr[2] = 1;
+        r.pos = 0;
+    }
     for (;;) {
         uint32_t idx = word & 0xffu, u = word >> 9;
         float sign = (word & 0x100u) ? -1.0f : 1.0f;
@@ -174,16 +183,21 @@ float fi_normal_slow_f32(uint32_t word, const fi_stream *s, uint64_t index)
         if (idx == 0)
             return sign * (float)zig_tail(&r);
         double x = (double)u * 0x1p-23 * zig_x[idx];
-        if (zig_wedge(&r, (int)idx, x))
+        if (zig_wedge(&r, (int)idx, x, 0))
             return sign * (float)x;
         word = retry_u32(&r);
     }
 }
 
-double fi_normal_slow_f64(uint64_t words, const fi_stream *s, uint64_t index)
+double fi_normal_slow_f64(uint64_t words, const fi_stream *s, uint64_t index, const uint32_t *retry1)
 {
     retry_stream r;
     retry_init(&r, s, FI_F64, index);
+    if (retry1) {
+        memcpy(r.buf, retry1, sizeof r.buf);
+        r.ctr[2] = 1;
+        r.pos = 0;
+    }
     for (;;) {
         uint64_t idx = words & 0xffu, u = words >> 12;
         double sign = (words & 0x100u) ? -1.0 : 1.0;
@@ -192,7 +206,7 @@ double fi_normal_slow_f64(uint64_t words, const fi_stream *s, uint64_t index)
         if (idx == 0)
             return sign * zig_tail(&r);
         double x = fi_u52_to_f64(u) * 0x1p-52 * zig_x[idx];
-        if (zig_wedge(&r, (int)idx, x))
+        if (zig_wedge(&r, (int)idx, x, 1))
             return sign * x;
         words = retry_u64(&r);
     }

@@ -22,9 +22,10 @@ void fi_fill_contig_avx512(int, int, const fi_stream *, const fi_params *, void 
 #endif
 
 /* The ziggurat's rare slow path (wedges, tail, redraws), shared by every SIMD path so that
- * all of them give the same bits. word/words: the value's first (rejected) candidate. */
-float fi_normal_slow_f32(uint32_t word, const fi_stream *s, uint64_t index);
-double fi_normal_slow_f64(uint64_t words, const fi_stream *s, uint64_t index);
+ * all of them give the same bits. word/words: the value's first (rejected) candidate.
+ * retry1, if not NULL, is the value's first retry block, computed ahead by a vector unit. */
+float fi_normal_slow_f32(uint32_t word, const fi_stream *s, uint64_t index, const uint32_t *retry1);
+double fi_normal_slow_f64(uint64_t words, const fi_stream *s, uint64_t index, const uint32_t *retry1);
 
 static inline uint32_t fi_f32_bits(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
 static inline float fi_bits_f32(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }

@@ -2,9 +2,10 @@
  * kernels.inc.h -- the fills, written once in plain C and compiled once per instruction set.
  *
  * Included by kernels_scalar.c, kernels_avx2.c and kernels_avx512.c, each of which first
- * defines philox_groups() for its vector width and FI_CONTIG_NAME. The loops here are simple
- * enough for the compiler to vectorize, and use only operations that IEEE 754 rounds the
- * same way in any unit (add, multiply, compare, exact conversions; the build turns off FMA
+ * defines philox_groups() for its vector width and FI_CONTIG_NAME, and may define
+ * FI_HAVE_PRODUCE32 with a fused produce32() of its own. The loops here are simple enough
+ * for the compiler to vectorize, and use only operations that IEEE 754 rounds the same way
+ * in any unit (add, multiply, compare, exact conversions; the build turns off FMA
  * contraction), so every path writes the same bits. The rare slow path of the normal
  * sampler is scalar, in engine.c, and shared by all paths.
  */
@@ -13,39 +14,30 @@
 
 /* ---- uniform ------------------------------------------------------------------------ */
 
-/* float32: u on the 2**-24 grid, the affine map in double, clamped, rounded once to float. */
-static void uniform_f32(const uint32_t *restrict w, size_t n, float *restrict out,
-                        const fi_params *p)
+#ifndef FI_HAVE_PRODUCE32
+/* float16/bfloat16/float32: u on the 2**-24 grid, x = (a + b*u)*m in float, clamped to the
+ * representable [lo, hi]. lo and hi are values of the output dtype, so clamping before the
+ * final rounding to float16/bfloat16 is the same as clamping after it. */
+static void uniform32(const uint32_t *restrict w, size_t n, float *restrict out,
+                      const fi_params *p)
 {
-    const double a = p->a, b = p->b, lo = p->lo, hi = p->hi;
-    for (size_t i = 0; i < n; i++) {
-        double u = (double)(int32_t)(w[i] >> 8) * 0x1p-24;
-        double x = a + b * u;
-        x = x < lo ? lo : x;
-        x = x > hi ? hi : x;
-        out[i] = (float)x;
-    }
-}
-
-/* float16/bfloat16: the same in float, which is far finer than either output grid.
- * lo and hi are representable in the output dtype, so clamping before the final rounding
- * is the same as clamping after it. */
-static void uniform_f32tmp(const uint32_t *restrict w, size_t n, float *restrict out,
-                           const fi_params *p)
-{
-    const float a = (float)p->a, b = (float)p->b, lo = (float)p->lo, hi = (float)p->hi;
+    const float a = (float)p->a, b = (float)p->b, m = (float)p->m;
+    const float lo = (float)p->lo, hi = (float)p->hi;
     for (size_t i = 0; i < n; i++) {
         float u = (float)(int32_t)(w[i] >> 8) * 0x1p-24f;
-        float x = a + b * u;
+        float x = (a + b * u) * m;
         x = x < lo ? lo : x;
         x = x > hi ? hi : x;
         out[i] = x;
     }
 }
 
+#endif
+
+#ifndef FI_HAVE_PRODUCE64
 /* float64: 53 bits, u = hi * 2**-32 + (lo >> 11) * 2**-53, a sum that is exact. */
-static void uniform_f64(const uint32_t *restrict w, size_t ngroups, double *restrict out,
-                        const fi_params *p)
+static void uniform64(const uint32_t *restrict w, size_t ngroups, double *restrict out,
+                      const fi_params *p)
 {
     const double a = p->a, b = p->b, m = p->m, lo = p->lo, hi = p->hi;
     for (size_t g = 0; g < 2 * ngroups; g++) {         /* half-groups of 16 values */
@@ -60,14 +52,15 @@ static void uniform_f64(const uint32_t *restrict w, size_t ngroups, double *rest
         }
     }
 }
+#endif
 
 /* ---- normal: 256-layer ziggurat ----------------------------------------------------- */
 
+#ifndef FI_HAVE_PRODUCE32
 /* float32 fast path: 8 bits of layer, 1 of sign, 23 of position. rej[i] marks the 1.5%
  * of draws that fall outside the layer's inner rectangle. */
-#ifndef FI_HAVE_ZIGGURAT_F32
-static void ziggurat_f32(const uint32_t *restrict w, size_t n, float *restrict z,
-                         uint8_t *restrict rej)
+static void ziggurat32(const uint32_t *restrict w, size_t n, float *restrict z,
+                       uint8_t *restrict rej)
 {
     for (size_t i = 0; i < n; i++) {
         uint32_t wi = w[i], idx = wi & 0xffu, u = wi >> 9;
@@ -76,11 +69,13 @@ static void ziggurat_f32(const uint32_t *restrict w, size_t n, float *restrict z
         rej[i] = u >= zig_k32[idx];
     }
 }
+
 #endif
 
+#ifndef FI_HAVE_PRODUCE64
 /* float64 fast path: one 64-bit word per draw, 8 bits of layer, 1 of sign, top 52 of position. */
-static void ziggurat_f64(const uint32_t *restrict w, size_t ngroups, double *restrict z,
-                         uint8_t *restrict rej)
+static void ziggurat64(const uint32_t *restrict w, size_t ngroups, double *restrict z,
+                       uint8_t *restrict rej)
 {
     for (size_t g = 0; g < 2 * ngroups; g++) {
         const uint32_t *wl = w + 32 * g, *wh = wl + 16;
@@ -94,9 +89,11 @@ static void ziggurat_f64(const uint32_t *restrict w, size_t ngroups, double *res
     }
 }
 
+#endif
+
 /* The next i >= i0 with rej[i] set, or n; eight flags at a time, as rejections are rare.
  * n is a multiple of 8. */
-static inline size_t next_rejected(const uint8_t *rej, size_t i0, size_t n)
+static inline __attribute__((unused)) size_t next_rejected(const uint8_t *rej, size_t i0, size_t n)
 {
     size_t i = i0;
     while (i < n && (i & 7)) { if (rej[i]) return i; i++; }
@@ -110,36 +107,42 @@ static inline size_t next_rejected(const uint8_t *rej, size_t i0, size_t n)
     return n;
 }
 
-static void normal_f32(const uint32_t *restrict w, size_t n, float *restrict out,
-                       const fi_stream *s, uint64_t index0, const fi_params *p)
+#ifndef FI_HAVE_PRODUCE32
+static void normal32(const uint32_t *restrict w, size_t n, float *restrict out,
+                     const fi_stream *s, uint64_t index0, const fi_params *p)
 {
     FI_ALIGN64 uint8_t rej[FI_BATCH_GROUPS * 64];
-    ziggurat_f32(w, n, out, rej);
+    ziggurat32(w, n, out, rej);
     for (size_t i = next_rejected(rej, 0, n); i < n; i = next_rejected(rej, i + 1, n))
-        out[i] = fi_normal_slow_f32(w[i], s, index0 + i);
+        out[i] = fi_normal_slow_f32(w[i], s, index0 + i, NULL);
     const float a = (float)p->a, b = (float)p->b;
     for (size_t i = 0; i < n; i++)
         out[i] = a + b * out[i];
 }
 
-static void normal_f64(const uint32_t *restrict w, size_t ngroups, double *restrict out,
-                       const fi_stream *s, uint64_t index0, const fi_params *p)
+#endif
+
+#ifndef FI_HAVE_PRODUCE64
+static void normal64(const uint32_t *restrict w, size_t ngroups, double *restrict out,
+                     const fi_stream *s, uint64_t index0, const fi_params *p)
 {
     FI_ALIGN64 uint8_t rej[FI_BATCH_GROUPS * 32];
     size_t n = 32 * ngroups;
-    ziggurat_f64(w, ngroups, out, rej);
+    ziggurat64(w, ngroups, out, rej);
     for (size_t i = next_rejected(rej, 0, n); i < n; i = next_rejected(rej, i + 1, n)) {
         size_t g = i / 16, j = i % 16;
         uint64_t r = ((uint64_t)w[32 * g + 16 + j] << 32) | w[32 * g + j];
-        out[i] = fi_normal_slow_f64(r, s, index0 + i);
+        out[i] = fi_normal_slow_f64(r, s, index0 + i, NULL);
     }
     const double a = p->a, b = p->b;
     for (size_t i = 0; i < n; i++)
         out[i] = a + b * out[i];
 }
+#endif
 
 /* ---- narrowing ---------------------------------------------------------------------- */
 
+#ifndef FI_HAVE_PRODUCE32
 static void narrow_bf16(const float *restrict x, size_t n, uint16_t *restrict out)
 {
     for (size_t i = 0; i < n; i++)
@@ -160,31 +163,36 @@ static void narrow_f16(const float *restrict x, size_t n, uint16_t *restrict out
 
 /* ---- one batch of whole groups, then the driver ------------------------------------- */
 
-static void transform(int dist, int dtype, const uint32_t *w, size_t ngroups, void *out,
-                      const fi_stream *s, uint64_t index0, const fi_params *p)
+/* float16/bfloat16/float32: ngroups whole groups from group g0, values 64*g0 on. */
+static void produce32(int dist, int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
+                      void *out, const fi_params *p)
 {
+    FI_ALIGN64 uint32_t w[FI_BATCH_GROUPS * 64];
     FI_ALIGN64 float tmp[FI_BATCH_GROUPS * 64];
-    size_t n32 = 64 * ngroups;
-    if (dtype == FI_F64) {
-        if (dist == FI_UNIFORM) uniform_f64(w, ngroups, (double *)out, p);
-        else normal_f64(w, ngroups, (double *)out, s, index0, p);
-        return;
-    }
+    size_t n = 64 * ngroups;
     float *f = dtype == FI_F32 ? (float *)out : tmp;
-    if (dist == FI_UNIFORM) {
-        if (dtype == FI_F32) uniform_f32(w, n32, f, p);
-        else uniform_f32tmp(w, n32, f, p);
-    } else {
-        normal_f32(w, n32, f, s, index0, p);
-    }
-    if (dtype == FI_BF16) narrow_bf16(tmp, n32, (uint16_t *)out);
-    else if (dtype == FI_F16) narrow_f16(tmp, n32, (uint16_t *)out);
+    philox_groups(s->key, s->counter + 16 * g0, ngroups, w);
+    if (dist == FI_UNIFORM) uniform32(w, n, f, p);
+    else normal32(w, n, f, s, 64 * g0, p);
+    if (dtype == FI_BF16) narrow_bf16(tmp, n, (uint16_t *)out);
+    else if (dtype == FI_F16) narrow_f16(tmp, n, (uint16_t *)out);
 }
+#endif
+
+#ifndef FI_HAVE_PRODUCE64
+static void produce64(int dist, const fi_stream *s, uint64_t g0, size_t ngroups,
+                      double *out, const fi_params *p)
+{
+    FI_ALIGN64 uint32_t w[FI_BATCH_GROUPS * 64];
+    philox_groups(s->key, s->counter + 16 * g0, ngroups, w);
+    if (dist == FI_UNIFORM) uniform64(w, ngroups, out, p);
+    else normal64(w, ngroups, out, s, 32 * g0, p);
+}
+#endif
 
 void FI_CONTIG_NAME(int dist, int dtype, const fi_stream *s, const fi_params *p,
                     void *dst, uint64_t start, size_t n)
 {
-    FI_ALIGN64 uint32_t words[FI_BATCH_GROUPS * 64];
     FI_ALIGN64 unsigned char stage[FI_BATCH_GROUPS * 64 * 4];
     const size_t es = fi_itemsize(dtype);
     const uint64_t per_group = dtype == FI_F64 ? 32 : 64;
@@ -196,13 +204,11 @@ void FI_CONTIG_NAME(int dist, int dtype, const fi_stream *s, const fi_params *p,
         size_t ng = need < FI_BATCH_GROUPS ? (size_t)need : FI_BATCH_GROUPS;
         size_t nv = ng * per_group;
         size_t take = nv - skip < n ? nv - skip : n;
-        philox_groups(s->key, s->counter + 16 * g, ng, words);
-        if (skip == 0 && take == nv) {
-            transform(dist, dtype, words, ng, out, s, g * per_group, p);
-        } else {    /* a ragged edge of the range: a whole batch into stage, then the part wanted */
-            transform(dist, dtype, words, ng, stage, s, g * per_group, p);
-            memcpy(out, stage + skip * es, take * es);
-        }
+        /* A ragged edge of the range goes through stage, whole, then the part wanted. */
+        void *to = skip == 0 && take == nv ? (void *)out : (void *)stage;
+        if (dtype == FI_F64) produce64(dist, s, g, ng, (double *)to, p);
+        else produce32(dist, dtype, s, g, ng, to, p);
+        if (to == stage) memcpy(out, stage + skip * es, take * es);
         out += take * es;
         n -= take;
         g += ng;

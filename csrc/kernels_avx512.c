@@ -1,114 +1,396 @@
-/* kernels_avx512.c -- Philox4x32-10 sixteen blocks per register (one group per register);
- * the fills vectorized for AVX-512. Compiled for AVX-512 by the pragma; run only where CPUID
- * says so. */
+/* kernels_avx512.c -- Philox4x32-10 sixteen blocks per register (a whole group), and the
+ * 16/32-bit fills fused with it so the words never leave the registers. Compiled for
+ * AVX-512 by the pragma, whatever the build's flags; run only where CPUID says so.
+ * Every operation mirrors the generic loops of kernels.inc.h, so the bits are the same. */
 #if defined(__x86_64__) || defined(_M_X64)
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,f16c")
 #include <immintrin.h>
 #include "philox.h"
 #include "internal.h"
+#include "ziggurat_tables.h"
 
-static inline void mulhilo16(__m512i a, __m512i M, __m512i *hi, __m512i *lo)
+/* The key of each round. Kept as scalars: the compiler folds the broadcasts into the
+ * instructions, which leaves the registers to the counters. */
+typedef struct {
+    uint32_t k0[PHILOX_ROUNDS], k1[PHILOX_ROUNDS];
+} round_keys;
+
+static inline void make_keys(const uint32_t key[2], round_keys *rk)
 {
-    __m512i pe = _mm512_mul_epu32(a, M);
-    __m512i po = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), M);
-    *lo = _mm512_mask_blend_epi32(0xAAAA, pe, _mm512_slli_epi64(po, 32));
-    *hi = _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(pe, 32), po);
+    uint32_t k0 = key[0], k1 = key[1];
+    for (int r = 0; r < PHILOX_ROUNDS; r++) {
+        if (r > 0) { k0 += PHILOX_W0; k1 += PHILOX_W1; }
+        rk->k0[r] = k0;
+        rk->k1[r] = k1;
+    }
 }
 
-/* One Philox round on two groups at once: two independent dependency chains. */
 #define XOR3(a, b, c) _mm512_ternarylogic_epi32((a), (b), (c), 0x96)
+
+/* One Philox state of 16 blocks, one register per counter word. */
+typedef struct { __m512i c0, c1, c2, c3; } state16;
+
+/* The rounds run on 8 blocks per register, one per 64-bit lane with the word in the low
+ * half: then a single vpmuludq gives the whole 64-bit product, its high half is one shift
+ * away, and whatever the upper halves hold never reaches a low half (the multiplier reads
+ * only low halves; XOR is bitwise). Four such states are four independent chains. */
+typedef struct { __m512i c0, c1, c2, c3; } state8;
+
+static inline state8 widen(const state16 *x, int upper)
+{
+    state8 h;
+#define W(c) _mm512_cvtepu32_epi64(upper ? _mm512_extracti64x4_epi64(x->c, 1) : _mm512_castsi512_si256(x->c))
+    h.c0 = W(c0); h.c1 = W(c1); h.c2 = W(c2); h.c3 = W(c3);
+#undef W
+    return h;
+}
+
+static inline state16 narrow2(const state8 *a, const state8 *b)
+{
+    const __m512i lows = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    state16 x = {_mm512_permutex2var_epi32(a->c0, lows, b->c0), _mm512_permutex2var_epi32(a->c1, lows, b->c1),
+                 _mm512_permutex2var_epi32(a->c2, lows, b->c2), _mm512_permutex2var_epi32(a->c3, lows, b->c3)};
+    return x;
+}
+
+#define ROUND8(h, k0, k1) do {                                              \
+        __m512i p0_ = _mm512_mul_epu32((h).c0, M0);                         \
+        __m512i p1_ = _mm512_mul_epu32((h).c2, M1);                         \
+        (h).c0 = XOR3(_mm512_srli_epi64(p1_, 32), (h).c1, (k0));            \
+        (h).c2 = XOR3(_mm512_srli_epi64(p0_, 32), (h).c3, (k1));            \
+        (h).c1 = p1_;                                                       \
+        (h).c3 = p0_;                                                       \
+    } while (0)
+
+/* Ten rounds on two 16-block states. */
+static inline __attribute__((always_inline)) void philox16x2(state16 *x, state16 *y,
+                                                              const round_keys *rk)
+{
+    const __m512i M0 = _mm512_set1_epi64(PHILOX_M0), M1 = _mm512_set1_epi64(PHILOX_M1);
+    state8 a = widen(x, 0), b = widen(x, 1), c = widen(y, 0), d = widen(y, 1);
+#pragma GCC unroll 10
+    for (int r = 0; r < PHILOX_ROUNDS; r++) {
+        __m512i k0 = _mm512_set1_epi32((int)rk->k0[r]), k1 = _mm512_set1_epi32((int)rk->k1[r]);
+        ROUND8(a, k0, k1);
+        ROUND8(b, k0, k1);
+        ROUND8(c, k0, k1);
+        ROUND8(d, k0, k1);
+    }
+    *x = narrow2(&a, &b);
+    *y = narrow2(&c, &d);
+}
+
+/* The main-stream counters of blocks b..b+15: (b + m, with the carry into the high word, 0, 0). */
+static inline state16 group_counters(uint64_t b)
+{
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512i base = _mm512_set1_epi32((int)(uint32_t)b), hi = _mm512_set1_epi32((int)(uint32_t)(b >> 32));
+    state16 st;
+    st.c0 = _mm512_add_epi32(base, lane);
+    __mmask16 carry = _mm512_cmplt_epu32_mask(st.c0, base);
+    st.c1 = _mm512_mask_add_epi32(hi, carry, hi, _mm512_set1_epi32(1));
+    st.c2 = _mm512_setzero_si512();
+    st.c3 = st.c2;
+    return st;
+}
 
 static void philox_groups(const uint32_t key[2], uint64_t block0, size_t ngroups,
                           uint32_t *restrict w)
 {
-    const __m512i M0 = _mm512_set1_epi32((int)PHILOX_M0), M1 = _mm512_set1_epi32((int)PHILOX_M1);
-    __m512i K0[PHILOX_ROUNDS], K1[PHILOX_ROUNDS];
-    uint32_t k0 = key[0], k1 = key[1];
-    for (int r = 0; r < PHILOX_ROUNDS; r++) {
-        if (r > 0) { k0 += PHILOX_W0; k1 += PHILOX_W1; }
-        K0[r] = _mm512_set1_epi32((int)k0);
-        K1[r] = _mm512_set1_epi32((int)k1);
-    }
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    size_t g = 0;
-    while (g < ngroups) {
-        uint64_t b = block0 + 16 * g;
-        /* Two groups per pass when both are there and the low counter word does not wrap
-         * inside them; otherwise one group, with the carry into the high word per lane. */
-        int two = g + 1 < ngroups && (uint32_t)b <= 0xFFFFFFFFu - 31u;
-        __m512i a0, a1, b0, b1;
-        {
-            __m512i lo = _mm512_add_epi32(_mm512_set1_epi32((int)(uint32_t)b), lane);
-            __mmask16 carry = _mm512_cmplt_epu32_mask(lo, _mm512_set1_epi32((int)(uint32_t)b));
-            a0 = lo;
-            a1 = _mm512_mask_add_epi32(_mm512_set1_epi32((int)(uint32_t)(b >> 32)), carry,
-                                       _mm512_set1_epi32((int)(uint32_t)(b >> 32)),
-                                       _mm512_set1_epi32(1));
-            b0 = _mm512_add_epi32(a0, _mm512_set1_epi32(16));
-            b1 = a1;
+    round_keys rk;
+    make_keys(key, &rk);
+    for (size_t g = 0; g < ngroups; g += 2, w += 128) {
+        /* An odd last group is computed twice over rather than given a loop of its own. */
+        state16 x = group_counters(block0 + 16 * g);
+        state16 y = group_counters(block0 + 16 * (g + 1 < ngroups ? g + 1 : g));
+        philox16x2(&x, &y, &rk);
+        _mm512_storeu_si512((void *)(w + 0), x.c0);
+        _mm512_storeu_si512((void *)(w + 16), x.c1);
+        _mm512_storeu_si512((void *)(w + 32), x.c2);
+        _mm512_storeu_si512((void *)(w + 48), x.c3);
+        if (g + 1 < ngroups) {
+            _mm512_storeu_si512((void *)(w + 64), y.c0);
+            _mm512_storeu_si512((void *)(w + 80), y.c1);
+            _mm512_storeu_si512((void *)(w + 96), y.c2);
+            _mm512_storeu_si512((void *)(w + 112), y.c3);
         }
-        __m512i a2 = _mm512_setzero_si512(), a3 = a2, b2 = a2, b3 = a2;
-        for (int r = 0; r < PHILOX_ROUNDS; r++) {
-            __m512i ahi0, alo0, ahi1, alo1, bhi0, blo0, bhi1, blo1;
-            mulhilo16(a0, M0, &ahi0, &alo0);
-            mulhilo16(a2, M1, &ahi1, &alo1);
-            if (two) {
-                mulhilo16(b0, M0, &bhi0, &blo0);
-                mulhilo16(b2, M1, &bhi1, &blo1);
-                b0 = XOR3(bhi1, b1, K0[r]);
-                b2 = XOR3(bhi0, b3, K1[r]);
-                b1 = blo1; b3 = blo0;
-            }
-            a0 = XOR3(ahi1, a1, K0[r]);
-            a2 = XOR3(ahi0, a3, K1[r]);
-            a1 = alo1; a3 = alo0;
-        }
-        _mm512_storeu_si512((void *)(w + 0), a0);
-        _mm512_storeu_si512((void *)(w + 16), a1);
-        _mm512_storeu_si512((void *)(w + 32), a2);
-        _mm512_storeu_si512((void *)(w + 48), a3);
-        if (two) {
-            _mm512_storeu_si512((void *)(w + 64), b0);
-            _mm512_storeu_si512((void *)(w + 80), b1);
-            _mm512_storeu_si512((void *)(w + 96), b2);
-            _mm512_storeu_si512((void *)(w + 112), b3);
-        }
-        g += two ? 2 : 1;
-        w += two ? 128 : 64;
     }
 }
 
-/* The float32 ziggurat fast path, with the layer's width and threshold fetched together
- * by one 64-bit gather per eight values (compilers tend to avoid gathers on their own).
- * The same operations as the generic loop, hence the same bits. */
-#include "ziggurat_tables.h"
-#define FI_HAVE_ZIGGURAT_F32
-static uint64_t zig_wk32[256];          /* (k << 32) | bits(w), filled on first use */
+/* ---- fused 16/32-bit fills ---------------------------------------------------------- */
 
-static void ziggurat_f32(const uint32_t *restrict w, size_t n, float *restrict z,
-                         uint8_t *restrict rej)
+#define FI_HAVE_PRODUCE32
+
+/* Store 16 float results as the output dtype: the same rounding as narrow_bf16/narrow_f16. */
+static inline void store16(int dtype, void *out, size_t i, __m512 x)
 {
-    if (!zig_wk32[1])   /* benign race: every thread writes the same values */
+    if (dtype == FI_F32) {
+        _mm512_storeu_ps((float *)out + i, x);
+    } else if (dtype == FI_BF16) {
+        __m512i u = _mm512_castps_si512(x);
+        __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
+        u = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), odd));
+        _mm256_storeu_si256((__m256i *)((uint16_t *)out + i),
+                            _mm512_cvtepi32_epi16(_mm512_srli_epi32(u, 16)));
+    } else {
+        _mm256_storeu_si256((__m256i *)((uint16_t *)out + i),
+                            _mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
+}
+
+static inline void store1(int dtype, void *out, size_t i, float x)
+{
+    if (dtype == FI_F32) ((float *)out)[i] = x;
+    else if (dtype == FI_BF16) ((uint16_t *)out)[i] = fi_f32_to_bf16(x);
+    else ((uint16_t *)out)[i] = fi_f32_to_f16(x);
+}
+
+static uint64_t zig_wk32[256];  /* (k << 32) | bits(w): one 64-bit gather fetches both */
+
+static void init_wk32(void)
+{
+    if (!zig_wk32[1])           /* benign race: every thread writes the same values */
         for (int i = 0; i < 256; i++)
             zig_wk32[i] = ((uint64_t)zig_k32[i] << 32) | fi_f32_bits(zig_w32[i]);
-    const __m512i low8 = _mm512_set1_epi32(0xff), sign = _mm512_set1_epi32(0x100);
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
-    for (size_t i = 0; i < n; i += 16) {
-        __m512i wi = _mm512_loadu_si512((const void *)(w + i));
-        __m512i idx = _mm512_and_si512(wi, low8);
-        __m512i u = _mm512_srli_epi32(wi, 9);
-        __m512i g0 = _mm512_i32gather_epi64(_mm512_castsi512_si256(idx), (const void *)zig_wk32, 8);
-        __m512i g1 = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(idx, 1), (const void *)zig_wk32, 8);
-        __m512 wt = _mm512_castsi512_ps(_mm512_permutex2var_epi32(g0, even, g1));
-        __m512i kt = _mm512_permutex2var_epi32(g0, odd, g1);
-        __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(u), wt);
-        __m512i sv = _mm512_or_si512(_mm512_castps_si512(v),
-                                     _mm512_slli_epi32(_mm512_and_si512(wi, sign), 23));
-        _mm512_storeu_si512((void *)(z + i), sv);
+}
+
+/* What the fused loop keeps of one batch: the parameters as vectors, and the rejected
+ * normal draws (batch-local index and first word) for the slow path. */
+typedef struct {
+    __m512 a, b, m, lo, hi;
+    uint32_t rej_index[FI_BATCH_GROUPS * 64 + 16], rej_word[FI_BATCH_GROUPS * 64 + 16];
+    size_t nrej;
+} batch32;
+
+static inline __attribute__((always_inline)) void emit16(int dist, int dtype, batch32 *bt,
+                                                         void *out, size_t i, __m512i v)
+{
+    __m512 x;
+    if (dist == FI_UNIFORM) {
+        __m512 u = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(v, 8)),
+                                 _mm512_set1_ps(0x1p-24f));
+        x = _mm512_mul_ps(_mm512_add_ps(bt->a, _mm512_mul_ps(bt->b, u)), bt->m);
+        x = _mm512_max_ps(bt->lo, x);   /* lo > x ? lo : x, as the generic loop */
+        x = _mm512_min_ps(bt->hi, x);   /* hi < x ? hi : x */
+    } else {
+        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+        __m512i idx = _mm512_and_si512(v, _mm512_set1_epi32(0xff));
+        __m512i u = _mm512_srli_epi32(v, 9);
+        __m512i wk0 = _mm512_i32gather_epi64(_mm512_castsi512_si256(idx), (const void *)zig_wk32, 8);
+        __m512i wk1 = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(idx, 1), (const void *)zig_wk32, 8);
+        __m512 wt = _mm512_castsi512_ps(_mm512_permutex2var_epi32(wk0, even, wk1));
+        __m512i kt = _mm512_permutex2var_epi32(wk0, odd, wk1);
+        __m512 z = _mm512_mul_ps(_mm512_cvtepi32_ps(u), wt);
+        __m512i sbit = _mm512_slli_epi32(_mm512_and_si512(v, _mm512_set1_epi32(0x100)), 23);
+        z = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(z), sbit));
+        x = _mm512_add_ps(bt->a, _mm512_mul_ps(bt->b, z));
+        /* Record the rejected lanes without a branch: one in five vectors has one, at random. */
         __mmask16 r = _mm512_cmpge_epu32_mask(u, kt);
-        _mm_storeu_si128((__m128i *)(rej + i), _mm_maskz_set1_epi8(r, 1));
+        const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        _mm512_storeu_si512((void *)(bt->rej_word + bt->nrej), _mm512_maskz_compress_epi32(r, v));
+        _mm512_storeu_si512((void *)(bt->rej_index + bt->nrej), _mm512_maskz_compress_epi32(r,
+                            _mm512_add_epi32(lane, _mm512_set1_epi32((int)i))));
+        bt->nrej += (size_t)__builtin_popcount(r);
     }
+    store16(dtype, out, i, x);
+}
+
+/* The slow path for a batch's rejected draws, with each one's first retry block computed
+ * 16 at a time: counter (block, 1, slot), as engine.c's retry stream would compute it. */
+/* First retry blocks, counter (block, 1, slot), of up to 32 values given by their index
+ * in the call, as engine.c's retry stream would compute them: w[k][q] is word k of value q. */
+static void first_retry_blocks(int dtype, const fi_stream *s, const round_keys *rk,
+                               const uint64_t *index, size_t cnt, uint32_t w[4][32])
+{
+    FI_ALIGN64 uint32_t c0[32], c1[32], c3[32];
+    const uint64_t per_group = dtype == FI_F64 ? 32 : 64;
+    for (size_t q = 0; q < 32; q++) {
+        uint64_t i = index[q < cnt ? q : 0];
+        uint64_t block = s->counter + 16 * (i / per_group) + i % 16;
+        c0[q] = (uint32_t)block;
+        c1[q] = (uint32_t)(block >> 32);
+        c3[q] = (uint32_t)(i % per_group / 16);
+    }
+    state16 x = {_mm512_load_si512(c0), _mm512_load_si512(c1), _mm512_set1_epi32(1),
+                 _mm512_load_si512(c3)};
+    state16 y = {_mm512_load_si512(c0 + 16), _mm512_load_si512(c1 + 16), _mm512_set1_epi32(1),
+                 _mm512_load_si512(c3 + 16)};
+    philox16x2(&x, &y, rk);
+    _mm512_storeu_si512((void *)w[0], x.c0);
+    _mm512_storeu_si512((void *)w[1], x.c1);
+    _mm512_storeu_si512((void *)w[2], x.c2);
+    _mm512_storeu_si512((void *)w[3], x.c3);
+    _mm512_storeu_si512((void *)(w[0] + 16), y.c0);
+    _mm512_storeu_si512((void *)(w[1] + 16), y.c1);
+    _mm512_storeu_si512((void *)(w[2] + 16), y.c2);
+    _mm512_storeu_si512((void *)(w[3] + 16), y.c3);
+}
+
+static void finish_rejected(int dtype, const batch32 *bt, const fi_stream *s, uint64_t g0,
+                            const round_keys *rk, void *out, const fi_params *p)
+{
+    const float a = (float)p->a, b = (float)p->b;
+    for (size_t r0 = 0; r0 < bt->nrej; r0 += 32) {
+        FI_ALIGN64 uint32_t w[4][32];
+        uint64_t index[32];
+        size_t cnt = bt->nrej - r0 < 32 ? bt->nrej - r0 : 32;
+        for (size_t q = 0; q < cnt; q++) index[q] = 64 * g0 + bt->rej_index[r0 + q];
+        first_retry_blocks(dtype, s, rk, index, cnt, w);
+        for (size_t q = 0; q < cnt; q++) {
+            uint32_t retry1[4] = {w[0][q], w[1][q], w[2][q], w[3][q]};
+            size_t li = bt->rej_index[r0 + q];
+            float z = fi_normal_slow_f32(bt->rej_word[r0 + q], s, 64 * g0 + li, retry1);
+            store1(dtype, out, li, a + b * z);
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void produce32_fused(
+    int dist, int dtype, const fi_stream *s, uint64_t g0, size_t ngroups, void *out,
+    const fi_params *p)
+{
+    round_keys rk;
+    FI_ALIGN64 batch32 bt;
+    make_keys(s->key, &rk);
+    bt.a = _mm512_set1_ps((float)p->a);
+    bt.b = _mm512_set1_ps((float)p->b);
+    bt.m = _mm512_set1_ps((float)p->m);
+    bt.lo = _mm512_set1_ps((float)p->lo);
+    bt.hi = _mm512_set1_ps((float)p->hi);
+    bt.nrej = 0;
+    if (dist == FI_NORMAL) init_wk32();
+    for (size_t g = 0; g < ngroups; g += 2) {
+        state16 x = group_counters(s->counter + 16 * (g0 + g));
+        state16 y = group_counters(s->counter + 16 * (g0 + (g + 1 < ngroups ? g + 1 : g)));
+        philox16x2(&x, &y, &rk);
+        size_t i = 64 * g;
+        emit16(dist, dtype, &bt, out, i, x.c0);
+        emit16(dist, dtype, &bt, out, i + 16, x.c1);
+        emit16(dist, dtype, &bt, out, i + 32, x.c2);
+        emit16(dist, dtype, &bt, out, i + 48, x.c3);
+        if (g + 1 < ngroups) {
+            emit16(dist, dtype, &bt, out, i + 64, y.c0);
+            emit16(dist, dtype, &bt, out, i + 80, y.c1);
+            emit16(dist, dtype, &bt, out, i + 96, y.c2);
+            emit16(dist, dtype, &bt, out, i + 112, y.c3);
+        }
+    }
+    if (bt.nrej)
+        finish_rejected(dtype, &bt, s, g0, &rk, out, p);
+}
+
+/* One specialized loop per (distribution, dtype). */
+static void produce32(int dist, int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
+                      void *out, const fi_params *p)
+{
+#define CASE(D, T) if (dist == D && dtype == T) { produce32_fused(D, T, s, g0, ngroups, out, p); return; }
+    CASE(FI_UNIFORM, FI_F32) CASE(FI_UNIFORM, FI_BF16) CASE(FI_UNIFORM, FI_F16)
+    CASE(FI_NORMAL, FI_F32) CASE(FI_NORMAL, FI_BF16) CASE(FI_NORMAL, FI_F16)
+#undef CASE
+}
+
+/* ---- fused float64 fills ------------------------------------------------------------ */
+
+#define FI_HAVE_PRODUCE64
+
+typedef struct {
+    __m512d a, b, m, lo, hi;
+    uint64_t rej_index[FI_BATCH_GROUPS * 32 + 8], rej_word[FI_BATCH_GROUPS * 32 + 8];
+    size_t nrej;
+} batch64;
+
+/* Values i..i+7 from the low and high words of eight blocks (as uniform64/ziggurat64). */
+static inline __attribute__((always_inline)) void emit8(int dist, batch64 *bt, double *out,
+                                                        size_t i, __m512i r)
+{
+    __m512d x;
+    if (dist == FI_UNIFORM) {
+        const __m512i magic = _mm512_set1_epi64(0x4330000000000000ll);
+        const __m512d two52 = _mm512_set1_pd(0x1p52);
+        __m512i hi = _mm512_srli_epi64(r, 32);
+        __m512i lo = _mm512_srli_epi64(_mm512_and_si512(r, _mm512_set1_epi64(0xffffffffll)), 11);
+        __m512d uh = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(hi, magic)), two52);
+        __m512d ul = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(lo, magic)), two52);
+        __m512d u = _mm512_add_pd(_mm512_mul_pd(uh, _mm512_set1_pd(0x1p-32)),
+                                  _mm512_mul_pd(ul, _mm512_set1_pd(0x1p-53)));
+        x = _mm512_mul_pd(_mm512_add_pd(bt->a, _mm512_mul_pd(bt->b, u)), bt->m);
+        x = _mm512_max_pd(bt->lo, x);
+        x = _mm512_min_pd(bt->hi, x);
+    } else {
+        __m512i idx = _mm512_and_si512(r, _mm512_set1_epi64(0xff));
+        __m512i u = _mm512_srli_epi64(r, 12);
+        __m512d wt = _mm512_i64gather_pd(idx, zig_w64, 8);
+        __m512i kt = _mm512_i64gather_epi64(idx, (const void *)zig_k64, 8);
+        __m512d uf = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(u,
+                         _mm512_set1_epi64(0x4330000000000000ll))), _mm512_set1_pd(0x1p52));
+        __m512d z = _mm512_mul_pd(uf, wt);
+        __m512i sbit = _mm512_slli_epi64(_mm512_and_si512(r, _mm512_set1_epi64(0x100)), 55);
+        z = _mm512_castsi512_pd(_mm512_or_si512(_mm512_castpd_si512(z), sbit));
+        x = _mm512_add_pd(bt->a, _mm512_mul_pd(bt->b, z));
+        __mmask8 rj = _mm512_cmpge_epu64_mask(u, kt);
+        const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+        _mm512_storeu_si512((void *)(bt->rej_word + bt->nrej), _mm512_maskz_compress_epi64(rj, r));
+        _mm512_storeu_si512((void *)(bt->rej_index + bt->nrej), _mm512_maskz_compress_epi64(rj,
+                            _mm512_add_epi64(lane, _mm512_set1_epi64((long long)i))));
+        bt->nrej += (size_t)__builtin_popcount(rj);
+    }
+    _mm512_storeu_pd(out + i, x);
+}
+
+/* Sixteen values from half a group: low words lo, high words hi, in value order. */
+static inline __attribute__((always_inline)) void emit16x64(int dist, batch64 *bt, double *out,
+                                                            size_t i, __m512i lo, __m512i hi)
+{
+    const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i second = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    emit8(dist, bt, out, i, _mm512_permutex2var_epi32(lo, first, hi));
+    emit8(dist, bt, out, i + 8, _mm512_permutex2var_epi32(lo, second, hi));
+}
+
+static inline __attribute__((always_inline)) void produce64_fused(
+    int dist, const fi_stream *s, uint64_t g0, size_t ngroups, double *out, const fi_params *p)
+{
+    round_keys rk;
+    FI_ALIGN64 batch64 bt;
+    make_keys(s->key, &rk);
+    bt.a = _mm512_set1_pd(p->a);
+    bt.b = _mm512_set1_pd(p->b);
+    bt.m = _mm512_set1_pd(p->m);
+    bt.lo = _mm512_set1_pd(p->lo);
+    bt.hi = _mm512_set1_pd(p->hi);
+    bt.nrej = 0;
+    for (size_t g = 0; g < ngroups; g += 2) {
+        state16 x = group_counters(s->counter + 16 * (g0 + g));
+        state16 y = group_counters(s->counter + 16 * (g0 + (g + 1 < ngroups ? g + 1 : g)));
+        philox16x2(&x, &y, &rk);
+        size_t i = 32 * g;
+        emit16x64(dist, &bt, out, i, x.c0, x.c1);
+        emit16x64(dist, &bt, out, i + 16, x.c2, x.c3);
+        if (g + 1 < ngroups) {
+            emit16x64(dist, &bt, out, i + 32, y.c0, y.c1);
+            emit16x64(dist, &bt, out, i + 48, y.c2, y.c3);
+        }
+    }
+    for (size_t r0 = 0; r0 < bt.nrej; r0 += 32) {
+        FI_ALIGN64 uint32_t w[4][32];
+        uint64_t index[32];
+        size_t cnt = bt.nrej - r0 < 32 ? bt.nrej - r0 : 32;
+        for (size_t q = 0; q < cnt; q++) index[q] = 32 * g0 + bt.rej_index[r0 + q];
+        first_retry_blocks(FI_F64, s, &rk, index, cnt, w);
+        for (size_t q = 0; q < cnt; q++) {
+            uint32_t retry1[4] = {w[0][q], w[1][q], w[2][q], w[3][q]};
+            double z = fi_normal_slow_f64(bt.rej_word[r0 + q], s, index[q], retry1);
+            out[bt.rej_index[r0 + q]] = p->a + p->b * z;
+        }
+    }
+}
+
+static void produce64(int dist, const fi_stream *s, uint64_t g0, size_t ngroups,
+                      double *out, const fi_params *p)
+{
+    if (dist == FI_UNIFORM) produce64_fused(FI_UNIFORM, s, g0, ngroups, out, p);
+    else produce64_fused(FI_NORMAL, s, g0, ngroups, out, p);
 }
 
 #define FI_CONTIG_NAME fi_fill_contig_avx512
