@@ -2,8 +2,8 @@
  * kernels.inc.h -- the fills, written once in plain C and compiled once per instruction set.
  *
  * Included by kernels_scalar.c, kernels_avx2.c and kernels_avx512.c, each of which first
- * defines philox_groups() for its vector width and FI_CONTIG_NAME, and may define
- * FI_HAVE_PRODUCE32 with a fused produce32() of its own. The loops here are simple enough
+ * defines FI_CONTIG_NAME and either philox_groups() for its vector width or fused
+ * produce32()/produce64() of its own (FI_HAVE_PRODUCE32/64), which must give the same bits. The loops here are simple enough
  * for the compiler to vectorize, and use only operations that IEEE 754 rounds the same way
  * in any unit (add, multiply, compare, exact conversions; the build turns off FMA
  * contraction), so every path writes the same bits. The rare slow path of the normal

@@ -1,5 +1,5 @@
-/* kernels_avx512.c -- Philox4x32-10 sixteen blocks per register (a whole group), and the
- * 16/32-bit fills fused with it so the words never leave the registers. Compiled for
+/* kernels_avx512.c -- Philox4x32-10 on 32 blocks at a time (two groups), and every fill
+ * fused with it so the words never leave the registers. Compiled for
  * AVX-512 by the pragma, whatever the build's flags; run only where CPUID says so.
  * Every operation mirrors the generic loops of kernels.inc.h, so the bits are the same. */
 #if defined(__x86_64__) || defined(_M_X64)
@@ -94,29 +94,6 @@ static inline state16 group_counters(uint64_t b)
     return st;
 }
 
-static void philox_groups(const uint32_t key[2], uint64_t block0, size_t ngroups,
-                          uint32_t *restrict w)
-{
-    round_keys rk;
-    make_keys(key, &rk);
-    for (size_t g = 0; g < ngroups; g += 2, w += 128) {
-        /* An odd last group is computed twice over rather than given a loop of its own. */
-        state16 x = group_counters(block0 + 16 * g);
-        state16 y = group_counters(block0 + 16 * (g + 1 < ngroups ? g + 1 : g));
-        philox16x2(&x, &y, &rk);
-        _mm512_storeu_si512((void *)(w + 0), x.c0);
-        _mm512_storeu_si512((void *)(w + 16), x.c1);
-        _mm512_storeu_si512((void *)(w + 32), x.c2);
-        _mm512_storeu_si512((void *)(w + 48), x.c3);
-        if (g + 1 < ngroups) {
-            _mm512_storeu_si512((void *)(w + 64), y.c0);
-            _mm512_storeu_si512((void *)(w + 80), y.c1);
-            _mm512_storeu_si512((void *)(w + 96), y.c2);
-            _mm512_storeu_si512((void *)(w + 112), y.c3);
-        }
-    }
-}
-
 /* ---- fused 16/32-bit fills ---------------------------------------------------------- */
 
 #define FI_HAVE_PRODUCE32
@@ -143,15 +120,6 @@ static inline void store1(int dtype, void *out, size_t i, float x)
     if (dtype == FI_F32) ((float *)out)[i] = x;
     else if (dtype == FI_BF16) ((uint16_t *)out)[i] = fi_f32_to_bf16(x);
     else ((uint16_t *)out)[i] = fi_f32_to_f16(x);
-}
-
-static uint64_t zig_wk32[256];  /* (k << 32) | bits(w): one 64-bit gather fetches both */
-
-static void init_wk32(void)
-{
-    if (!zig_wk32[1])           /* benign race: every thread writes the same values */
-        for (int i = 0; i < 256; i++)
-            zig_wk32[i] = ((uint64_t)zig_k32[i] << 32) | fi_f32_bits(zig_w32[i]);
 }
 
 /* What the fused loop keeps of one batch: the parameters as vectors, and the rejected
@@ -196,8 +164,6 @@ static inline __attribute__((always_inline)) void emit16(int dist, int dtype, ba
     store16(dtype, out, i, x);
 }
 
-/* The slow path for a batch's rejected draws, with each one's first retry block computed
- * 16 at a time: counter (block, 1, slot), as engine.c's retry stream would compute it. */
 /* First retry blocks, counter (block, 1, slot), of up to 32 values given by their index
  * in the call, as engine.c's retry stream would compute them: w[k][q] is word k of value q. */
 static void first_retry_blocks(int dtype, const fi_stream *s, const round_keys *rk,
@@ -227,6 +193,8 @@ static void first_retry_blocks(int dtype, const fi_stream *s, const round_keys *
     _mm512_storeu_si512((void *)(w[3] + 16), y.c3);
 }
 
+/* The slow path for a batch's rejected float32 draws, their first retry blocks computed
+ * 32 at a time. */
 static void finish_rejected(int dtype, const batch32 *bt, const fi_stream *s, uint64_t g0,
                             const round_keys *rk, void *out, const fi_params *p)
 {
@@ -259,7 +227,6 @@ static inline __attribute__((always_inline)) void produce32_fused(
     bt.lo = _mm512_set1_ps((float)p->lo);
     bt.hi = _mm512_set1_ps((float)p->hi);
     bt.nrej = 0;
-    if (dist == FI_NORMAL) init_wk32();
     for (size_t g = 0; g < ngroups; g += 2) {
         state16 x = group_counters(s->counter + 16 * (g0 + g));
         state16 y = group_counters(s->counter + 16 * (g0 + (g + 1 < ngroups ? g + 1 : g)));

@@ -50,6 +50,9 @@ print("#ifndef FASTINIT_ZIGGURAT_TABLES_H\n#define FASTINIT_ZIGGURAT_TABLES_H\n#
 print(f"#define ZIG_R {float.hex(R)}")
 print(arr("uint32_t", "zig_k32", k32, lambda v: f"{v}u", 8))
 print(arr("uint64_t", "zig_k64", k64, lambda v: f"{v}ull", 4))
+# For gathers: the float32 layer's threshold and width in one 64-bit entry, (k << 32) | bits(w).
+wk32 = [(k << 32) | struct.unpack("<I", struct.pack("<f", w))[0] for k, w in zip(k32, w32)]
+print(arr("uint64_t", "zig_wk32", wk32, lambda v: f"0x{v:016x}ull", 4))
 print(arr("float", "zig_w32", w32, lambda v: f"{float.hex(to_f32(v))}f", 4))
 print(arr("double", "zig_w64", w64, lambda v: f"{float.hex(v)}", 4))
 print(arr("double", "zig_x", x, lambda v: f"{float.hex(v)}", 4))
