@@ -163,7 +163,7 @@ static int zig_wedge(retry_stream *r, int idx, double x, int bits53)
 {
     double u = bits53 ? retry_open01(r) : (double)retry_u32(r) * 0x1p-32;
     double y = zig_f[idx] + u * (zig_f[idx + 1] - zig_f[idx]);
-    return y < exp(-0.5 * x * x);
+    return y < fi_exp(-0.5 * x * x);
 }
 
 float fi_normal_slow_f32(uint32_t word, const fi_stream *s, uint64_t index, const uint32_t *retry1)

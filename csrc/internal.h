@@ -78,4 +78,31 @@ static inline float fi_f16_to_f32(uint16_t h)
 
 static inline float fi_bf16_to_f32(uint16_t h) { return fi_bits_f32((uint32_t)h << 16); }
 
+/* exp(v) for v in [-700, 0], within about 2 ulps, from adds and multiplies alone, so that a
+ * vector unit computes the very same bits (kernels_avx512.c mirrors it lane by lane). The
+ * ziggurat's wedge test uses it; libm's exp may differ between machines and vector units.
+ * Cody-Waite reduction v = n ln2 + r with fdlibm's split of ln2 (n*FI_LN2_HI is exact),
+ * then Taylor to degree 12 on |r| <= 0.35. */
+#define FI_LOG2E 0x1.71547652b82fep+0
+#define FI_LN2_HI 0x1.62e42fee00000p-1
+#define FI_LN2_LO 0x1.a39ef35793c76p-33
+#define FI_ROUNDER 0x1.8p52             /* t + FI_ROUNDER - FI_ROUNDER rounds t to an integer */
+static const double fi_exp_taylor[13] = {
+    0x1.0000000000000p+0, 0x1.0000000000000p+0, 0x1.0000000000000p-1, 0x1.5555555555555p-3,
+    0x1.5555555555555p-5, 0x1.1111111111111p-7, 0x1.6c16c16c16c17p-10, 0x1.a01a01a01a01ap-13,
+    0x1.a01a01a01a01ap-16, 0x1.71de3a556c734p-19, 0x1.27e4fb7789f5cp-22, 0x1.ae64567f544e4p-26,
+    0x1.1eed8eff8d898p-29,
+};
+
+static inline double fi_exp(double v)
+{
+    double k = v * FI_LOG2E + FI_ROUNDER;
+    double n = k - FI_ROUNDER;
+    double r = (v - n * FI_LN2_HI) - n * FI_LN2_LO;
+    double p = fi_exp_taylor[12];
+    for (int i = 11; i >= 0; i--)
+        p = p * r + fi_exp_taylor[i];
+    return fi_bits_f64(fi_f64_bits(p) + ((fi_f64_bits(k) - fi_f64_bits(FI_ROUNDER)) << 52));
+}
+
 #endif

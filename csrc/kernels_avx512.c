@@ -193,23 +193,81 @@ static void first_retry_blocks(int dtype, const fi_stream *s, const round_keys *
     _mm512_storeu_si512((void *)(w[3] + 16), y.c3);
 }
 
-/* The slow path for a batch's rejected float32 draws, their first retry blocks computed
- * 32 at a time. */
+/* fi_exp of internal.h, eight lanes, operation for operation. */
+static inline __m512d exp8(__m512d v)
+{
+    const __m512d rounder = _mm512_set1_pd(FI_ROUNDER);
+    __m512d k = _mm512_add_pd(_mm512_mul_pd(v, _mm512_set1_pd(FI_LOG2E)), rounder);
+    __m512d n = _mm512_sub_pd(k, rounder);
+    __m512d r = _mm512_sub_pd(_mm512_sub_pd(v, _mm512_mul_pd(n, _mm512_set1_pd(FI_LN2_HI))),
+                              _mm512_mul_pd(n, _mm512_set1_pd(FI_LN2_LO)));
+    __m512d p = _mm512_set1_pd(fi_exp_taylor[12]);
+    for (int i = 11; i >= 0; i--)
+        p = _mm512_add_pd(_mm512_mul_pd(p, r), _mm512_set1_pd(fi_exp_taylor[i]));
+    __m512i e = _mm512_slli_epi64(_mm512_sub_epi64(_mm512_castpd_si512(k),
+                                                   _mm512_castpd_si512(rounder)), 52);
+    return _mm512_castsi512_pd(_mm512_add_epi64(_mm512_castpd_si512(p), e));
+}
+
+/* What fi_normal_slow_f32 does first, for eight rejected draws at once: the wedge test with
+ * the first retry word, and if that fails, the redraw from the second word when it lands in
+ * the fast region. Returns the lanes so settled (nine in ten), their values in *z; the
+ * others (the tail, and rarer chains) go to the scalar slow path, which starts over. */
+static inline __mmask8 settle8_f32(__m256i word, __m256i r0, __m256i r1, __m256 *z)
+{
+    const __m256i low8 = _mm256_set1_epi32(0xff), sign = _mm256_set1_epi32(0x100);
+    __m256i idx = _mm256_and_si256(word, low8);
+    __mmask8 wedge = _mm256_cmpneq_epi32_mask(idx, _mm256_setzero_si256());
+    __m512d x = _mm512_mul_pd(_mm512_mul_pd(_mm512_cvtepi32_pd(_mm256_srli_epi32(word, 9)),
+                                            _mm512_set1_pd(0x1p-23)),
+                              _mm512_i32gather_pd(idx, zig_x, 8));
+    __m512d f0 = _mm512_i32gather_pd(idx, zig_f, 8);
+    __m512d f1 = _mm512_i32gather_pd(_mm256_add_epi32(idx, _mm256_set1_epi32(1)), zig_f, 8);
+    __m512d u = _mm512_mul_pd(_mm512_cvtepu32_pd(r0), _mm512_set1_pd(0x1p-32));
+    __m512d y = _mm512_add_pd(f0, _mm512_mul_pd(u, _mm512_sub_pd(f1, f0)));
+    __m512d e = exp8(_mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(-0.5), x), x));
+    __mmask8 accept = wedge & _mm512_cmp_pd_mask(y, e, _CMP_LT_OQ);
+    __m256i zx = _mm256_or_si256(_mm256_castps_si256(_mm512_cvtpd_ps(x)),
+                                 _mm256_slli_epi32(_mm256_and_si256(word, sign), 23));
+    __m256i idx2 = _mm256_and_si256(r1, low8), u2 = _mm256_srli_epi32(r1, 9);
+    __m256 w2 = _mm256_i32gather_ps(zig_w32, idx2, 4);
+    __m256i k2 = _mm256_i32gather_epi32((const int *)zig_k32, idx2, 4);
+    __mmask8 redraw = wedge & ~accept & _mm256_cmplt_epu32_mask(u2, k2);
+    __m256i z2 = _mm256_or_si256(_mm256_castps_si256(_mm256_mul_ps(_mm256_cvtepi32_ps(u2), w2)),
+                                 _mm256_slli_epi32(_mm256_and_si256(r1, sign), 23));
+    *z = _mm256_castsi256_ps(_mm256_mask_blend_epi32(redraw, zx, z2));
+    return accept | redraw;
+}
+
+/* The slow path for a batch's rejected float32 draws: first retry blocks 32 at a time, the
+ * common cases settled eight at a time, the rest one by one. */
 static void finish_rejected(int dtype, const batch32 *bt, const fi_stream *s, uint64_t g0,
                             const round_keys *rk, void *out, const fi_params *p)
 {
     const float a = (float)p->a, b = (float)p->b;
     for (size_t r0 = 0; r0 < bt->nrej; r0 += 32) {
         FI_ALIGN64 uint32_t w[4][32];
+        FI_ALIGN64 float z[32];
         uint64_t index[32];
         size_t cnt = bt->nrej - r0 < 32 ? bt->nrej - r0 : 32;
+        uint32_t settled = 0;
         for (size_t q = 0; q < cnt; q++) index[q] = 64 * g0 + bt->rej_index[r0 + q];
         first_retry_blocks(dtype, s, rk, index, cnt, w);
+        for (size_t q = 0; q < cnt; q += 8) {
+            __m256 zq;
+            __mmask8 m = settle8_f32(_mm256_loadu_si256((const __m256i *)(bt->rej_word + r0 + q)),
+                                     _mm256_load_si256((const __m256i *)(w[0] + q)),
+                                     _mm256_load_si256((const __m256i *)(w[1] + q)), &zq);
+            _mm256_store_ps(z + q, zq);
+            settled |= (uint32_t)m << q;
+        }
         for (size_t q = 0; q < cnt; q++) {
-            uint32_t retry1[4] = {w[0][q], w[1][q], w[2][q], w[3][q]};
             size_t li = bt->rej_index[r0 + q];
-            float z = fi_normal_slow_f32(bt->rej_word[r0 + q], s, 64 * g0 + li, retry1);
-            store1(dtype, out, li, a + b * z);
+            if (!(settled >> q & 1)) {
+                uint32_t retry1[4] = {w[0][q], w[1][q], w[2][q], w[3][q]};
+                z[q] = fi_normal_slow_f32(bt->rej_word[r0 + q], s, index[q], retry1);
+            }
+            store1(dtype, out, li, a + b * z[q]);
         }
     }
 }
@@ -305,6 +363,40 @@ static inline __attribute__((always_inline)) void emit8(int dist, batch64 *bt, d
     _mm512_storeu_pd(out + i, x);
 }
 
+/* settle8_f32 for float64: the wedge's height from the first two retry words (53 bits, on
+ * (0, 1]), the redraw from the last two. */
+static inline __mmask8 settle8_f64(__m512i words, const uint32_t *r0, const uint32_t *r1,
+                                   const uint32_t *r2, const uint32_t *r3, __m512d *z)
+{
+    const __m512i low8 = _mm512_set1_epi64(0xff), sign = _mm512_set1_epi64(0x100);
+    const __m512i magic = _mm512_set1_epi64(0x4330000000000000ll);
+    const __m512d two52 = _mm512_set1_pd(0x1p52);
+    __m512i idx = _mm512_and_si512(words, low8);
+    __mmask8 wedge = _mm512_cmpneq_epi64_mask(idx, _mm512_setzero_si512());
+    __m512d u = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(_mm512_srli_epi64(words, 12), magic)), two52);
+    __m512d x = _mm512_mul_pd(_mm512_mul_pd(u, _mm512_set1_pd(0x1p-52)), _mm512_i64gather_pd(idx, zig_x, 8));
+    __m512d f0 = _mm512_i64gather_pd(idx, zig_f, 8);
+    __m512d f1 = _mm512_i64gather_pd(_mm512_add_epi64(idx, _mm512_set1_epi64(1)), zig_f, 8);
+#define U64(lo, hi) _mm512_or_si512(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(lo))), \
+                                    _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(hi))), 32))
+    __m512i h = _mm512_add_epi64(_mm512_srli_epi64(U64(r0, r1), 11), _mm512_set1_epi64(1));
+    __m512d uh = _mm512_mul_pd(_mm512_cvtepu64_pd(h), _mm512_set1_pd(0x1p-53));
+    __m512d y = _mm512_add_pd(f0, _mm512_mul_pd(uh, _mm512_sub_pd(f1, f0)));
+    __m512d e = exp8(_mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(-0.5), x), x));
+    __mmask8 accept = wedge & _mm512_cmp_pd_mask(y, e, _CMP_LT_OQ);
+    __m512i zx = _mm512_or_si512(_mm512_castpd_si512(x), _mm512_slli_epi64(_mm512_and_si512(words, sign), 55));
+    __m512i next = U64(r2, r3);
+#undef U64
+    __m512i idx2 = _mm512_and_si512(next, low8), u2 = _mm512_srli_epi64(next, 12);
+    __m512d w2 = _mm512_i64gather_pd(idx2, zig_w64, 8);
+    __m512i k2 = _mm512_i64gather_epi64(idx2, (const void *)zig_k64, 8);
+    __mmask8 redraw = wedge & ~accept & _mm512_cmplt_epu64_mask(u2, k2);
+    __m512d v2 = _mm512_mul_pd(_mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(u2, magic)), two52), w2);
+    __m512i z2 = _mm512_or_si512(_mm512_castpd_si512(v2), _mm512_slli_epi64(_mm512_and_si512(next, sign), 55));
+    *z = _mm512_castsi512_pd(_mm512_mask_blend_epi64(redraw, zx, z2));
+    return accept | redraw;
+}
+
 /* Sixteen values from half a group: low words lo, high words hi, in value order. */
 static inline __attribute__((always_inline)) void emit16x64(int dist, batch64 *bt, double *out,
                                                             size_t i, __m512i lo, __m512i hi)
@@ -341,14 +433,25 @@ static inline __attribute__((always_inline)) void produce64_fused(
     }
     for (size_t r0 = 0; r0 < bt.nrej; r0 += 32) {
         FI_ALIGN64 uint32_t w[4][32];
-        uint64_t index[32];
+        FI_ALIGN64 double z[32];
+        FI_ALIGN64 uint64_t index[32];
         size_t cnt = bt.nrej - r0 < 32 ? bt.nrej - r0 : 32;
+        uint32_t settled = 0;
         for (size_t q = 0; q < cnt; q++) index[q] = 32 * g0 + bt.rej_index[r0 + q];
         first_retry_blocks(FI_F64, s, &rk, index, cnt, w);
+        for (size_t q = 0; q < cnt; q += 8) {
+            __m512d zq;
+            __mmask8 m = settle8_f64(_mm512_loadu_si512((const void *)(bt.rej_word + r0 + q)),
+                                     w[0] + q, w[1] + q, w[2] + q, w[3] + q, &zq);
+            _mm512_store_pd(z + q, zq);
+            settled |= (uint32_t)m << q;
+        }
         for (size_t q = 0; q < cnt; q++) {
-            uint32_t retry1[4] = {w[0][q], w[1][q], w[2][q], w[3][q]};
-            double z = fi_normal_slow_f64(bt.rej_word[r0 + q], s, index[q], retry1);
-            out[bt.rej_index[r0 + q]] = p->a + p->b * z;
+            if (!(settled >> q & 1)) {
+                uint32_t retry1[4] = {w[0][q], w[1][q], w[2][q], w[3][q]};
+                z[q] = fi_normal_slow_f64(bt.rej_word[r0 + q], s, index[q], retry1);
+            }
+            out[bt.rej_index[r0 + q]] = p->a + p->b * z[q];
         }
     }
 }
