@@ -78,6 +78,23 @@ static inline float fi_f16_to_f32(uint16_t h)
 
 static inline float fi_bf16_to_f32(uint16_t h) { return fi_bits_f32((uint32_t)h << 16); }
 
+/* The affine step of the 16/32-bit fills, x = (a + b*v)*m. For float32 it runs in double
+ * and rounds once, so a bound or loc that is not a float32 keeps its precision; for float16
+ * and bfloat16 it runs in float, whose grid is 2**13 times finer than theirs. */
+static inline float fi_affine32(int dtype, const fi_params *p, float v)
+{
+    if (dtype == FI_F32) return (float)((p->a + p->b * (double)v) * p->m);
+    return ((float)p->a + (float)p->b * v) * (float)p->m;
+}
+
+/* When a = 0, m = 1 and b is a power of two, b*v and 0 + b*v are exact (or rounded once)
+ * in float as in double: float arithmetic then gives float32's bits, and is faster. */
+static inline int fi_affine32_exact(const fi_params *p)
+{
+    return p->a == 0 && p->m == 1.0 && p->b > 0
+           && (fi_f64_bits(p->b) & 0x000fffffffffffffull) == 0;
+}
+
 /* exp(v) for v in [-700, 0], within about 2 ulps, from adds and multiplies alone, so that a
  * vector unit computes the very same bits (kernels_avx512.c mirrors it lane by lane). The
  * ziggurat's wedge test uses it; libm's exp may differ between machines and vector units.

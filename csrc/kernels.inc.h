@@ -15,12 +15,23 @@
 /* ---- uniform ------------------------------------------------------------------------ */
 
 #ifndef FI_HAVE_PRODUCE32
-/* float16/bfloat16/float32: u on the 2**-24 grid, x = (a + b*u)*m in float, clamped to the
+/* u on the 2**-24 grid, then x = (a + b*u)*m as fi_affine32 computes it, clamped to the
  * representable [lo, hi]. lo and hi are values of the output dtype, so clamping before the
- * final rounding to float16/bfloat16 is the same as clamping after it. */
-static void uniform32(const uint32_t *restrict w, size_t n, float *restrict out,
+ * final rounding is the same as clamping after it. */
+static void uniform32(int dtype, const uint32_t *restrict w, size_t n, float *restrict out,
                       const fi_params *p)
 {
+    if (dtype == FI_F32) {
+        const double a = p->a, b = p->b, m = p->m, lo = p->lo, hi = p->hi;
+        for (size_t i = 0; i < n; i++) {
+            double u = (double)(int32_t)(w[i] >> 8) * 0x1p-24;
+            double x = (a + b * u) * m;
+            x = x < lo ? lo : x;
+            x = x > hi ? hi : x;
+            out[i] = (float)x;
+        }
+        return;
+    }
     const float a = (float)p->a, b = (float)p->b, m = (float)p->m;
     const float lo = (float)p->lo, hi = (float)p->hi;
     for (size_t i = 0; i < n; i++) {
@@ -108,16 +119,22 @@ static inline __attribute__((unused)) size_t next_rejected(const uint8_t *rej, s
 }
 
 #ifndef FI_HAVE_PRODUCE32
-static void normal32(const uint32_t *restrict w, size_t n, float *restrict out,
+static void normal32(int dtype, const uint32_t *restrict w, size_t n, float *restrict out,
                      const fi_stream *s, uint64_t index0, const fi_params *p)
 {
     FI_ALIGN64 uint8_t rej[FI_BATCH_GROUPS * 64];
     ziggurat32(w, n, out, rej);
     for (size_t i = next_rejected(rej, 0, n); i < n; i = next_rejected(rej, i + 1, n))
         out[i] = fi_normal_slow_f32(w[i], s, index0 + i, NULL);
-    const float a = (float)p->a, b = (float)p->b;
-    for (size_t i = 0; i < n; i++)
-        out[i] = a + b * out[i];
+    if (dtype == FI_F32) {
+        const double a = p->a, b = p->b;
+        for (size_t i = 0; i < n; i++)
+            out[i] = (float)(a + b * (double)out[i]);
+    } else {
+        const float a = (float)p->a, b = (float)p->b;
+        for (size_t i = 0; i < n; i++)
+            out[i] = a + b * out[i];
+    }
 }
 
 #endif
@@ -172,8 +189,8 @@ static void produce32(int dist, int dtype, const fi_stream *s, uint64_t g0, size
     size_t n = 64 * ngroups;
     float *f = dtype == FI_F32 ? (float *)out : tmp;
     philox_groups(s->key, s->counter + 16 * g0, ngroups, w);
-    if (dist == FI_UNIFORM) uniform32(w, n, f, p);
-    else normal32(w, n, f, s, 64 * g0, p);
+    if (dist == FI_UNIFORM) uniform32(dtype, w, n, f, p);
+    else normal32(dtype, w, n, f, s, 64 * g0, p);
     if (dtype == FI_BF16) narrow_bf16(tmp, n, (uint16_t *)out);
     else if (dtype == FI_F16) narrow_f16(tmp, n, (uint16_t *)out);
 }

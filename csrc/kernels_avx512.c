@@ -126,20 +126,46 @@ static inline void store1(int dtype, void *out, size_t i, float x)
  * normal draws (batch-local index and first word) for the slow path. */
 typedef struct {
     __m512 a, b, m, lo, hi;
+    __m512d ad, bd, md, lod, hid;
     uint32_t rej_index[FI_BATCH_GROUPS * 64 + 16], rej_word[FI_BATCH_GROUPS * 64 + 16];
     size_t nrej;
 } batch32;
 
-static inline __attribute__((always_inline)) void emit16(int dist, int dtype, batch32 *bt,
-                                                         void *out, size_t i, __m512i v)
+/* fi_affine32 for float32 in double, sixteen lanes: x = (a + b*v)*m, clamped to [lo, hi]
+ * when uniform, rounded once to float. */
+static inline __m512 affine16_f64(int dist, const batch32 *bt, __m512 v)
+{
+    __m512d h[2] = {_mm512_cvtps_pd(_mm512_castps512_ps256(v)),
+                    _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)))};
+    __m256 r[2];
+    for (int j = 0; j < 2; j++) {
+        __m512d x = _mm512_mul_pd(_mm512_add_pd(bt->ad, _mm512_mul_pd(bt->bd, h[j])), bt->md);
+        if (dist == FI_UNIFORM) {
+            x = _mm512_max_pd(bt->lod, x);
+            x = _mm512_min_pd(bt->hid, x);
+        }
+        r[j] = _mm512_cvtpd_ps(x);
+    }
+    return _mm512_insertf32x8(_mm512_castps256_ps512(r[0]), r[1], 1);
+}
+
+/* Sixteen values i..i+15 from one register of words. in_double: float32 whose affine step
+ * is not exact in float (see fi_affine32_exact). */
+static inline __attribute__((always_inline)) void emit16(int dist, int dtype, int in_double,
+                                                         batch32 *bt, void *out, size_t i,
+                                                         __m512i v)
 {
     __m512 x;
     if (dist == FI_UNIFORM) {
         __m512 u = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(v, 8)),
                                  _mm512_set1_ps(0x1p-24f));
-        x = _mm512_mul_ps(_mm512_add_ps(bt->a, _mm512_mul_ps(bt->b, u)), bt->m);
-        x = _mm512_max_ps(bt->lo, x);   /* lo > x ? lo : x, as the generic loop */
-        x = _mm512_min_ps(bt->hi, x);   /* hi < x ? hi : x */
+        if (in_double) {
+            x = affine16_f64(FI_UNIFORM, bt, u);
+        } else {
+            x = _mm512_mul_ps(_mm512_add_ps(bt->a, _mm512_mul_ps(bt->b, u)), bt->m);
+            x = _mm512_max_ps(bt->lo, x);   /* lo > x ? lo : x, as the generic loop */
+            x = _mm512_min_ps(bt->hi, x);   /* hi < x ? hi : x */
+        }
     } else {
         const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
         const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
@@ -152,7 +178,8 @@ static inline __attribute__((always_inline)) void emit16(int dist, int dtype, ba
         __m512 z = _mm512_mul_ps(_mm512_cvtepi32_ps(u), wt);
         __m512i sbit = _mm512_slli_epi32(_mm512_and_si512(v, _mm512_set1_epi32(0x100)), 23);
         z = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(z), sbit));
-        x = _mm512_add_ps(bt->a, _mm512_mul_ps(bt->b, z));
+        if (in_double) x = affine16_f64(FI_NORMAL, bt, z);
+        else x = _mm512_mul_ps(_mm512_add_ps(bt->a, _mm512_mul_ps(bt->b, z)), bt->m);
         /* Record the rejected lanes without a branch: one in five vectors has one, at random. */
         __mmask16 r = _mm512_cmpge_epu32_mask(u, kt);
         const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -244,7 +271,6 @@ static inline __mmask8 settle8_f32(__m256i word, __m256i r0, __m256i r1, __m256 
 static void finish_rejected(int dtype, const batch32 *bt, const fi_stream *s, uint64_t g0,
                             const round_keys *rk, void *out, const fi_params *p)
 {
-    const float a = (float)p->a, b = (float)p->b;
     for (size_t r0 = 0; r0 < bt->nrej; r0 += 32) {
         FI_ALIGN64 uint32_t w[4][32];
         FI_ALIGN64 float z[32];
@@ -267,14 +293,14 @@ static void finish_rejected(int dtype, const batch32 *bt, const fi_stream *s, ui
                 uint32_t retry1[4] = {w[0][q], w[1][q], w[2][q], w[3][q]};
                 z[q] = fi_normal_slow_f32(bt->rej_word[r0 + q], s, index[q], retry1);
             }
-            store1(dtype, out, li, a + b * z[q]);
+            store1(dtype, out, li, fi_affine32(dtype, p, z[q]));
         }
     }
 }
 
 static inline __attribute__((always_inline)) void produce32_fused(
-    int dist, int dtype, const fi_stream *s, uint64_t g0, size_t ngroups, void *out,
-    const fi_params *p)
+    int dist, int dtype, int in_double, const fi_stream *s, uint64_t g0, size_t ngroups,
+    void *out, const fi_params *p)
 {
     round_keys rk;
     FI_ALIGN64 batch32 bt;
@@ -284,21 +310,26 @@ static inline __attribute__((always_inline)) void produce32_fused(
     bt.m = _mm512_set1_ps((float)p->m);
     bt.lo = _mm512_set1_ps((float)p->lo);
     bt.hi = _mm512_set1_ps((float)p->hi);
+    bt.ad = _mm512_set1_pd(p->a);
+    bt.bd = _mm512_set1_pd(p->b);
+    bt.md = _mm512_set1_pd(p->m);
+    bt.lod = _mm512_set1_pd(p->lo);
+    bt.hid = _mm512_set1_pd(p->hi);
     bt.nrej = 0;
     for (size_t g = 0; g < ngroups; g += 2) {
         state16 x = group_counters(s->counter + 16 * (g0 + g));
         state16 y = group_counters(s->counter + 16 * (g0 + (g + 1 < ngroups ? g + 1 : g)));
         philox16x2(&x, &y, &rk);
         size_t i = 64 * g;
-        emit16(dist, dtype, &bt, out, i, x.c0);
-        emit16(dist, dtype, &bt, out, i + 16, x.c1);
-        emit16(dist, dtype, &bt, out, i + 32, x.c2);
-        emit16(dist, dtype, &bt, out, i + 48, x.c3);
+        emit16(dist, dtype, in_double, &bt, out, i, x.c0);
+        emit16(dist, dtype, in_double, &bt, out, i + 16, x.c1);
+        emit16(dist, dtype, in_double, &bt, out, i + 32, x.c2);
+        emit16(dist, dtype, in_double, &bt, out, i + 48, x.c3);
         if (g + 1 < ngroups) {
-            emit16(dist, dtype, &bt, out, i + 64, y.c0);
-            emit16(dist, dtype, &bt, out, i + 80, y.c1);
-            emit16(dist, dtype, &bt, out, i + 96, y.c2);
-            emit16(dist, dtype, &bt, out, i + 112, y.c3);
+            emit16(dist, dtype, in_double, &bt, out, i + 64, y.c0);
+            emit16(dist, dtype, in_double, &bt, out, i + 80, y.c1);
+            emit16(dist, dtype, in_double, &bt, out, i + 96, y.c2);
+            emit16(dist, dtype, in_double, &bt, out, i + 112, y.c3);
         }
     }
     if (bt.nrej)
@@ -309,9 +340,12 @@ static inline __attribute__((always_inline)) void produce32_fused(
 static void produce32(int dist, int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
                       void *out, const fi_params *p)
 {
-#define CASE(D, T) if (dist == D && dtype == T) { produce32_fused(D, T, s, g0, ngroups, out, p); return; }
-    CASE(FI_UNIFORM, FI_F32) CASE(FI_UNIFORM, FI_BF16) CASE(FI_UNIFORM, FI_F16)
-    CASE(FI_NORMAL, FI_F32) CASE(FI_NORMAL, FI_BF16) CASE(FI_NORMAL, FI_F16)
+    int in_double = dtype == FI_F32 && !fi_affine32_exact(p);
+#define CASE(D, T, E) \
+    if (dist == D && dtype == T && in_double == E) { produce32_fused(D, T, E, s, g0, ngroups, out, p); return; }
+    CASE(FI_UNIFORM, FI_F32, 0) CASE(FI_UNIFORM, FI_F32, 1) CASE(FI_UNIFORM, FI_BF16, 0)
+    CASE(FI_UNIFORM, FI_F16, 0) CASE(FI_NORMAL, FI_F32, 0) CASE(FI_NORMAL, FI_F32, 1)
+    CASE(FI_NORMAL, FI_BF16, 0) CASE(FI_NORMAL, FI_F16, 0)
 #undef CASE
 }
 

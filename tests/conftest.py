@@ -1,0 +1,28 @@
+"""Shared fixtures for the fastinit tests."""
+import os
+import sys
+
+import pytest
+
+import fastinit
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+
+@pytest.fixture(autouse=True)
+def restore_engine():
+    """Every test may change the thread count or force a SIMD path; restore both after it,
+    so a failing test cannot leak a forced path into the rest of the suite."""
+    threads, simd = fastinit.get_num_threads(), fastinit.get_simd()
+    yield
+    fastinit.set_num_threads(threads)
+    fastinit.set_simd(simd)
+
+
+@pytest.fixture(params=fastinit.available_simd())
+def simd(request):
+    """Each SIMD path this CPU runs, forced for the test; 'auto' is restored after it."""
+    fastinit.set_simd(request.param)
+    assert fastinit.get_simd() == request.param
+    yield request.param
+    fastinit.set_simd("auto")
