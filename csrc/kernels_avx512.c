@@ -62,24 +62,6 @@ static inline state16 narrow2(const state8 *a, const state8 *b)
         (h).c3 = p0_;                                                       \
     } while (0)
 
-/* Ten rounds on two 16-block states. */
-static inline __attribute__((always_inline)) void philox16x2(state16 *x, state16 *y,
-                                                              const round_keys *rk)
-{
-    const __m512i M0 = _mm512_set1_epi64(PHILOX_M0), M1 = _mm512_set1_epi64(PHILOX_M1);
-    state8 a = widen(x, 0), b = widen(x, 1), c = widen(y, 0), d = widen(y, 1);
-#pragma GCC unroll 10
-    for (int r = 0; r < PHILOX_ROUNDS; r++) {
-        __m512i k0 = _mm512_set1_epi32((int)rk->k0[r]), k1 = _mm512_set1_epi32((int)rk->k1[r]);
-        ROUND8(a, k0, k1);
-        ROUND8(b, k0, k1);
-        ROUND8(c, k0, k1);
-        ROUND8(d, k0, k1);
-    }
-    *x = narrow2(&a, &b);
-    *y = narrow2(&c, &d);
-}
-
 /* The main-stream counters of blocks b..b+15: (b + m, with the carry into the high word, 0, 0). */
 static inline state16 group_counters(uint64_t b)
 {
@@ -93,6 +75,78 @@ static inline state16 group_counters(uint64_t b)
     st.c3 = st.c2;
     return st;
 }
+
+/* Rounds from..9 on four 8-block states. */
+static inline __attribute__((always_inline)) void rounds8x4(state8 *a, state8 *b, state8 *c,
+                                                             state8 *d, int from,
+                                                             const round_keys *rk)
+{
+    const __m512i M0 = _mm512_set1_epi64(PHILOX_M0), M1 = _mm512_set1_epi64(PHILOX_M1);
+#pragma GCC unroll 10
+    for (int r = from; r < PHILOX_ROUNDS; r++) {
+        __m512i k0 = _mm512_set1_epi32((int)rk->k0[r]), k1 = _mm512_set1_epi32((int)rk->k1[r]);
+        ROUND8(*a, k0, k1);
+        ROUND8(*b, k0, k1);
+        ROUND8(*c, k0, k1);
+        ROUND8(*d, k0, k1);
+    }
+}
+
+/* Ten rounds on two 16-block states of any counters. */
+static inline __attribute__((always_inline)) void philox16x2(state16 *x, state16 *y,
+                                                              const round_keys *rk)
+{
+    state8 a = widen(x, 0), b = widen(x, 1), c = widen(y, 0), d = widen(y, 1);
+    rounds8x4(&a, &b, &c, &d, 0, rk);
+    *x = narrow2(&a, &b);
+    *y = narrow2(&c, &d);
+}
+
+/* The first two rounds of eight main-stream blocks (lo + m, hi, 0, 0), m = m0..m0+7, where
+ * lo + m does not wrap. Words 2 and 3 start at 0, so round 1 multiplies only word 0 and
+ * leaves word 0 the same in every lane, and round 2's product of it is one scalar
+ * multiplication: two vector products instead of four, with the same result. */
+static inline state8 main_rounds12(uint32_t lo, uint32_t hi, int m0, const round_keys *rk)
+{
+    const __m512i M0 = _mm512_set1_epi64(PHILOX_M0), M1 = _mm512_set1_epi64(PHILOX_M1);
+    __m512i c0 = _mm512_add_epi64(_mm512_set1_epi64(lo), _mm512_setr_epi64(m0, m0 + 1, m0 + 2, m0 + 3,
+                                                                           m0 + 4, m0 + 5, m0 + 6, m0 + 7));
+    /* round 1: (c0, hi, 0, 0) -> (hi ^ k0, 0, hi(M0 c0) ^ k1, lo(M0 c0)) */
+    __m512i p0 = _mm512_mul_epu32(c0, M0);
+    uint32_t w0 = hi ^ rk->k0[0];
+    __m512i w2 = _mm512_xor_si512(_mm512_srli_epi64(p0, 32), _mm512_set1_epi32((int)rk->k1[0]));
+    /* round 2: (w0, 0, w2, p0) -> (hi(M1 w2) ^ k0, lo(M1 w2), hi(M0 w0) ^ p0 ^ k1, lo(M0 w0)) */
+    uint64_t q = (uint64_t)PHILOX_M0 * w0;
+    __m512i p1 = _mm512_mul_epu32(w2, M1);
+    state8 h;
+    h.c0 = _mm512_xor_si512(_mm512_srli_epi64(p1, 32), _mm512_set1_epi32((int)rk->k0[1]));
+    h.c1 = p1;
+    h.c2 = _mm512_xor_si512(p0, _mm512_set1_epi32((int)((uint32_t)(q >> 32) ^ rk->k1[1])));
+    h.c3 = _mm512_set1_epi32((int)(uint32_t)q);
+    return h;
+}
+
+/* Ten rounds on the main-stream groups of blocks b and b2: their words, as state16s. */
+static inline __attribute__((always_inline)) void philox_main16x2(uint64_t b, uint64_t b2,
+                                                                   const round_keys *rk,
+                                                                   state16 *x, state16 *y)
+{
+    if ((uint32_t)b > 0xFFFFFFF0u || (uint32_t)b2 > 0xFFFFFFF0u) {
+        /* The low word wraps inside a group: the general rounds, with the carry per lane. */
+        *x = group_counters(b);
+        *y = group_counters(b2);
+        philox16x2(x, y, rk);
+        return;
+    }
+    state8 a = main_rounds12((uint32_t)b, (uint32_t)(b >> 32), 0, rk);
+    state8 bb = main_rounds12((uint32_t)b, (uint32_t)(b >> 32), 8, rk);
+    state8 c = main_rounds12((uint32_t)b2, (uint32_t)(b2 >> 32), 0, rk);
+    state8 d = main_rounds12((uint32_t)b2, (uint32_t)(b2 >> 32), 8, rk);
+    rounds8x4(&a, &bb, &c, &d, 2, rk);
+    *x = narrow2(&a, &bb);
+    *y = narrow2(&c, &d);
+}
+
 
 /* ---- fused 16/32-bit fills ---------------------------------------------------------- */
 
@@ -149,9 +203,13 @@ static inline __m512 affine16_f64(int dist, const batch32 *bt, __m512 v)
     return _mm512_insertf32x8(_mm512_castps256_ps512(r[0]), r[1], 1);
 }
 
-/* Sixteen values i..i+15 from one register of words. in_double: float32 whose affine step
- * is not exact in float (see fi_affine32_exact). */
-static inline __attribute__((always_inline)) void emit16(int dist, int dtype, int in_double,
+/* How emit16 does the affine step: in float; in double (float32 whose step is not exact in
+ * float, see fi_affine32_exact); or not at all, for a = +0, b = m = 1, where it changes
+ * nothing but -0 into +0 (random() and standard_normal()). */
+enum { AFFINE_FLOAT, AFFINE_DOUBLE, AFFINE_UNIT };
+
+/* Sixteen values i..i+15 from one register of words. */
+static inline __attribute__((always_inline)) void emit16(int dist, int dtype, int mode,
                                                          batch32 *bt, void *out, size_t i,
                                                          __m512i v)
 {
@@ -159,7 +217,9 @@ static inline __attribute__((always_inline)) void emit16(int dist, int dtype, in
     if (dist == FI_UNIFORM) {
         __m512 u = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(v, 8)),
                                  _mm512_set1_ps(0x1p-24f));
-        if (in_double) {
+        if (mode == AFFINE_UNIT) {
+            x = _mm512_min_ps(bt->hi, u);   /* u >= +0 = lo already */
+        } else if (mode == AFFINE_DOUBLE) {
             x = affine16_f64(FI_UNIFORM, bt, u);
         } else {
             x = _mm512_mul_ps(_mm512_add_ps(bt->a, _mm512_mul_ps(bt->b, u)), bt->m);
@@ -178,7 +238,8 @@ static inline __attribute__((always_inline)) void emit16(int dist, int dtype, in
         __m512 z = _mm512_mul_ps(_mm512_cvtepi32_ps(u), wt);
         __m512i sbit = _mm512_slli_epi32(_mm512_and_si512(v, _mm512_set1_epi32(0x100)), 23);
         z = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(z), sbit));
-        if (in_double) x = affine16_f64(FI_NORMAL, bt, z);
+        if (mode == AFFINE_UNIT) x = _mm512_add_ps(_mm512_setzero_ps(), z);
+        else if (mode == AFFINE_DOUBLE) x = affine16_f64(FI_NORMAL, bt, z);
         else x = _mm512_mul_ps(_mm512_add_ps(bt->a, _mm512_mul_ps(bt->b, z)), bt->m);
         /* Record the rejected lanes without a branch: one in five vectors has one, at random. */
         __mmask16 r = _mm512_cmpge_epu32_mask(u, kt);
@@ -299,7 +360,7 @@ static void finish_rejected(int dtype, const batch32 *bt, const fi_stream *s, ui
 }
 
 static inline __attribute__((always_inline)) void produce32_fused(
-    int dist, int dtype, int in_double, const fi_stream *s, uint64_t g0, size_t ngroups,
+    int dist, int dtype, int mode, const fi_stream *s, uint64_t g0, size_t ngroups,
     void *out, const fi_params *p)
 {
     round_keys rk;
@@ -317,19 +378,19 @@ static inline __attribute__((always_inline)) void produce32_fused(
     bt.hid = _mm512_set1_pd(p->hi);
     bt.nrej = 0;
     for (size_t g = 0; g < ngroups; g += 2) {
-        state16 x = group_counters(s->counter + 16 * (g0 + g));
-        state16 y = group_counters(s->counter + 16 * (g0 + (g + 1 < ngroups ? g + 1 : g)));
-        philox16x2(&x, &y, &rk);
+        state16 x, y;
+        philox_main16x2(s->counter + 16 * (g0 + g),
+                        s->counter + 16 * (g0 + (g + 1 < ngroups ? g + 1 : g)), &rk, &x, &y);
         size_t i = 64 * g;
-        emit16(dist, dtype, in_double, &bt, out, i, x.c0);
-        emit16(dist, dtype, in_double, &bt, out, i + 16, x.c1);
-        emit16(dist, dtype, in_double, &bt, out, i + 32, x.c2);
-        emit16(dist, dtype, in_double, &bt, out, i + 48, x.c3);
+        emit16(dist, dtype, mode, &bt, out, i, x.c0);
+        emit16(dist, dtype, mode, &bt, out, i + 16, x.c1);
+        emit16(dist, dtype, mode, &bt, out, i + 32, x.c2);
+        emit16(dist, dtype, mode, &bt, out, i + 48, x.c3);
         if (g + 1 < ngroups) {
-            emit16(dist, dtype, in_double, &bt, out, i + 64, y.c0);
-            emit16(dist, dtype, in_double, &bt, out, i + 80, y.c1);
-            emit16(dist, dtype, in_double, &bt, out, i + 96, y.c2);
-            emit16(dist, dtype, in_double, &bt, out, i + 112, y.c3);
+            emit16(dist, dtype, mode, &bt, out, i + 64, y.c0);
+            emit16(dist, dtype, mode, &bt, out, i + 80, y.c1);
+            emit16(dist, dtype, mode, &bt, out, i + 96, y.c2);
+            emit16(dist, dtype, mode, &bt, out, i + 112, y.c3);
         }
     }
     if (bt.nrej)
@@ -340,12 +401,14 @@ static inline __attribute__((always_inline)) void produce32_fused(
 static void produce32(int dist, int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
                       void *out, const fi_params *p)
 {
-    int in_double = dtype == FI_F32 && !fi_affine32_exact(p);
-#define CASE(D, T, E) \
-    if (dist == D && dtype == T && in_double == E) { produce32_fused(D, T, E, s, g0, ngroups, out, p); return; }
-    CASE(FI_UNIFORM, FI_F32, 0) CASE(FI_UNIFORM, FI_F32, 1) CASE(FI_UNIFORM, FI_BF16, 0)
-    CASE(FI_UNIFORM, FI_F16, 0) CASE(FI_NORMAL, FI_F32, 0) CASE(FI_NORMAL, FI_F32, 1)
-    CASE(FI_NORMAL, FI_BF16, 0) CASE(FI_NORMAL, FI_F16, 0)
+    int mode = fi_f64_bits(p->a) == 0 && p->b == 1.0 && p->m == 1.0 ? AFFINE_UNIT
+             : dtype == FI_F32 && !fi_affine32_exact(p) ? AFFINE_DOUBLE : AFFINE_FLOAT;
+#define CASE(D, T, M) \
+    if (dist == D && dtype == T && mode == M) { produce32_fused(D, T, M, s, g0, ngroups, out, p); return; }
+#define MODES(D) CASE(D, FI_F32, AFFINE_FLOAT) CASE(D, FI_F32, AFFINE_DOUBLE) CASE(D, FI_F32, AFFINE_UNIT) \
+    CASE(D, FI_BF16, AFFINE_FLOAT) CASE(D, FI_BF16, AFFINE_UNIT) CASE(D, FI_F16, AFFINE_FLOAT) CASE(D, FI_F16, AFFINE_UNIT)
+    MODES(FI_UNIFORM) MODES(FI_NORMAL)
+#undef MODES
 #undef CASE
 }
 
@@ -454,9 +517,9 @@ static inline __attribute__((always_inline)) void produce64_fused(
     bt.hi = _mm512_set1_pd(p->hi);
     bt.nrej = 0;
     for (size_t g = 0; g < ngroups; g += 2) {
-        state16 x = group_counters(s->counter + 16 * (g0 + g));
-        state16 y = group_counters(s->counter + 16 * (g0 + (g + 1 < ngroups ? g + 1 : g)));
-        philox16x2(&x, &y, &rk);
+        state16 x, y;
+        philox_main16x2(s->counter + 16 * (g0 + g),
+                        s->counter + 16 * (g0 + (g + 1 < ngroups ? g + 1 : g)), &rk, &x, &y);
         size_t i = 32 * g;
         emit16x64(dist, &bt, out, i, x.c0, x.c1);
         emit16x64(dist, &bt, out, i + 16, x.c2, x.c3);
