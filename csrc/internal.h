@@ -87,11 +87,13 @@ static inline float fi_affine32(int dtype, const fi_params *p, float v)
     return ((float)p->a + (float)p->b * v) * (float)p->m;
 }
 
-/* When a = 0, m = 1 and b is a power of two, b*v and 0 + b*v are exact (or rounded once)
- * in float as in double: float arithmetic then gives float32's bits, and is faster. */
+/* When a = 0, m = 1 and b is a power of two, b*v and 0 + b*v are exact in float as in
+ * double: float arithmetic then gives float32's bits, and is faster. b >= 2**-96 keeps b*v
+ * clear of float's subnormals (|v| >= 2**-26 when not 0), where a product could round to
+ * a zero whose sign the double route would keep. */
 static inline int fi_affine32_exact(const fi_params *p)
 {
-    return p->a == 0 && p->m == 1.0 && p->b > 0
+    return p->a == 0 && p->m == 1.0 && p->b >= 0x1p-96
            && (fi_f64_bits(p->b) & 0x000fffffffffffffull) == 0;
 }
 

@@ -22,7 +22,10 @@ PARAMS = {
     BF16: [("uniform", 0.0, 1.0), ("uniform", -1e38, 1e38), ("uniform", 0.0, 1e-39),
            ("normal", 0.0, 1.0), ("normal", 3.0, 1e38), ("normal", 0.0, 1e-39)],
     F32: [("uniform", 0.0, 1.0), ("uniform", -3.0e38, 3.0e38), ("uniform", 0.0, 1e-44),
-          ("normal", 0.0, 1.0), ("normal", 1e38, 1e38), ("normal", -2.0, 1e-42)],
+          ("normal", 0.0, 1.0), ("normal", 1e38, 1e38), ("normal", -2.0, 1e-42),
+          # low/loc 0 and a power-of-two width/scale: the AVX-512 kernels compute these in
+          # float rather than double (exact there too), down to float32 subnormals.
+          ("uniform", 0.0, 4.0), ("normal", 0.0, 0.5), ("normal", 0.0, 2.0**-140)],
     F64: [("uniform", 0.0, 1.0), ("uniform", -1e308, 1e308), ("uniform", 0.0, 5e-322),
           ("normal", 0.0, 1.0), ("normal", 1e308, 1e307), ("normal", 0.0, 1e-320)],
 }
