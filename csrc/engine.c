@@ -14,14 +14,26 @@
 
 size_t fi_itemsize(int dtype)
 {
-    static const size_t sizes[FI_NDTYPES] = {2, 2, 4, 8};
+    static const size_t sizes[FI_NDTYPES] = {2, 2, 4, 8, 1};
     return sizes[dtype];
 }
 
-uint64_t fi_blocks_for(int dtype, uint64_t n)
+int fi_words_per_value(int dist, int dtype)
 {
-    uint64_t per_group = dtype == FI_F64 ? 32 : 64;
+    if (dist == FI_TRUNCNORM) return 2;
+    if (dist == FI_BERNOULLI) return 1;
+    return dtype == FI_F64 ? 2 : 1;
+}
+
+uint64_t fi_blocks_for(int dist, int dtype, uint64_t n)
+{
+    uint64_t per_group = 64 / (uint64_t)fi_words_per_value(dist, dtype);
     return (n + per_group - 1) / per_group * 16;
+}
+
+uint64_t fi_mask_blocks(uint64_t nslices)
+{
+    return (nslices + 15) / 16 * 16;
 }
 
 /* ---- the representable values of each dtype ----------------------------------------- */
@@ -72,6 +84,7 @@ int fi_uniform_params(int dtype, double low, double high, fi_params *p)
     while (lo > low && dtype_step(dtype, lo, -1) >= low) lo = dtype_step(dtype, lo, -1);
     while (hi >= high) hi = dtype_step(dtype, hi, -1);
     while (dtype_step(dtype, hi, +1) < high) hi = dtype_step(dtype, hi, +1);
+
     if (lo > hi) return FI_ERR_EMPTY;
     p->lo = lo;
     p->hi = hi;
@@ -86,6 +99,20 @@ int fi_uniform_params(int dtype, double low, double high, fi_params *p)
         p->m = 2.0;
     }
     return FI_OK;
+}
+
+/* The least value of the dtype >= x, and the greatest <= x (x finite, within range). */
+static double dtype_ceil(int dtype, double x)
+{
+    double v = dtype_round(dtype, x);
+    while (v < x) v = dtype_step(dtype, v, +1);
+    while (v > x && dtype_step(dtype, v, -1) >= x) v = dtype_step(dtype, v, -1);
+    return v;
+}
+
+static double dtype_floor(int dtype, double x)
+{
+    return -dtype_ceil(dtype, -x);
 }
 
 int fi_normal_params(int dtype, double loc, double scale, fi_params *p)
@@ -111,9 +138,10 @@ typedef struct {
     int pos;
 } retry_stream;
 
-static void retry_init(retry_stream *r, const fi_stream *s, int dtype, uint64_t index)
+/* per_group: values per group of the call, 64 / words per value. */
+static void retry_init(retry_stream *r, const fi_stream *s, uint64_t per_group, uint64_t index)
 {
-    uint64_t per_group = dtype == FI_F64 ? 32 : 64, in_group = index % per_group;
+    uint64_t in_group = index % per_group;
     uint64_t block = s->counter + 16 * (index / per_group) + in_group % 16;
     r->key[0] = s->key[0];
     r->key[1] = s->key[1];
@@ -169,7 +197,7 @@ static int zig_wedge(retry_stream *r, int idx, double x, int bits53)
 float fi_normal_slow_f32(uint32_t word, const fi_stream *s, uint64_t index, const uint32_t *retry1)
 {
     retry_stream r;
-    retry_init(&r, s, FI_F32, index);
+    retry_init(&r, s, 64, index);
     if (retry1) {
         memcpy(r.buf, retry1, sizeof r.buf);
         r.ctr[2] = 1;
@@ -189,26 +217,237 @@ float fi_normal_slow_f32(uint32_t word, const fi_stream *s, uint64_t index, cons
     }
 }
 
-double fi_normal_slow_f64(uint64_t words, const fi_stream *s, uint64_t index, const uint32_t *retry1)
+/* The 64-bit ziggurat from its first candidate on, taking further draws from r. */
+static double zig64(uint64_t words, retry_stream *r)
 {
-    retry_stream r;
-    retry_init(&r, s, FI_F64, index);
-    if (retry1) {
-        memcpy(r.buf, retry1, sizeof r.buf);
-        r.ctr[2] = 1;
-        r.pos = 0;
-    }
     for (;;) {
         uint64_t idx = words & 0xffu, u = words >> 12;
         double sign = (words & 0x100u) ? -1.0 : 1.0;
         if (u < zig_k64[idx])
             return sign * (fi_u52_to_f64(u) * zig_w64[idx]);
         if (idx == 0)
-            return sign * zig_tail(&r);
+            return sign * zig_tail(r);
         double x = fi_u52_to_f64(u) * 0x1p-52 * zig_x[idx];
-        if (zig_wedge(&r, (int)idx, x, 1))
+        if (zig_wedge(r, (int)idx, x, 1))
             return sign * x;
-        words = retry_u64(&r);
+        words = retry_u64(r);
+    }
+}
+
+double fi_normal_slow_f64(uint64_t words, const fi_stream *s, uint64_t index, const uint32_t *retry1)
+{
+    retry_stream r;
+    retry_init(&r, s, 32, index);
+    if (retry1) {
+        memcpy(r.buf, retry1, sizeof r.buf);
+        r.ctr[2] = 1;
+        r.pos = 0;
+    }
+    return zig64(words, &r);
+}
+
+/* ---- truncated normal --------------------------------------------------------------- */
+
+#define SQRT_2PI 2.5066282746310002
+#define LOG_SQRT_2PI 0.91893853320467274
+
+/* log P(Z > x), accurate in both tails: erfc while it does not underflow, then the
+ * asymptotic series (its next term is below 1e-11 relative at x = 26). */
+static double log_phibar(double x)
+{
+    if (x == INFINITY) return -INFINITY;
+    if (x < 26.0) return log(0.5 * erfc(x * 0.70710678118654752));
+    double r = 1.0 / (x * x);
+    return -0.5 * x * x - log(x) - LOG_SQRT_2PI
+           + log1p(r * (-1.0 + r * (3.0 + r * (-15.0 + r * 105.0))));
+}
+
+/* log(P(alpha < Z < beta)) for 0 <= alpha < beta. */
+static double log_mass_upper(double alpha, double beta)
+{
+    double la = log_phibar(alpha);
+    return la + log(-expm1(log_phibar(beta) - la));
+}
+
+int fi_truncnorm_params(int dtype, double mean, double std, double low, double high,
+                        uint32_t max_attempts, fi_params *p)
+{
+    if (isnan(low) || isnan(high)) return FI_ERR_NAN;
+    if (!isfinite(mean) || !isfinite(std)) return FI_ERR_NONFINITE;
+    if (!(std > 0)) return FI_ERR_SCALE;
+    if (!(low < high)) return FI_ERR_ORDER;
+    double mx = dtype_max(dtype);
+    if (low > mx || high < -mx) return FI_ERR_EMPTY;
+    /* The representable [lo, hi] inside the closed [low, high]. */
+    p->lo = low < -mx ? -mx : dtype_ceil(dtype, low);
+    p->hi = high > mx ? mx : dtype_floor(dtype, high);
+    if (p->lo > p->hi) return FI_ERR_EMPTY;
+    p->a = mean;
+    p->b = std;
+    p->m = 1.0;
+    p->max_attempts = max_attempts;
+    double alpha = (low - mean) / std, beta = (high - mean) / std;
+    if (isnan(alpha) || isnan(beta) || !(alpha < beta)) return FI_ERR_EMPTY;   /* overflowed */
+    /* Work on the upper side: a left tail is a mirrored right tail. */
+    p->mirror = beta <= 0;
+    if (p->mirror) {
+        double t = alpha;
+        alpha = -beta;
+        beta = -t;
+    }
+    p->alpha = alpha;
+    p->beta = beta;
+    p->lam = 0.5 * (alpha + sqrt(alpha * alpha + 4.0));     /* Robert's optimal rate */
+    /* The proposal with the best acceptance rate (in logs, to reach far tails). */
+    if (alpha < 0) {    /* the interval holds 0: normal rejection, or uniform when narrow */
+        double mass = 0.5 * (erfc(-beta * 0.70710678118654752) - erfc(-alpha * 0.70710678118654752));
+        double acc_uniform = isinf(alpha) || isinf(beta) ? 0 : mass * SQRT_2PI / (beta - alpha);
+        p->method = acc_uniform > mass ? FI_TN_UNIFORM : FI_TN_NORMAL;
+        return FI_OK;
+    }
+    double lm = log_mass_upper(alpha, beta);
+    double acc_half = log(2.0) + lm;
+    double acc_uniform = isinf(beta) ? -INFINITY
+                         : lm + LOG_SQRT_2PI - log(beta - alpha) + 0.5 * alpha * alpha;
+    double acc_exp = lm + log(p->lam) + LOG_SQRT_2PI + p->lam * alpha - 0.5 * p->lam * p->lam;
+    p->method = FI_TN_HALFNORMAL;
+    double best = acc_half;
+    if (acc_uniform > best) { p->method = FI_TN_UNIFORM; best = acc_uniform; }
+    if (acc_exp > best) p->method = FI_TN_EXP;
+    return FI_OK;
+}
+
+/* Uniform on [0, 1), 53 bits. */
+static double retry_co01(retry_stream *r)
+{
+    return (double)(retry_u64(r) >> 11) * 0x1p-53;
+}
+
+/* The exact fallback: the inverse CDF by bisection, F computed in log space in the upper
+ * tail, for a value the proposals failed max_attempts times. */
+static double truncnorm_inverse(const fi_params *p, double u)
+{
+    double alpha = p->alpha, beta = p->beta;
+    double lo = isinf(alpha) ? -40.0 : alpha, hi = isinf(beta) ? (alpha < 0 ? 40.0 : alpha + 50.0) : beta;
+    double la = 0, lm = 0, pa = 0, mass = 0;
+    if (alpha >= 0) {
+        la = log_phibar(alpha);
+        lm = expm1(log_phibar(beta) - la);              /* -(mass / P(Z > alpha)) */
+    } else {
+        pa = 0.5 * erfc(-alpha * 0.70710678118654752);
+        mass = 0.5 * erfc(-beta * 0.70710678118654752) - pa;
+    }
+    for (int it = 0; it < 200 && lo < hi; it++) {
+        double mid = 0.5 * (lo + hi);
+        if (mid <= lo || mid >= hi) break;
+        double F = alpha >= 0 ? expm1(log_phibar(mid) - la) / lm
+                              : (0.5 * erfc(-mid * 0.70710678118654752) - pa) / mass;
+        if (F < u) lo = mid;
+        else hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
+double fi_truncnorm_value(uint32_t w_lo, uint32_t w_hi, const fi_stream *s, uint64_t index,
+                          const fi_params *p)
+{
+    /* The value's own stream: its two main-stream words, then its retry blocks. */
+    retry_stream r;
+    retry_init(&r, s, 32, index);
+    r.buf[2] = w_lo;
+    r.buf[3] = w_hi;
+    r.pos = 2;
+    const double alpha = p->alpha, beta = p->beta, lam = p->lam;
+    double z = 0;
+    uint32_t t = 0;
+    for (; t < p->max_attempts; t++) {
+        if (p->method == FI_TN_NORMAL || p->method == FI_TN_HALFNORMAL) {
+            z = zig64(retry_u64(&r), &r);
+            if (p->method == FI_TN_HALFNORMAL) z = fabs(z);
+            if (z >= alpha && z <= beta) break;
+        } else if (p->method == FI_TN_UNIFORM) {
+            z = alpha + (beta - alpha) * retry_co01(&r);
+            double m = alpha > 0 ? alpha : 0.0;            /* the point of [alpha, beta] nearest 0 */
+            if (retry_co01(&r) < fi_exp(-0.5 * (z * z - m * m)) && z <= beta) break;
+        } else {    /* Robert (1995): alpha + Exp(lam), accepted with exp(-(z - lam)^2 / 2) */
+            z = alpha - log(retry_open01(&r)) / lam;
+            double d = z - lam;
+            if (retry_co01(&r) < fi_exp(-0.5 * d * d) && z <= beta) break;
+        }
+    }
+    if (t == p->max_attempts)
+        z = truncnorm_inverse(p, retry_co01(&r));
+    if (p->mirror) z = -z;
+    double x = p->a + p->b * z;
+    x = x < p->lo ? p->lo : x;
+    x = x > p->hi ? p->hi : x;
+    return x;
+}
+
+/* ---- masks -------------------------------------------------------------------------- */
+
+int fi_bernoulli_params(double prob, fi_params *p)
+{
+    if (!(prob >= 0 && prob <= 1)) return FI_ERR_PROB;
+    memset(p, 0, sizeof *p);
+    p->a = prob;
+    p->thresh = (uint64_t)(prob * 0x1p32 + 0.5);    /* 0 and 2**32 make p = 0 and 1 exact */
+    return FI_OK;
+}
+
+/* A uniform integer in [0, m), m < 2**32, without bias (Lemire's multiply and reject). */
+static uint32_t retry_below(retry_stream *r, uint32_t m)
+{
+    uint64_t prod = (uint64_t)retry_u32(r) * m;
+    if ((uint32_t)prod < m) {
+        uint32_t floor = (uint32_t)(-m) % m;
+        while ((uint32_t)prod < floor) prod = (uint64_t)retry_u32(r) * m;
+    }
+    return (uint32_t)(prod >> 32);
+}
+
+static const uint64_t one_bits[FI_NDTYPES] = {0x3c00, 0x3f80, 0x3f800000, 0x3ff0000000000000ull, 1};
+
+static int mask_get(const char *q, size_t es)
+{
+    uint64_t v = 0;
+    memcpy(&v, q, es);      /* little-endian: the low bytes */
+    return v != 0;
+}
+
+void fi_sparse_mask(const fi_stream *s, int dtype, const fi_out *o, uint64_t slice0,
+                    uint64_t nslices, uint64_t k)
+{
+    const int last = o->ndim - 1;
+    const uint64_t n = (uint64_t)o->shape[last];
+    const int64_t st = o->strides[last];
+    const size_t es = fi_itemsize(dtype);
+    const int flip_to = !(k > n - k);          /* the value the chosen positions get */
+    const uint64_t kk = flip_to ? k : n - k;
+    uint64_t on = flip_to ? one_bits[dtype] : 0;
+    for (uint64_t j = slice0; j < slice0 + nslices; j++) {
+        char *base = o->data;
+        uint64_t rem = j;
+        for (int d = last - 1; d >= 0; d--) {
+            base += (int64_t)(rem % (uint64_t)o->shape[d]) * o->strides[d];
+            rem /= (uint64_t)o->shape[d];
+        }
+        retry_stream r;
+        uint64_t block = s->counter + j;
+        r.key[0] = s->key[0];
+        r.key[1] = s->key[1];
+        r.ctr[0] = (uint32_t)block;
+        r.ctr[1] = (uint32_t)(block >> 32);
+        r.ctr[2] = (uint32_t)-1;     /* retry_u32 steps it to 0 first: blocks (counter + j, t, 0) */
+        r.ctr[3] = 0;
+        r.pos = 4;
+        /* Floyd: for i = n - kk .. n - 1 take a uniform t <= i; if t is taken already, take i. */
+        for (uint64_t i = n - kk; i < n; i++) {
+            uint64_t t = retry_below(&r, (uint32_t)(i + 1));
+            char *q = base + (int64_t)t * st;
+            if (mask_get(q, es) == flip_to) q = base + (int64_t)i * st;
+            memcpy(q, &on, es);
+        }
     }
 }
 

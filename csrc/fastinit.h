@@ -11,7 +11,8 @@
  * W[64g + 16w + m] = Philox4x32-10((block, 0, 0), key)[w]: one SIMD register per word.
  *   - float16, bfloat16, float32 take one word per value: value i uses W[i];
  *   - float64 takes two: value 32g + 16h + m uses W[64g + 32h + m] (low) and
- *     W[64g + 32h + 16 + m] (high).
+ *     W[64g + 32h + 16 + m] (high). The truncated normal takes two words per value in
+ *     every dtype, laid out the same way; Bernoulli masks one.
  * A rejection sampler that needs more draws for value i takes them from blocks reserved for
  * that value alone: counter words (block, attempt >= 1, slot), where slot says which
  * value of the block it is. The main stream always has attempt = 0, so these never meet.
@@ -22,8 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum fi_dtype { FI_F16 = 0, FI_BF16 = 1, FI_F32 = 2, FI_F64 = 3, FI_NDTYPES = 4 };
-enum fi_dist { FI_UNIFORM = 0, FI_NORMAL = 1, FI_NDISTS = 2 };
+/* FI_U8: one byte, 0 or 1 (bool and uint8 outputs of masks). */
+enum fi_dtype { FI_F16 = 0, FI_BF16 = 1, FI_F32 = 2, FI_F64 = 3, FI_U8 = 4, FI_NDTYPES = 5 };
+enum fi_dist { FI_UNIFORM = 0, FI_NORMAL = 1, FI_TRUNCNORM = 2, FI_BERNOULLI = 3, FI_NDISTS = 4 };
 enum fi_simd { FI_SIMD_SCALAR = 0, FI_SIMD_AVX2 = 1, FI_SIMD_AVX512 = 2, FI_NSIMD = 3 };
 
 #define FI_MAXDIM 64
@@ -34,15 +36,24 @@ typedef struct {
 } fi_stream;
 
 /*
- * Distribution parameters, as the kernels use them (fi_uniform_params and
- * fi_normal_params fill them in and reject what has no valid output).
- *   uniform: x = (a + b*u) * m, then clamped to [lo, hi], the representable values of the
- *            output dtype inside [low, high); m is 2 only when high - low overflows.
- *   normal:  x = a + b*z.
+ * Distribution parameters, as the kernels use them (the fi_*_params functions fill them in
+ * and reject what has no valid output).
+ *   uniform:   x = (a + b*u) * m, then clamped to [lo, hi], the representable values of the
+ *              output dtype inside [low, high); m is 2 only when high - low overflows.
+ *   normal:    x = a + b*z.
+ *   truncnorm: x = a + b*z, z from N(0, 1) on [alpha, beta] (negated when mirror), by the
+ *              proposal `method`; clamped to [lo, hi], the representable values in [low, high].
+ *   bernoulli: 1 when a 32-bit word is below thresh (p * 2**32, rounded), else 0.
  */
 typedef struct {
     double a, b, m, lo, hi;
+    double alpha, beta, lam;    /* truncnorm: standardized bounds, exponential rate */
+    int method, mirror;
+    uint32_t max_attempts;      /* truncnorm: proposals tried before the exact fallback */
+    uint64_t thresh;
 } fi_params;
+
+enum fi_truncnorm_method { FI_TN_NORMAL = 0, FI_TN_HALFNORMAL = 1, FI_TN_UNIFORM = 2, FI_TN_EXP = 3 };
 
 /* A strided output: the value with flat index i goes to data + sum(idx[d] * strides[d]). */
 typedef struct {
@@ -60,15 +71,37 @@ enum fi_error {
     FI_ERR_ORDER = 2,           /* low >= high */
     FI_ERR_EMPTY = 3,           /* no value of the dtype lies in [low, high) */
     FI_ERR_RANGE = 4,           /* a bound outside the dtype's finite range */
-    FI_ERR_SCALE = 5            /* scale < 0 */
+    FI_ERR_SCALE = 5,           /* scale < 0 (or, truncnorm, std <= 0) */
+    FI_ERR_PROB = 6,            /* a probability outside [0, 1] */
+    FI_ERR_NAN = 7              /* a NaN bound */
 };
 
 size_t fi_itemsize(int dtype);
-/* Blocks a call of n values advances the stream by: whole groups, so it depends on n and dtype only. */
-uint64_t fi_blocks_for(int dtype, uint64_t n);
+/* Random words each value takes from the main stream: 1 or 2. */
+int fi_words_per_value(int dist, int dtype);
+/* Blocks a call of n values advances the stream by: whole groups, so it depends on n and
+ * the words per value only. */
+uint64_t fi_blocks_for(int dist, int dtype, uint64_t n);
 
 int fi_uniform_params(int dtype, double low, double high, fi_params *p);
 int fi_normal_params(int dtype, double loc, double scale, fi_params *p);
+int fi_truncnorm_params(int dtype, double mean, double std, double low, double high,
+                        uint32_t max_attempts, fi_params *p);
+int fi_bernoulli_params(double prob, fi_params *p);
+
+/*
+ * Exactly k ones (or 1.0) in each of nslices slices of length n, the rest zeros: slice j
+ * (slice0 <= j < slice0 + nslices, C order over all but the last dimension of o) is the
+ * 1-D run along o's last dimension. The chosen positions are uniform over all k-subsets,
+ * from Floyd's algorithm on slice j's own stream, Philox blocks (counter + j, t, 0) for
+ * t = 0, 1, ...; so slices are independent and any of them can be made alone. The caller
+ * fills o beforehand with ones where k > n - k, else zeros, and this flips the
+ * min(k, n - k) chosen positions (their values tell Floyd's algorithm which are taken).
+ */
+void fi_sparse_mask(const fi_stream *s, int dtype, const fi_out *o, uint64_t slice0,
+                    uint64_t nslices, uint64_t k);
+/* Blocks a sparse mask of nslices slices advances the stream by. */
+uint64_t fi_mask_blocks(uint64_t nslices);
 
 /* Values [start, start + n) of a call, written contiguously to dst. */
 void fi_fill_contig(int dist, int dtype, const fi_stream *s, const fi_params *p,

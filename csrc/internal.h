@@ -2,6 +2,7 @@
 #ifndef FASTINIT_INTERNAL_H
 #define FASTINIT_INTERNAL_H
 
+#include <math.h>
 #include <string.h>
 #include "fastinit.h"
 
@@ -26,6 +27,10 @@ void fi_fill_contig_avx512(int, int, const fi_stream *, const fi_params *, void 
  * retry1, if not NULL, is the value's first retry block, computed ahead by a vector unit. */
 float fi_normal_slow_f32(uint32_t word, const fi_stream *s, uint64_t index, const uint32_t *retry1);
 double fi_normal_slow_f64(uint64_t words, const fi_stream *s, uint64_t index, const uint32_t *retry1);
+/* A truncated normal value, from its two main-stream words and its own retry blocks;
+ * already clamped to the representable [lo, hi], still in double. */
+double fi_truncnorm_value(uint32_t w_lo, uint32_t w_hi, const fi_stream *s, uint64_t index,
+                          const fi_params *p);
 
 static inline uint32_t fi_f32_bits(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
 static inline float fi_bits_f32(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
@@ -77,6 +82,28 @@ static inline float fi_f16_to_f32(uint16_t h)
 }
 
 static inline float fi_bf16_to_f32(uint16_t h) { return fi_bits_f32((uint32_t)h << 16); }
+
+/* double -> float rounded to odd: exact results stay, inexact ones get their last bit set.
+ * Rounding that to nearest in a format at least 2 bits narrower (bfloat16, float16) is then
+ * the correct rounding of the double: one rounding, not two. */
+static inline float fi_f64_to_f32_odd(double x)
+{
+    float f = (float)x;
+    if ((double)f == x || f != f) return f;
+    if (fabs((double)f) > fabs(x)) f = nextafterf(f, 0.0f);     /* truncate toward zero */
+    return fi_bits_f32(fi_f32_bits(f) | 1u);
+}
+
+/* Store double x as dtype, rounded to nearest once. */
+static inline void fi_store_f64_as(int dtype, void *out, size_t i, double x)
+{
+    switch (dtype) {
+    case FI_F64: ((double *)out)[i] = x; break;
+    case FI_F32: ((float *)out)[i] = (float)x; break;
+    case FI_BF16: ((uint16_t *)out)[i] = fi_f32_to_bf16(fi_f64_to_f32_odd(x)); break;
+    default: ((uint16_t *)out)[i] = fi_f32_to_f16(fi_f64_to_f32_odd(x)); break;
+    }
+}
 
 /* The affine step of the 16/32-bit fills, x = (a + b*v)*m. For float32 it runs in double
  * and rounds once, so a bound or loc that is not a float32 keeps its precision; for float16

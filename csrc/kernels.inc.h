@@ -207,12 +207,45 @@ static void produce64(int dist, const fi_stream *s, uint64_t g0, size_t ngroups,
 }
 #endif
 
+/* ---- truncated normal and Bernoulli: the same everywhere but for the words ----------- */
+
+/* Truncated normal: two words per value, the sampler in engine.c (scalar, shared). */
+static void produce_truncnorm(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
+                              void *out, const fi_params *p)
+{
+    FI_ALIGN64 uint32_t w[FI_BATCH_GROUPS * 64];
+    philox_groups(s->key, s->counter + 16 * g0, ngroups, w);
+    for (size_t g = 0; g < 2 * ngroups; g++)           /* half-groups of 16 values */
+        for (size_t j = 0; j < 16; j++) {
+            size_t i = 16 * g + j;
+            double x = fi_truncnorm_value(w[32 * g + j], w[32 * g + 16 + j], s, 32 * g0 + i, p);
+            fi_store_f64_as(dtype, out, i, x);
+        }
+}
+
+/* Bernoulli: one word per value against the threshold, written as 1 or 0 of the dtype. */
+static void produce_bernoulli(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
+                              void *out, const fi_params *p)
+{
+    FI_ALIGN64 uint32_t w[FI_BATCH_GROUPS * 64];
+    const uint64_t t = p->thresh;
+    const size_t n = 64 * ngroups;
+    philox_groups(s->key, s->counter + 16 * g0, ngroups, w);
+    switch (dtype) {
+    case FI_U8: { uint8_t *o = out; for (size_t i = 0; i < n; i++) o[i] = (uint64_t)w[i] < t; } break;
+    case FI_F16: { uint16_t *o = out; for (size_t i = 0; i < n; i++) o[i] = (uint64_t)w[i] < t ? 0x3c00 : 0; } break;
+    case FI_BF16: { uint16_t *o = out; for (size_t i = 0; i < n; i++) o[i] = (uint64_t)w[i] < t ? 0x3f80 : 0; } break;
+    case FI_F32: { float *o = out; for (size_t i = 0; i < n; i++) o[i] = (uint64_t)w[i] < t ? 1.0f : 0.0f; } break;
+    default: { double *o = out; for (size_t i = 0; i < n; i++) o[i] = (uint64_t)w[i] < t ? 1.0 : 0.0; } break;
+    }
+}
+
 void FI_CONTIG_NAME(int dist, int dtype, const fi_stream *s, const fi_params *p,
                     void *dst, uint64_t start, size_t n)
 {
     FI_ALIGN64 unsigned char stage[FI_BATCH_GROUPS * 64 * 4];
     const size_t es = fi_itemsize(dtype);
-    const uint64_t per_group = dtype == FI_F64 ? 32 : 64;
+    const uint64_t per_group = 64 / (uint64_t)fi_words_per_value(dist, dtype);
     uint64_t g = start / per_group;
     size_t skip = (size_t)(start % per_group);
     char *out = (char *)dst;
@@ -223,7 +256,9 @@ void FI_CONTIG_NAME(int dist, int dtype, const fi_stream *s, const fi_params *p,
         size_t take = nv - skip < n ? nv - skip : n;
         /* A ragged edge of the range goes through stage, whole, then the part wanted. */
         void *to = skip == 0 && take == nv ? (void *)out : (void *)stage;
-        if (dtype == FI_F64) produce64(dist, s, g, ng, (double *)to, p);
+        if (dist == FI_TRUNCNORM) produce_truncnorm(dtype, s, g, ng, to, p);
+        else if (dist == FI_BERNOULLI) produce_bernoulli(dtype, s, g, ng, to, p);
+        else if (dtype == FI_F64) produce64(dist, s, g, ng, (double *)to, p);
         else produce32(dist, dtype, s, g, ng, to, p);
         if (to == stage) memcpy(out, stage + skip * es, take * es);
         out += take * es;

@@ -148,6 +148,29 @@ static inline __attribute__((always_inline)) void philox_main16x2(uint64_t b, ui
 }
 
 
+/* The words of whole groups, for the fills that are not fused (kernels.inc.h). */
+static void philox_groups(const uint32_t key[2], uint64_t block0, size_t ngroups,
+                          uint32_t *restrict w)
+{
+    round_keys rk;
+    make_keys(key, &rk);
+    for (size_t g = 0; g < ngroups; g += 2, w += 128) {
+        /* An odd last group is computed twice over rather than given a loop of its own. */
+        state16 x, y;
+        philox_main16x2(block0 + 16 * g, block0 + 16 * (g + 1 < ngroups ? g + 1 : g), &rk, &x, &y);
+        _mm512_storeu_si512((void *)(w + 0), x.c0);
+        _mm512_storeu_si512((void *)(w + 16), x.c1);
+        _mm512_storeu_si512((void *)(w + 32), x.c2);
+        _mm512_storeu_si512((void *)(w + 48), x.c3);
+        if (g + 1 < ngroups) {
+            _mm512_storeu_si512((void *)(w + 64), y.c0);
+            _mm512_storeu_si512((void *)(w + 80), y.c1);
+            _mm512_storeu_si512((void *)(w + 96), y.c2);
+            _mm512_storeu_si512((void *)(w + 112), y.c3);
+        }
+    }
+}
+
 /* ---- fused 16/32-bit fills ---------------------------------------------------------- */
 
 #define FI_HAVE_PRODUCE32

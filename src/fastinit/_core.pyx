@@ -16,15 +16,17 @@ from libc.stdint cimport int64_t, uint32_t, uint64_t
 cnp.import_array()
 
 cdef extern from "fastinit.h" nogil:
-    enum: FI_F16, FI_BF16, FI_F32, FI_F64
-    enum: FI_UNIFORM, FI_NORMAL
+    enum: FI_F16, FI_BF16, FI_F32, FI_F64, FI_U8
+    enum: FI_UNIFORM, FI_NORMAL, FI_TRUNCNORM, FI_BERNOULLI
     enum: FI_MAXDIM
     enum: FI_OK, FI_ERR_NONFINITE, FI_ERR_ORDER, FI_ERR_EMPTY, FI_ERR_RANGE, FI_ERR_SCALE
+    enum: FI_ERR_PROB, FI_ERR_NAN
     ctypedef struct fi_stream:
         uint32_t key[2]
         uint64_t counter
     ctypedef struct fi_params:
         double a, b, m, lo, hi
+        int method, mirror
     ctypedef struct fi_out:
         char *data
         int ndim
@@ -32,7 +34,13 @@ cdef extern from "fastinit.h" nogil:
         int64_t shape[64]
         int64_t strides[64]
     size_t fi_itemsize(int dtype)
-    uint64_t fi_blocks_for(int dtype, uint64_t n)
+    uint64_t fi_blocks_for(int dist, int dtype, uint64_t n)
+    uint64_t fi_mask_blocks(uint64_t nslices)
+    int fi_truncnorm_params(int dtype, double mean, double std, double low, double high,
+                            uint32_t max_attempts, fi_params *p)
+    int fi_bernoulli_params(double prob, fi_params *p)
+    void fi_sparse_mask(const fi_stream *s, int dtype, const fi_out *o, uint64_t slice0,
+                        uint64_t nslices, uint64_t k)
     int fi_uniform_params(int dtype, double low, double high, fi_params *p)
     int fi_normal_params(int dtype, double loc, double scale, fi_params *p)
     void fi_fill_contig(int dist, int dtype, const fi_stream *s, const fi_params *p,
@@ -73,6 +81,31 @@ cdef int _dtype_code(object dtype) except -1:
     return code
 
 
+_MASK_DTYPES = {np.dtype(np.bool_): FI_U8, np.dtype(np.uint8): FI_U8}
+_MASK_DTYPES.update(_DTYPE_CODE)
+
+
+cdef tuple _resolve_mask_dtype(object dtype, object out):
+    """(code, numpy dtype) of a mask: bool (the default), uint8 or a float dtype; out's when
+    out is given."""
+    if out is not None:
+        if not isinstance(out, np.ndarray):
+            raise TypeError(f"out must be a numpy.ndarray, not {type(out).__name__}")
+        dt = out.dtype
+        if dtype is not None and np.dtype(dtype) != dt:
+            raise TypeError(f"dtype {np.dtype(dtype)} does not match out's dtype {dt}")
+    else:
+        try:
+            dt = np.dtype(np.bool_ if dtype is None else dtype)
+        except TypeError:
+            raise TypeError(f"mask dtype must be bool, uint8 or a float dtype, not {dtype!r}")
+    code = _MASK_DTYPES.get(dt)
+    if code is None:
+        raise TypeError(f"mask dtype must be bool, uint8, float16, bfloat16, float32 or "
+                        f"float64, not {dt}")
+    return code, dt
+
+
 cdef int _resolve_dtype(object dtype, object out) except -1:
     """The dtype code of a call: out's dtype when out is given (and dtype, if also given,
     must agree), else dtype, else float64."""
@@ -105,10 +138,10 @@ cdef tuple _shape_of(object size):
     return shape
 
 
-cdef object _output(object size, int code, object out):
-    """The array to fill: out, checked, or a new one."""
+cdef object _output(object size, int code, object out, object dt=None):
+    """The array to fill: out, checked, or a new one (of dtype dt, else code's)."""
     if out is None:
-        return np.empty(() if size is None else _shape_of(size), dtype=_DTYPES[code])
+        return np.empty(() if size is None else _shape_of(size), dtype=_DTYPES[code] if dt is None else dt)
     if not (<cnp.ndarray>out).flags.writeable:
         raise ValueError("out is read-only")
     if size is not None and _shape_of(size) != out.shape:
@@ -122,6 +155,8 @@ _ERRORS = {
     FI_ERR_EMPTY: "no {dtype} value lies in [{a!r}, {b!r})",
     FI_ERR_RANGE: "{what} {a!r}, {b!r} lie outside the finite range of {dtype}",
     FI_ERR_SCALE: "scale must be non-negative, got {b!r}",
+    FI_ERR_PROB: "p must lie in [0, 1], got {a!r}",
+    FI_ERR_NAN: "{what} must not be NaN",
 }
 
 cdef int _check(int err, str what, double a, double b, int code) except -1:
@@ -262,27 +297,66 @@ def philox4x32(counter, key):
     return (r[0], r[1], r[2], r[3])
 
 
-cdef int _params(int dist, int code, double a, double b, fi_params *p) except -1:
+# Proposals a truncated normal value tries before its exact fallback (the inverse CDF).
+# At the worst acceptance rate of the chosen proposal (about 1/2), 200 failures in a row
+# have probability 1e-60; tests set it to 0 to exercise the fallback.
+_truncnorm_max_attempts = 200
+
+
+def _set_truncnorm_max_attempts(n):
+    """Testing hook: proposals tried before the exact inverse-CDF fallback."""
+    global _truncnorm_max_attempts
+    _truncnorm_max_attempts = operator.index(n)
+
+
+cdef int _params(int dist, int code, double a, double b, double c, double d,
+                 fi_params *p) except -1:
     if dist == FI_UNIFORM:
         return _check(fi_uniform_params(code, a, b, p), "low and high", a, b, code)
-    return _check(fi_normal_params(code, a, b, p), "loc and scale", a, b, code)
+    if dist == FI_NORMAL:
+        return _check(fi_normal_params(code, a, b, p), "loc and scale", a, b, code)
+    if dist == FI_TRUNCNORM:
+        err = fi_truncnorm_params(code, a, b, c, d, _truncnorm_max_attempts, p)
+        if err == FI_ERR_NONFINITE:
+            raise ValueError(f"mean and std must be finite, got {a!r} and {b!r}")
+        if err == FI_ERR_SCALE:
+            raise ValueError(f"std must be positive and finite, got {b!r}")
+        if err == FI_ERR_NAN:
+            raise ValueError(f"the bounds a and b must not be NaN, got {c!r} and {d!r}")
+        if err == FI_ERR_ORDER:
+            raise ValueError(f"a must be less than b, got a={c!r}, b={d!r}")
+        if err == FI_ERR_EMPTY:
+            raise ValueError(f"no {_DTYPES[code].name} value lies in [{c!r}, {d!r}]")
+        return 0
+    return _check(fi_bernoulli_params(a, p), "p", a, b, code)
 
 
-def fill_range(dist, key, counter, start, out, a, b):
+_DISTS = {"uniform": FI_UNIFORM, "normal": FI_NORMAL, "truncated_normal": FI_TRUNCNORM,
+          "bernoulli": FI_BERNOULLI}
+
+
+def fill_range(dist, key, counter, start, out, *params):
     """Values [start, start + out.size) of a call whose stream is (key, counter), written to
-    the C-contiguous array out: 'uniform' on [a, b) or 'normal' with loc a and scale b.
-    This is the sub-range machinery under every fill; sharded initialization builds on it."""
+    the C-contiguous array out. dist and params: 'uniform' (low, high), 'normal' (loc,
+    scale), 'truncated_normal' (mean, std, a, b) or 'bernoulli' (p). This is the sub-range
+    machinery under every fill; sharded initialization builds on it."""
     cdef fi_stream s
     cdef fi_params p
     cdef fi_out o
-    cdef int d = {"uniform": FI_UNIFORM, "normal": FI_NORMAL}[dist]
-    cdef int code = _resolve_dtype(None, out)
+    if dist not in _DISTS:
+        raise ValueError(f"unknown distribution {dist!r}; choose from {tuple(_DISTS)}")
+    cdef int d = _DISTS[dist]
+    cdef int code = _resolve_mask_dtype(None, out)[0] if d == FI_BERNOULLI else _resolve_dtype(None, out)
     cdef uint64_t first = start
     cdef uint64_t n
+    nparams = {FI_UNIFORM: 2, FI_NORMAL: 2, FI_TRUNCNORM: 4, FI_BERNOULLI: 1}[d]
+    if len(params) != nparams:
+        raise TypeError(f"{dist} takes {nparams} parameters, got {len(params)}")
+    params = tuple(params) + (0.0,) * (4 - nparams)
     _output(None, code, out)
     if not out.flags.c_contiguous:
         raise ValueError("fill_range writes to a C-contiguous array")
-    _params(d, code, a, b, &p)
+    _params(d, code, params[0], params[1], params[2], params[3], &p)
     s.key[0] = _u32(key[0], "key")
     s.key[1] = _u32(key[1], "key")
     s.counter = counter
@@ -382,20 +456,24 @@ cdef class Generator:
 
     # -- fills --
 
-    cdef object _fill(self, int dist, int code, object size, object out, fi_params *p):
-        cdef fi_stream s
-        cdef fi_out o
-        arr = _output(size, code, out)
-        cdef uint64_t n = (<cnp.ndarray>arr).size
-        cdef uint64_t blocks = fi_blocks_for(code, n)
-        # Taking the counters is one uninterrupted step under the GIL, so concurrent calls
-        # from several Python threads get disjoint ranges.
+    cdef int _take(self, uint64_t blocks, fi_stream *s) except -1:
+        """The next `blocks` block counters, for one call. One uninterrupted step under the
+        GIL, so concurrent calls from several Python threads get disjoint ranges."""
         if self._counter + blocks < self._counter:
             raise OverflowError("this Generator's 2**64 block counters are used up")
         s.key[0] = self._key[0]
         s.key[1] = self._key[1]
         s.counter = self._counter
         self._counter += blocks
+        return 0
+
+    cdef object _fill(self, int dist, int code, object size, object out, fi_params *p,
+                      object dt=None):
+        cdef fi_stream s
+        cdef fi_out o
+        arr = _output(size, code, out, dt)
+        cdef uint64_t n = (<cnp.ndarray>arr).size
+        self._take(fi_blocks_for(dist, code, n), &s)
         if n:
             _describe(arr, &o)
             with nogil:
@@ -409,7 +487,7 @@ cdef class Generator:
         default, or out's dtype when out is given)."""
         cdef int code = _resolve_dtype(dtype, out)
         cdef fi_params p
-        _params(FI_UNIFORM, code, 0.0, 1.0, &p)
+        _params(FI_UNIFORM, code, 0.0, 1.0, 0, 0, &p)
         return self._fill(FI_UNIFORM, code, size, out, &p)
 
     def uniform(self, low=0.0, high=1.0, size=None, dtype=None, out=None):
@@ -417,22 +495,107 @@ cdef class Generator:
         interval; ValueError if no value of dtype lies in it."""
         cdef int code = _resolve_dtype(dtype, out)
         cdef fi_params p
-        _params(FI_UNIFORM, code, low, high, &p)
+        _params(FI_UNIFORM, code, low, high, 0, 0, &p)
         return self._fill(FI_UNIFORM, code, size, out, &p)
 
     def standard_normal(self, size=None, dtype=None, out=None):
         """Standard normal values (256-layer ziggurat, exact up to |z| < 12.2)."""
         cdef int code = _resolve_dtype(dtype, out)
         cdef fi_params p
-        _params(FI_NORMAL, code, 0.0, 1.0, &p)
+        _params(FI_NORMAL, code, 0.0, 1.0, 0, 0, &p)
         return self._fill(FI_NORMAL, code, size, out, &p)
 
     def normal(self, loc=0.0, scale=1.0, size=None, dtype=None, out=None):
         """Normal values with mean loc and standard deviation scale (>= 0)."""
         cdef int code = _resolve_dtype(dtype, out)
         cdef fi_params p
-        _params(FI_NORMAL, code, loc, scale, &p)
+        _params(FI_NORMAL, code, loc, scale, 0, 0, &p)
         return self._fill(FI_NORMAL, code, size, out, &p)
+
+
+    def truncated_normal(self, mean=0.0, std=1.0, a=-2.0, b=2.0, size=None, dtype=None,
+                         out=None):
+        """Normal values with mean and std, truncated to [a, b] (absolute bounds, as in
+        torch; a=-inf or b=inf truncate one side). Exact, by rejection from the proposal
+        with the best acceptance rate for the interval (normal, half-normal, uniform, or
+        Robert's exponential for tails), with an exact inverse-CDF fallback; every value
+        lies in [a, b] after rounding to dtype. Takes two random words per value."""
+        cdef int code = _resolve_dtype(dtype, out)
+        cdef fi_params p
+        _params(FI_TRUNCNORM, code, mean, std, a, b, &p)
+        return self._fill(FI_TRUNCNORM, code, size, out, &p)
+
+    def bernoulli(self, p, size=None, dtype=None, out=None):
+        """1 with probability p, else 0; dtype bool (the default), uint8 or a float dtype.
+        p is used to 32 bits (a multiple of 2**-32); p = 0 and p = 1 are exact."""
+        cdef fi_params prm
+        code, dt = _resolve_mask_dtype(dtype, out)
+        _params(FI_BERNOULLI, code, p, 0, 0, 0, &prm)
+        return self._fill(FI_BERNOULLI, code, size, out, &prm, dt)
+
+    def sparse_mask(self, shape, density=None, k=None, axis=0, dtype=None, out=None):
+        """A mask with exactly k nonzeros in every 1-D slice along axis, at positions uniform
+        over all k-subsets and independent from slice to slice (Martens' sparse
+        initialization: k incoming weights per unit). Give k, or density, which makes
+        k = round(density * shape[axis]). dtype: bool (the default), uint8 or a float dtype.
+        Slice j (C order over the other axes) comes from its own block counter, so the
+        Generator advances by the number of slices, rounded up to 16."""
+        cdef fi_stream s
+        cdef fi_out o
+        cdef uint64_t nslices, j0, kk, kc, chunk, t, nchunks
+        cdef int nt, code
+        code, dt = _resolve_mask_dtype(dtype, out)
+        shp = _shape_of(shape)
+        if len(shp) == 0:
+            raise ValueError("sparse_mask needs at least one dimension")
+        try:
+            ax = operator.index(axis)
+        except TypeError:
+            raise ValueError(f"axis must be an int, not {axis!r}")
+        if not -len(shp) <= ax < len(shp):
+            raise ValueError(f"axis {axis} is out of range for {len(shp)} dimensions")
+        ax %= len(shp)
+        n = shp[ax]
+        if (density is None) == (k is None):
+            raise ValueError("give exactly one of density and k")
+        if density is not None:
+            density = float(density)
+            if not 0.0 <= density <= 1.0:
+                raise ValueError(f"density must lie in [0, 1], got {density!r}")
+            k = int(round(density * n))
+        else:
+            try:
+                k = operator.index(k)
+            except TypeError:
+                raise ValueError(f"k must be an int, not {k!r}")
+            if not 0 <= k <= n:
+                raise ValueError(f"k must lie in [0, {n}] for slices of length {n}, got {k}")
+        if n >= 2**32:
+            raise ValueError("sparse_mask takes slices shorter than 2**32")
+        arr = _output(shp, code, out, dt)
+        nslices = arr.size // n if n else 0
+        self._take(fi_mask_blocks(nslices), &s)
+        if arr.size == 0:
+            return arr
+        arr[...] = 1 if k > n - k else 0
+        kk = min(k, n - k)
+        kc = k
+        if kk == 0:
+            return arr
+        _describe(np.moveaxis(arr, ax, -1), &o)
+        o.contiguous = 0
+        nt = _num_threads
+        # Threads for large masks: chunks of slices worth about 2**16 draws each.
+        chunk = max(1, (1 << 16) // kk)
+        nchunks = (nslices + chunk - 1) // chunk
+        with nogil:
+            if nt <= 1 or nchunks <= 1:
+                fi_sparse_mask(&s, code, &o, 0, nslices, kc)
+            else:
+                for t in prange(nchunks, num_threads=nt, schedule="dynamic"):
+                    j0 = t * chunk
+                    fi_sparse_mask(&s, code, &o, j0, min(chunk, nslices - j0), kc)
+        return arr
 
 
 def default_rng(seed=None):
