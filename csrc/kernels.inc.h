@@ -209,7 +209,12 @@ static void produce64(int dist, const fi_stream *s, uint64_t g0, size_t ngroups,
 
 /* ---- truncated normal and Bernoulli: the same everywhere but for the words ----------- */
 
-/* Truncated normal: two words per value, the sampler in engine.c (scalar, shared). */
+/* Truncated normal: two words per value, the sampler in engine.c (scalar, shared). A target
+ * file may define FI_HAVE_TRUNCNORM and a faster produce_truncnorm that falls back to this
+ * one, produce_truncnorm_scalar, for what it does not vectorize. */
+#ifdef FI_HAVE_TRUNCNORM
+#define produce_truncnorm produce_truncnorm_scalar
+#endif
 static void produce_truncnorm(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
                               void *out, const fi_params *p)
 {
@@ -222,6 +227,10 @@ static void produce_truncnorm(int dtype, const fi_stream *s, uint64_t g0, size_t
             fi_store_f64_as(dtype, out, i, x);
         }
 }
+
+#ifdef FI_HAVE_TRUNCNORM
+#undef produce_truncnorm
+#endif
 
 /* Bernoulli: one word per value against the threshold, written as 1 or 0 of the dtype. */
 static void produce_bernoulli(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,

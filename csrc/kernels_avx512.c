@@ -583,6 +583,164 @@ static void produce64(int dist, const fi_stream *s, uint64_t g0, size_t ngroups,
     else produce64_fused(FI_NORMAL, s, g0, ngroups, out, p);
 }
 
+/* ---- truncated normal: the normal and half-normal proposals ------------------------- */
+
+#define FI_HAVE_TRUNCNORM
+static void produce_truncnorm_scalar(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
+                                     void *out, const fi_params *p);
+
+/* fi_store_f64_as, eight lanes: float32 rounds once; bfloat16 and float16 go through float
+ * rounded to odd (fi_f64_to_f32_odd), then to nearest. */
+static inline void store8_f64_as(int dtype, void *out, size_t i, __m512d x)
+{
+    if (dtype == FI_F64) { _mm512_storeu_pd((double *)out + i, x); return; }
+    __m256 f = _mm512_cvtpd_ps(x);
+    if (dtype == FI_F32) { _mm256_storeu_ps((float *)out + i, f); return; }
+    __m512d back = _mm512_cvtps_pd(f);
+    __mmask8 inexact = _mm512_cmp_pd_mask(back, x, _CMP_NEQ_UQ);
+    __mmask8 away = _mm512_cmp_pd_mask(_mm512_abs_pd(back), _mm512_abs_pd(x), _CMP_GT_OQ);
+    __m256i fb = _mm256_castps_si256(f);
+    fb = _mm256_mask_sub_epi32(fb, away, fb, _mm256_set1_epi32(1));     /* toward zero */
+    fb = _mm256_mask_or_epi32(fb, inexact, fb, _mm256_set1_epi32(1));   /* sticky bit */
+    __m128i h;
+    if (dtype == FI_BF16) {
+        __m256i odd = _mm256_and_si256(_mm256_srli_epi32(fb, 16), _mm256_set1_epi32(1));
+        fb = _mm256_add_epi32(fb, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), odd));
+        h = _mm256_cvtepi32_epi16(_mm256_srli_epi32(fb, 16));
+    } else {
+        h = _mm256_cvtps_ph(_mm256_castsi256_ps(fb), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    }
+    _mm_storeu_si128((__m128i *)((uint16_t *)out + i), h);
+}
+
+typedef struct {
+    __m512d a, b, lo, hi, alpha, beta;
+} tn_par;
+
+typedef struct {
+    uint64_t rej_index[FI_BATCH_GROUPS * 32 + 8], rej_word[FI_BATCH_GROUPS * 32 + 8];
+    size_t nrej;
+} tn_rej;
+
+/* Values i..i+7 whose first proposal is a 64-bit ziggurat draw that lands in the fast
+ * region and inside [alpha, beta]: what fi_truncnorm_value computes for them. Returns
+ * those lanes; the others are noted in rj (when given) for the scalar sampler, which
+ * starts over from the same words. */
+static inline __attribute__((always_inline)) __mmask8 tn_emit8(int dtype, int half, int mirror,
+                                                               const tn_par *bt, tn_rej *rj,
+                                                               void *out, size_t i, __m512i r)
+{
+    __m512i idx = _mm512_and_si512(r, _mm512_set1_epi64(0xff));
+    __m512i u = _mm512_srli_epi64(r, 12);
+    __m512d wt = _mm512_i64gather_pd(idx, zig_w64, 8);
+    __m512i kt = _mm512_i64gather_epi64(idx, (const void *)zig_k64, 8);
+    __m512d z = _mm512_mul_pd(_mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(u,
+                    _mm512_set1_epi64(0x4330000000000000ll))), _mm512_set1_pd(0x1p52)), wt);
+    if (!half)
+        z = _mm512_castsi512_pd(_mm512_or_si512(_mm512_castpd_si512(z),
+                _mm512_slli_epi64(_mm512_and_si512(r, _mm512_set1_epi64(0x100)), 55)));
+    __mmask8 ok = _mm512_cmplt_epu64_mask(u, kt)
+                  & _mm512_cmp_pd_mask(z, bt->alpha, _CMP_GE_OQ)
+                  & _mm512_cmp_pd_mask(z, bt->beta, _CMP_LE_OQ);
+    if (mirror)
+        z = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(z),
+                                                 _mm512_set1_epi64((long long)0x8000000000000000ull)));
+    __m512d x = _mm512_add_pd(bt->a, _mm512_mul_pd(bt->b, z));
+    x = _mm512_max_pd(bt->lo, x);
+    x = _mm512_min_pd(bt->hi, x);
+    store8_f64_as(dtype, out, i, x);
+    if (rj) {
+        __mmask8 no = (__mmask8)~ok;
+        const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+        _mm512_storeu_si512((void *)(rj->rej_word + rj->nrej), _mm512_maskz_compress_epi64(no, r));
+        _mm512_storeu_si512((void *)(rj->rej_index + rj->nrej), _mm512_maskz_compress_epi64(no,
+                            _mm512_add_epi64(lane, _mm512_set1_epi64((long long)i))));
+        rj->nrej += (size_t)__builtin_popcount(no);
+    }
+    return ok;
+}
+
+static inline __attribute__((always_inline)) void produce_truncnorm_fused(
+    int dtype, int half, int mirror, const fi_stream *s, uint64_t g0, size_t ngroups,
+    void *out, const fi_params *p)
+{
+    const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i second = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    round_keys rk;
+    tn_par bt;
+    FI_ALIGN64 tn_rej rj;
+    make_keys(s->key, &rk);
+    bt.a = _mm512_set1_pd(p->a);
+    bt.b = _mm512_set1_pd(p->b);
+    bt.lo = _mm512_set1_pd(p->lo);
+    bt.hi = _mm512_set1_pd(p->hi);
+    bt.alpha = _mm512_set1_pd(p->alpha);
+    bt.beta = _mm512_set1_pd(p->beta);
+    rj.nrej = 0;
+    for (size_t g = 0; g < ngroups; g += 2) {
+        state16 x, y;
+        philox_main16x2(s->counter + 16 * (g0 + g),
+                        s->counter + 16 * (g0 + (g + 1 < ngroups ? g + 1 : g)), &rk, &x, &y);
+        const int ns = g + 1 < ngroups ? 2 : 1;
+        for (int j = 0; j < ns; j++) {
+            const state16 *st = j ? &y : &x;
+            size_t i = 32 * (g + (size_t)j);
+            tn_emit8(dtype, half, mirror, &bt, &rj, out, i, _mm512_permutex2var_epi32(st->c0, first, st->c1));
+            tn_emit8(dtype, half, mirror, &bt, &rj, out, i + 8, _mm512_permutex2var_epi32(st->c0, second, st->c1));
+            tn_emit8(dtype, half, mirror, &bt, &rj, out, i + 16, _mm512_permutex2var_epi32(st->c2, first, st->c3));
+            tn_emit8(dtype, half, mirror, &bt, &rj, out, i + 24, _mm512_permutex2var_epi32(st->c2, second, st->c3));
+        }
+    }
+    /* A first draw that fell outside [alpha, beta] (the common rejection) is followed by a
+     * second from the value's first retry block: settle those eight at a time, as the
+     * scalar sampler would; the rest start over there. */
+    for (size_t r0 = 0; r0 < rj.nrej; r0 += 32) {
+        FI_ALIGN64 uint32_t w[4][32];
+        FI_ALIGN64 uint64_t index[32];
+        FI_ALIGN64 double xs[32];
+        size_t cnt = rj.nrej - r0 < 32 ? rj.nrej - r0 : 32;
+        uint32_t settled = 0;
+        for (size_t q = 0; q < cnt; q++) index[q] = 32 * g0 + rj.rej_index[r0 + q];
+        first_retry_blocks(FI_F64, s, &rk, index, cnt, w);
+        for (size_t q = 0; q < cnt; q += 8) {
+            __m512i r1 = _mm512_loadu_si512((const void *)(rj.rej_word + r0 + q));
+            __m512i k1 = _mm512_i64gather_epi64(_mm512_and_si512(r1, _mm512_set1_epi64(0xff)),
+                                                (const void *)zig_k64, 8);
+            __mmask8 first_fast = _mm512_cmplt_epu64_mask(_mm512_srli_epi64(r1, 12), k1);
+            __m512i r2 = _mm512_or_si512(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(w[0] + q))),
+                         _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(w[1] + q))), 32));
+            __mmask8 ok2 = tn_emit8(FI_F64, half, mirror, &bt, NULL, xs, q, r2);
+            settled |= (uint32_t)(first_fast & ok2) << q;
+        }
+        for (size_t q = 0; q < cnt; q++) {
+            size_t li = rj.rej_index[r0 + q];
+            if (settled >> q & 1) {
+                fi_store_f64_as(dtype, out, li, xs[q]);
+            } else {
+                uint64_t r = rj.rej_word[r0 + q];
+                double v = fi_truncnorm_value((uint32_t)r, (uint32_t)(r >> 32), s, index[q], p);
+                fi_store_f64_as(dtype, out, li, v);
+            }
+        }
+    }
+}
+
+static void produce_truncnorm(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
+                              void *out, const fi_params *p)
+{
+    int half = p->method == FI_TN_HALFNORMAL;
+    if (p->max_attempts == 0 || (p->method != FI_TN_NORMAL && !half)) {
+        produce_truncnorm_scalar(dtype, s, g0, ngroups, out, p);
+        return;
+    }
+#define CASE(T, H, M) \
+    if (dtype == T && half == H && p->mirror == M) { produce_truncnorm_fused(T, H, M, s, g0, ngroups, out, p); return; }
+#define HM(T) CASE(T, 0, 0) CASE(T, 1, 0) CASE(T, 1, 1)     /* a full normal is never mirrored */
+    HM(FI_F64) HM(FI_F32) HM(FI_BF16) HM(FI_F16)
+#undef HM
+#undef CASE
+}
+
 #define FI_CONTIG_NAME fi_fill_contig_avx512
 #include "kernels.inc.h"
 #endif
