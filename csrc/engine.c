@@ -3,6 +3,7 @@
  * strided output, and the choice of path.
  */
 #include <float.h>
+#include <stdlib.h>
 #include <math.h>
 #include "philox.h"
 #include "internal.h"
@@ -408,13 +409,6 @@ static uint32_t retry_below(retry_stream *r, uint32_t m)
 
 static const uint64_t one_bits[FI_NDTYPES] = {0x3c00, 0x3f80, 0x3f800000, 0x3ff0000000000000ull, 1};
 
-static int mask_get(const char *q, size_t es)
-{
-    uint64_t v = 0;
-    memcpy(&v, q, es);      /* little-endian: the low bytes */
-    return v != 0;
-}
-
 void fi_sparse_mask(const fi_stream *s, int dtype, const fi_out *o, uint64_t slice0,
                     uint64_t nslices, uint64_t k)
 {
@@ -424,7 +418,15 @@ void fi_sparse_mask(const fi_stream *s, int dtype, const fi_out *o, uint64_t sli
     const size_t es = fi_itemsize(dtype);
     const int flip_to = !(k > n - k);          /* the value the chosen positions get */
     const uint64_t kk = flip_to ? k : n - k;
-    uint64_t on = flip_to ? one_bits[dtype] : 0;
+    const uint64_t on = flip_to ? one_bits[dtype] : 0;
+    /* Which positions are taken, in a bitmap that stays in cache: the output is touched
+     * only where a position is chosen (a slice is often a strided column). */
+    uint64_t stack_bits[64], *taken = stack_bits;
+    const size_t words = (size_t)((n + 63) / 64);
+    if (words > 64 && !(taken = malloc(words * sizeof *taken))) {
+        /* Out of memory for the bitmap: fall back to reading the output itself. */
+        taken = NULL;
+    }
     for (uint64_t j = slice0; j < slice0 + nslices; j++) {
         char *base = o->data;
         uint64_t rem = j;
@@ -441,14 +443,24 @@ void fi_sparse_mask(const fi_stream *s, int dtype, const fi_out *o, uint64_t sli
         r.ctr[2] = (uint32_t)-1;     /* retry_u32 steps it to 0 first: blocks (counter + j, t, 0) */
         r.ctr[3] = 0;
         r.pos = 4;
+        if (taken) memset(taken, 0, words * sizeof *taken);
         /* Floyd: for i = n - kk .. n - 1 take a uniform t <= i; if t is taken already, take i. */
         for (uint64_t i = n - kk; i < n; i++) {
             uint64_t t = retry_below(&r, (uint32_t)(i + 1));
-            char *q = base + (int64_t)t * st;
-            if (mask_get(q, es) == flip_to) q = base + (int64_t)i * st;
-            memcpy(q, &on, es);
+            int was;
+            if (taken) {
+                was = (int)(taken[t / 64] >> (t % 64) & 1);
+            } else {
+                uint64_t v = 0;
+                memcpy(&v, base + (int64_t)t * st, es);
+                was = (v != 0) == flip_to;
+            }
+            if (was) t = i;
+            if (taken) taken[t / 64] |= 1ull << (t % 64);
+            memcpy(base + (int64_t)t * st, &on, es);
         }
     }
+    if (taken != stack_bits) free(taken);
 }
 
 /* ---- choosing a SIMD path ----------------------------------------------------------- */
