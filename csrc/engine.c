@@ -286,6 +286,7 @@ int fi_truncnorm_params(int dtype, double mean, double std, double low, double h
     p->a = mean;
     p->b = std;
     p->m = 1.0;
+    p->wide = dtype == FI_F64;
     p->max_attempts = max_attempts;
     double alpha = (low - mean) / std, beta = (high - mean) / std;
     if (isnan(alpha) || isnan(beta) || !(alpha < beta)) return FI_ERR_EMPTY;   /* overflowed */
@@ -366,14 +367,29 @@ double fi_truncnorm_value(uint32_t w_lo, uint32_t w_hi, const fi_stream *s, uint
             z = zig64(retry_u64(&r), &r);
             if (p->method == FI_TN_HALFNORMAL) z = fabs(z);
             if (z >= alpha && z <= beta) break;
-        } else if (p->method == FI_TN_UNIFORM) {
-            z = alpha + (beta - alpha) * retry_co01(&r);
-            double m = alpha > 0 ? alpha : 0.0;            /* the point of [alpha, beta] nearest 0 */
-            if (retry_co01(&r) < fi_exp(-0.5 * (z * z - m * m)) && z <= beta) break;
-        } else {    /* Robert (1995): alpha + Exp(lam), accepted with exp(-(z - lam)^2 / 2) */
-            z = alpha - log(retry_open01(&r)) / lam;
-            double d = z - lam;
-            if (retry_co01(&r) < fi_exp(-0.5 * d * d) && z <= beta) break;
+        } else {
+            /* Two uniforms per proposal: 53-bit for float64, 32-bit (one word each, far
+             * finer than the output grid) for the narrower dtypes, whose first proposal
+             * then comes from the value's two main-stream words alone. */
+            double u1, u2;
+            if (p->wide) {
+                u1 = p->method == FI_TN_EXP ? retry_open01(&r) : retry_co01(&r);
+                u2 = retry_co01(&r);
+            } else {
+                uint32_t w1 = retry_u32(&r), w2 = retry_u32(&r);
+                u1 = p->method == FI_TN_EXP ? ((double)w1 + 1.0) * 0x1p-32 : (double)w1 * 0x1p-32;
+                u2 = (double)w2 * 0x1p-32;
+            }
+            if (p->method == FI_TN_UNIFORM) {
+                z = alpha + (beta - alpha) * u1;
+                double m = alpha > 0 ? alpha : 0.0;        /* the point of [alpha, beta] nearest 0 */
+                if (u2 < fi_exp(-0.5 * (z * z - m * m))) break;
+            } else {    /* Robert (1995): alpha + Exp(lam), accepted with exp(-(z - lam)^2 / 2) */
+                double e = -fi_log(u1);
+                z = alpha + e / lam;
+                double d = z - lam;
+                if (u2 < fi_exp(-0.5 * d * d) && z <= beta) break;
+            }
         }
     }
     if (t == p->max_attempts)

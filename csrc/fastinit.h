@@ -49,6 +49,7 @@ typedef struct {
     double a, b, m, lo, hi;
     double alpha, beta, lam;    /* truncnorm: standardized bounds, exponential rate */
     int method, mirror;
+    int wide;                   /* truncnorm: 53-bit uniforms (float64), else 32-bit */
     uint32_t max_attempts;      /* truncnorm: proposals tried before the exact fallback */
     uint64_t thresh;
 } fi_params;

@@ -151,4 +151,31 @@ static inline double fi_exp(double v)
     return fi_bits_f64(fi_f64_bits(p) + ((fi_f64_bits(k) - fi_f64_bits(FI_ROUNDER)) << 52));
 }
 
+/* log(x) for normal x > 0, within about 2 ulps, from adds, multiplies and one division,
+ * like fi_exp and for the same reason (kernels_avx512.c mirrors it). x = 2**e * m with m in
+ * [sqrt(1/2), sqrt(2)); log m = 2 atanh(s), s = (m - 1)/(m + 1), |s| < 0.172, by its series
+ * to s**19. */
+static const double fi_log_series[10] = {
+    0x1.0000000000000p+0, 0x1.5555555555555p-2, 0x1.999999999999ap-3, 0x1.2492492492492p-3,
+    0x1.c71c71c71c71cp-4, 0x1.745d1745d1746p-4, 0x1.3b13b13b13b14p-4, 0x1.1111111111111p-4,
+    0x1.e1e1e1e1e1e1ep-5, 0x1.af286bca1af28p-5,
+};
+#define FI_SQRT2 0x1.6a09e667f3bcdp+0
+
+static inline double fi_log(double x)
+{
+    uint64_t b = fi_f64_bits(x);
+    double e = (double)((int64_t)(b >> 52) - 1023);
+    double m = fi_bits_f64((b & 0x000fffffffffffffull) | 0x3ff0000000000000ull);
+    if (m > FI_SQRT2) {
+        m = m * 0.5;
+        e = e + 1.0;
+    }
+    double s = (m - 1.0) / (m + 1.0), s2 = s * s;
+    double q = fi_log_series[9];
+    for (int i = 8; i >= 0; i--)
+        q = q * s2 + fi_log_series[i];
+    return e * FI_LN2_HI + ((s + s) * q + e * FI_LN2_LO);
+}
+
 #endif

@@ -614,7 +614,7 @@ static inline void store8_f64_as(int dtype, void *out, size_t i, __m512d x)
 }
 
 typedef struct {
-    __m512d a, b, lo, hi, alpha, beta;
+    __m512d a, b, lo, hi, alpha, beta, lam, width, m2;
 } tn_par;
 
 typedef struct {
@@ -658,6 +658,114 @@ static inline __attribute__((always_inline)) __mmask8 tn_emit8(int dtype, int ha
         rj->nrej += (size_t)__builtin_popcount(no);
     }
     return ok;
+}
+
+/* fi_log of internal.h, eight lanes, operation for operation. */
+static inline __m512d log8(__m512d x)
+{
+    __m512i b = _mm512_castpd_si512(x);
+    __m512d e = _mm512_cvtepi64_pd(_mm512_sub_epi64(_mm512_srli_epi64(b, 52), _mm512_set1_epi64(1023)));
+    __m512d m = _mm512_castsi512_pd(_mm512_or_si512(_mm512_and_si512(b, _mm512_set1_epi64(0x000fffffffffffffll)),
+                                                    _mm512_set1_epi64(0x3ff0000000000000ll)));
+    __mmask8 big = _mm512_cmp_pd_mask(m, _mm512_set1_pd(FI_SQRT2), _CMP_GT_OQ);
+    m = _mm512_mask_mul_pd(m, big, m, _mm512_set1_pd(0.5));
+    e = _mm512_mask_add_pd(e, big, e, _mm512_set1_pd(1.0));
+    const __m512d one = _mm512_set1_pd(1.0);
+    __m512d sv = _mm512_div_pd(_mm512_sub_pd(m, one), _mm512_add_pd(m, one));
+    __m512d s2 = _mm512_mul_pd(sv, sv);
+    __m512d q = _mm512_set1_pd(fi_log_series[9]);
+    for (int i = 8; i >= 0; i--)
+        q = _mm512_add_pd(_mm512_mul_pd(q, s2), _mm512_set1_pd(fi_log_series[i]));
+    return _mm512_add_pd(_mm512_mul_pd(e, _mm512_set1_pd(FI_LN2_HI)),
+                         _mm512_add_pd(_mm512_mul_pd(_mm512_add_pd(sv, sv), q),
+                                       _mm512_mul_pd(e, _mm512_set1_pd(FI_LN2_LO))));
+}
+
+/* The uniform and exponential proposals with 32-bit uniforms (float16, bfloat16, float32):
+ * the first proposal of values i..i+7 from their main-stream words w1 and w2, as
+ * fi_truncnorm_value makes it. Rejected lanes are noted in rj for the scalar sampler. */
+static inline __attribute__((always_inline)) void tn_prop8(int dtype, int method, int mirror,
+                                                           const tn_par *bt, tn_rej *rj,
+                                                           void *out, size_t i,
+                                                           __m256i w1, __m256i w2)
+{
+    const __m512d two32 = _mm512_set1_pd(0x1p-32);
+    __m512d d1 = _mm512_cvtepu32_pd(w1);
+    __m512d u2 = _mm512_mul_pd(_mm512_cvtepu32_pd(w2), two32);
+    __m512d z;
+    __mmask8 ok;
+    if (method == FI_TN_EXP) {
+        __m512d u1 = _mm512_mul_pd(_mm512_add_pd(d1, _mm512_set1_pd(1.0)), two32);
+        __m512d e = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(log8(u1)),
+                                        _mm512_set1_epi64((long long)0x8000000000000000ull)));
+        z = _mm512_add_pd(bt->alpha, _mm512_div_pd(e, bt->lam));
+        __m512d d = _mm512_sub_pd(z, bt->lam);
+        __m512d f = exp8(_mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(-0.5), d), d));
+        ok = _mm512_cmp_pd_mask(u2, f, _CMP_LT_OQ) & _mm512_cmp_pd_mask(z, bt->beta, _CMP_LE_OQ);
+    } else {
+        z = _mm512_add_pd(bt->alpha, _mm512_mul_pd(bt->width, _mm512_mul_pd(d1, two32)));
+        __m512d f = exp8(_mm512_mul_pd(_mm512_set1_pd(-0.5),
+                                       _mm512_sub_pd(_mm512_mul_pd(z, z), bt->m2)));
+        ok = _mm512_cmp_pd_mask(u2, f, _CMP_LT_OQ);
+    }
+    if (mirror)
+        z = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(z),
+                                                 _mm512_set1_epi64((long long)0x8000000000000000ull)));
+    __m512d x = _mm512_add_pd(bt->a, _mm512_mul_pd(bt->b, z));
+    x = _mm512_max_pd(bt->lo, x);
+    x = _mm512_min_pd(bt->hi, x);
+    store8_f64_as(dtype, out, i, x);
+    __mmask8 no = (__mmask8)~ok;
+    __m512i r = _mm512_or_si512(_mm512_cvtepu32_epi64(w1), _mm512_slli_epi64(_mm512_cvtepu32_epi64(w2), 32));
+    const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+    _mm512_storeu_si512((void *)(rj->rej_word + rj->nrej), _mm512_maskz_compress_epi64(no, r));
+    _mm512_storeu_si512((void *)(rj->rej_index + rj->nrej), _mm512_maskz_compress_epi64(no,
+                        _mm512_add_epi64(lane, _mm512_set1_epi64((long long)i))));
+    rj->nrej += (size_t)__builtin_popcount(no);
+}
+
+static inline __attribute__((always_inline)) void produce_truncnorm_prop(
+    int dtype, int method, int mirror, const fi_stream *s, uint64_t g0, size_t ngroups,
+    void *out, const fi_params *p)
+{
+    round_keys rk;
+    tn_par bt;
+    FI_ALIGN64 tn_rej rj;
+    make_keys(s->key, &rk);
+    bt.a = _mm512_set1_pd(p->a);
+    bt.b = _mm512_set1_pd(p->b);
+    bt.lo = _mm512_set1_pd(p->lo);
+    bt.hi = _mm512_set1_pd(p->hi);
+    bt.alpha = _mm512_set1_pd(p->alpha);
+    bt.beta = _mm512_set1_pd(p->beta);
+    bt.lam = _mm512_set1_pd(p->lam);
+    bt.width = _mm512_set1_pd(p->beta - p->alpha);
+    double m = p->alpha > 0 ? p->alpha : 0.0;
+    bt.m2 = _mm512_set1_pd(m * m);
+    rj.nrej = 0;
+    for (size_t g = 0; g < ngroups; g += 2) {
+        state16 x, y;
+        philox_main16x2(s->counter + 16 * (g0 + g),
+                        s->counter + 16 * (g0 + (g + 1 < ngroups ? g + 1 : g)), &rk, &x, &y);
+        const int ns = g + 1 < ngroups ? 2 : 1;
+        for (int j = 0; j < ns; j++) {
+            const state16 *st = j ? &y : &x;
+            size_t i = 32 * (g + (size_t)j);
+            tn_prop8(dtype, method, mirror, &bt, &rj, out, i, _mm512_castsi512_si256(st->c0),
+                     _mm512_castsi512_si256(st->c1));
+            tn_prop8(dtype, method, mirror, &bt, &rj, out, i + 8, _mm512_extracti64x4_epi64(st->c0, 1),
+                     _mm512_extracti64x4_epi64(st->c1, 1));
+            tn_prop8(dtype, method, mirror, &bt, &rj, out, i + 16, _mm512_castsi512_si256(st->c2),
+                     _mm512_castsi512_si256(st->c3));
+            tn_prop8(dtype, method, mirror, &bt, &rj, out, i + 24, _mm512_extracti64x4_epi64(st->c2, 1),
+                     _mm512_extracti64x4_epi64(st->c3, 1));
+        }
+    }
+    for (size_t q = 0; q < rj.nrej; q++) {
+        uint64_t r = rj.rej_word[q], li = rj.rej_index[q];
+        double v = fi_truncnorm_value((uint32_t)r, (uint32_t)(r >> 32), s, 32 * g0 + li, p);
+        fi_store_f64_as(dtype, out, li, v);
+    }
 }
 
 static inline __attribute__((always_inline)) void produce_truncnorm_fused(
@@ -729,9 +837,18 @@ static void produce_truncnorm(int dtype, const fi_stream *s, uint64_t g0, size_t
                               void *out, const fi_params *p)
 {
     int half = p->method == FI_TN_HALFNORMAL;
-    if (p->max_attempts == 0 || (p->method != FI_TN_NORMAL && !half)) {
+    if (p->max_attempts == 0 || (p->wide && p->method != FI_TN_NORMAL && !half)) {
         produce_truncnorm_scalar(dtype, s, g0, ngroups, out, p);
         return;
+    }
+    if (p->method == FI_TN_UNIFORM || p->method == FI_TN_EXP) {
+#define CASE(T, E, M) \
+    if (dtype == T && (p->method == FI_TN_EXP) == E && p->mirror == M) { \
+        produce_truncnorm_prop(T, E ? FI_TN_EXP : FI_TN_UNIFORM, M, s, g0, ngroups, out, p); return; }
+#define EM(T) CASE(T, 0, 0) CASE(T, 0, 1) CASE(T, 1, 0) CASE(T, 1, 1)
+        EM(FI_F32) EM(FI_BF16) EM(FI_F16)
+#undef EM
+#undef CASE
     }
 #define CASE(T, H, M) \
     if (dtype == T && half == H && p->mirror == M) { produce_truncnorm_fused(T, H, M, s, g0, ngroups, out, p); return; }
