@@ -289,7 +289,6 @@ int fi_truncnorm_params(int dtype, double mean, double std, double low, double h
     p->wide = dtype == FI_F64;
     p->max_attempts = max_attempts;
     double alpha = (low - mean) / std, beta = (high - mean) / std;
-    if (isnan(alpha) || isnan(beta) || !(alpha < beta)) return FI_ERR_EMPTY;   /* overflowed */
     /* Work on the upper side: a left tail is a mirrored right tail. */
     p->mirror = beta <= 0;
     if (p->mirror) {
@@ -299,7 +298,25 @@ int fi_truncnorm_params(int dtype, double mean, double std, double low, double h
     }
     p->alpha = alpha;
     p->beta = beta;
-    p->lam = 0.5 * (alpha + sqrt(alpha * alpha + 4.0));     /* Robert's optimal rate */
+    p->edge = p->mirror ? high : low;
+    p->lam = 0.5 * (alpha + hypot(alpha, 2.0));             /* Robert's optimal rate */
+    if (!(alpha < beta)) {
+        /* The standardized bounds overflowed or met: all the mass sits at the bound
+         * nearest the mean, to double precision. */
+        p->method = FI_TN_POINT;
+        return FI_OK;
+    }
+    if (alpha > 0x1p64) {
+        p->method = FI_TN_FAR;
+        return FI_OK;
+    }
+    /* Narrow for its position: the uniform proposal accepts at least exp(-1/2) and the
+     * mass integrals below would cancel. */
+    double far = fabs(alpha) > fabs(beta) ? fabs(alpha) : fabs(beta);
+    if (beta - alpha < 1.0 && (beta - alpha) * far < 0.5) {
+        p->method = FI_TN_UNIFORM;
+        return FI_OK;
+    }
     /* The proposal with the best acceptance rate (in logs, to reach far tails). */
     if (alpha < 0) {    /* the interval holds 0: normal rejection, or uniform when narrow */
         double mass = 0.5 * (erfc(-beta * 0.70710678118654752) - erfc(-alpha * 0.70710678118654752));
@@ -325,29 +342,68 @@ static double retry_co01(retry_stream *r)
     return (double)(retry_u64(r) >> 11) * 0x1p-53;
 }
 
+/* Doubles in order as integers, so bisection can halve the set of doubles between two
+ * bounds (64 steps at most, whatever their distance) rather than the real interval. */
+static int64_t order_key(double x)
+{
+    int64_t k = (int64_t)fi_f64_bits(x);
+    return k < 0 ? INT64_MIN - k : k;
+}
+
+static double from_order_key(int64_t k)
+{
+    return fi_bits_f64((uint64_t)(k < 0 ? INT64_MIN - k : k));
+}
+
+/* Gauss-Legendre, 8 nodes on [0, 1]: integral_0^u exp(-a s - s^2/2) ds for a narrow
+ * interval (u < 1, |a| u < 1/2), where the smooth integrand makes it exact to rounding. */
+static double narrow_mass(double a, double u)
+{
+    static const double x[4] = {0.18343464249564980, 0.52553240991632899,
+                                0.79666647741362674, 0.96028985649753623};
+    static const double w[4] = {0.36268378337836198, 0.31370664587788729,
+                                0.22238103445337447, 0.10122853629037626};
+    double sum = 0;
+    for (int i = 0; i < 4; i++)
+        for (int sgn = -1; sgn <= 1; sgn += 2) {
+            double s = 0.5 * u * (1.0 + sgn * x[i]);
+            sum += w[i] * exp(-a * s - 0.5 * s * s);
+        }
+    return 0.5 * u * sum;
+}
+
 /* The exact fallback: the inverse CDF by bisection, F computed in log space in the upper
- * tail, for a value the proposals failed max_attempts times. */
+ * tail, and by quadrature on narrow intervals, for a value the proposals failed
+ * max_attempts times. */
 static double truncnorm_inverse(const fi_params *p, double u)
 {
     double alpha = p->alpha, beta = p->beta;
-    double lo = isinf(alpha) ? -40.0 : alpha, hi = isinf(beta) ? (alpha < 0 ? 40.0 : alpha + 50.0) : beta;
+    /* Beyond these the normal has no mass in double precision. */
+    double lo = alpha < -40.0 ? -40.0 : alpha;
+    double top = alpha < 0 ? 40.0 : alpha + 50.0, hi = beta > top ? top : beta;
+    double far = fabs(alpha) > fabs(beta) ? fabs(alpha) : fabs(beta);
+    int narrow = beta - alpha < 1.0 && (beta - alpha) * far < 0.5;
     double la = 0, lm = 0, pa = 0, mass = 0;
-    if (alpha >= 0) {
+    if (narrow) {
+        mass = narrow_mass(alpha, beta - alpha);
+    } else if (alpha >= 0) {
         la = log_phibar(alpha);
         lm = expm1(log_phibar(beta) - la);              /* -(mass / P(Z > alpha)) */
     } else {
         pa = 0.5 * erfc(-alpha * 0.70710678118654752);
         mass = 0.5 * erfc(-beta * 0.70710678118654752) - pa;
     }
-    for (int it = 0; it < 200 && lo < hi; it++) {
-        double mid = 0.5 * (lo + hi);
-        if (mid <= lo || mid >= hi) break;
-        double F = alpha >= 0 ? expm1(log_phibar(mid) - la) / lm
-                              : (0.5 * erfc(-mid * 0.70710678118654752) - pa) / mass;
-        if (F < u) lo = mid;
-        else hi = mid;
+    int64_t klo = order_key(lo), khi = order_key(hi);
+    while ((uint64_t)khi - (uint64_t)klo > 1) {     /* the distance can exceed INT64_MAX */
+        int64_t kmid = (int64_t)((uint64_t)klo + ((uint64_t)khi - (uint64_t)klo) / 2);
+        double mid = from_order_key(kmid);
+        double F = narrow ? narrow_mass(alpha, mid - alpha) / mass
+                 : alpha >= 0 ? expm1(log_phibar(mid) - la) / lm
+                 : (0.5 * erfc(-mid * 0.70710678118654752) - pa) / mass;
+        if (F < u) klo = kmid;
+        else khi = kmid;
     }
-    return 0.5 * (lo + hi);
+    return from_order_key(khi);
 }
 
 double fi_truncnorm_value(uint32_t w_lo, uint32_t w_hi, const fi_stream *s, uint64_t index,
@@ -360,6 +416,22 @@ double fi_truncnorm_value(uint32_t w_lo, uint32_t w_hi, const fi_stream *s, uint
     r.buf[3] = w_hi;
     r.pos = 2;
     const double alpha = p->alpha, beta = p->beta, lam = p->lam;
+    if (p->method == FI_TN_POINT)
+        return p->mirror ? p->hi : p->lo;
+    if (p->method == FI_TN_FAR) {
+        /* t = z - alpha ~ Exp(alpha) on [0, beta - alpha]; x = bound -/+ std*t. Rejection
+         * past beta ends (it cannot fail 200 times: alpha * (beta - alpha) is large). */
+        double t = 0;
+        for (uint32_t k = 0; k < 1000; k++) {
+            t = -fi_log(retry_open01(&r)) / alpha;
+            if (t <= beta - alpha) break;
+            t = 0;
+        }
+        double x = p->mirror ? p->edge - p->b * t : p->edge + p->b * t;
+        x = x < p->lo ? p->lo : x;
+        x = x > p->hi ? p->hi : x;
+        return x;
+    }
     double z = 0;
     uint32_t t = 0;
     for (; t < p->max_attempts; t++) {
@@ -555,7 +627,8 @@ static void scatter(const char *src, uint64_t n, size_t es, const fi_out *o, uin
         switch (es) {
         case 2: for (uint64_t j = 0; j < run; j++, p += st, src += 2) memcpy(p, src, 2); break;
         case 4: for (uint64_t j = 0; j < run; j++, p += st, src += 4) memcpy(p, src, 4); break;
-        default: for (uint64_t j = 0; j < run; j++, p += st, src += 8) memcpy(p, src, 8); break;
+        case 8: for (uint64_t j = 0; j < run; j++, p += st, src += 8) memcpy(p, src, 8); break;
+        default: for (uint64_t j = 0; j < run; j++, p += st, src += 1) *p = *src; break;
         }
         n -= run;
         idx[last] += (int64_t)run;

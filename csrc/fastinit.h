@@ -48,13 +48,19 @@ typedef struct {
 typedef struct {
     double a, b, m, lo, hi;
     double alpha, beta, lam;    /* truncnorm: standardized bounds, exponential rate */
+    double edge;                /* truncnorm: the bound alpha stands for (high if mirror) */
     int method, mirror;
     int wide;                   /* truncnorm: 53-bit uniforms (float64), else 32-bit */
     uint32_t max_attempts;      /* truncnorm: proposals tried before the exact fallback */
     uint64_t thresh;
 } fi_params;
 
-enum fi_truncnorm_method { FI_TN_NORMAL = 0, FI_TN_HALFNORMAL = 1, FI_TN_UNIFORM = 2, FI_TN_EXP = 3 };
+/* FI_TN_POINT: the law is a point mass at a bound to double precision (std far below the
+ * resolution of the bounds). FI_TN_FAR: a tail so far out (alpha > 2**64) that the excess
+ * over the bound, t = z - alpha, is exponential with rate alpha to double precision; x is
+ * then made as bound + std*t, which keeps t. */
+enum fi_truncnorm_method { FI_TN_NORMAL = 0, FI_TN_HALFNORMAL = 1, FI_TN_UNIFORM = 2, FI_TN_EXP = 3,
+                           FI_TN_POINT = 4, FI_TN_FAR = 5 };
 
 /* A strided output: the value with flat index i goes to data + sum(idx[d] * strides[d]). */
 typedef struct {

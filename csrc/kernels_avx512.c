@@ -818,7 +818,7 @@ static inline __attribute__((always_inline)) void produce_truncnorm_fused(
             __m512i r2 = _mm512_or_si512(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(w[0] + q))),
                          _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(w[1] + q))), 32));
             __mmask8 ok2 = tn_emit8(FI_F64, half, mirror, &bt, NULL, xs, q, r2);
-            settled |= (uint32_t)(first_fast & ok2) << q;
+            if (p->max_attempts >= 2) settled |= (uint32_t)(first_fast & ok2) << q;
         }
         for (size_t q = 0; q < cnt; q++) {
             size_t li = rj.rej_index[r0 + q];
@@ -837,7 +837,8 @@ static void produce_truncnorm(int dtype, const fi_stream *s, uint64_t g0, size_t
                               void *out, const fi_params *p)
 {
     int half = p->method == FI_TN_HALFNORMAL;
-    if (p->max_attempts == 0 || (p->wide && p->method != FI_TN_NORMAL && !half)) {
+    if (p->max_attempts == 0 || p->method > FI_TN_EXP
+        || (p->wide && p->method != FI_TN_NORMAL && !half)) {
         produce_truncnorm_scalar(dtype, s, g0, ngroups, out, p);
         return;
     }

@@ -17,7 +17,7 @@ DTYPES = [F16, BF16, F32, F64]
 DTYPE_IDS = ["float16", "bfloat16", "float32", "float64"]
 SMALL_DTYPES = [F16, BF16]
 
-UINT = {2: np.uint16, 4: np.uint32, 8: np.uint64}
+UINT = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 # Values per 16-block group (the unit the counter advances by) for each dtype.
 PER_GROUP = {F16: 64, BF16: 64, F32: 64, F64: 32}

@@ -1,6 +1,8 @@
 """Bad input raises, and changes nothing: the out array keeps its bits and the Generator's
 counter does not move."""
 import math
+import subprocess
+import sys
 
 import ml_dtypes
 import numpy as np
@@ -41,6 +43,7 @@ METHODS = {
     "uniform": lambda g, **kw: g.uniform(-1.0, 2.0, **kw),
     "standard_normal": lambda g, **kw: g.standard_normal(**kw),
     "normal": lambda g, **kw: g.normal(1.0, 2.0, **kw),
+    "truncated_normal": lambda g, **kw: g.truncated_normal(0.5, 2.0, -1.0, 3.0, **kw),
 }
 
 
@@ -313,3 +316,286 @@ def test_bad_settings_change_nothing():
     with pytest.raises(ValueError):
         fastinit.set_simd(None)
     assert fastinit.get_num_threads() == t and fastinit.get_simd() == s
+
+
+# ---- truncated_normal ------------------------------------------------------------------
+
+TRUNCNORM_BAD = [
+    # std <= 0 or not finite
+    (0.0, 0.0, -1.0, 1.0), (0.0, -0.0, -1.0, 1.0), (0.0, -1.0, -1.0, 1.0), (0.0, INF, -1.0, 1.0),
+    (0.0, -INF, -1.0, 1.0), (0.0, NAN, -1.0, 1.0), (0.0, -1e-300, -1.0, 1.0),
+    # mean not finite
+    (INF, 1.0, -1.0, 1.0), (-INF, 1.0, -1.0, 1.0), (NAN, 1.0, -1.0, 1.0),
+    # a NaN bound
+    (0.0, 1.0, NAN, 1.0), (0.0, 1.0, -1.0, NAN), (0.0, 1.0, NAN, NAN), (0.0, 1.0, NAN, INF),
+    # a >= b
+    (0.0, 1.0, 1.0, 1.0), (0.0, 1.0, 2.0, 1.0), (0.0, 1.0, 0.0, -0.0), (0.0, 1.0, -0.0, 0.0),
+    (0.0, 1.0, INF, INF), (0.0, 1.0, -INF, -INF), (0.0, 1.0, INF, -INF), (0.0, 1.0, 3.0, -3.0),
+    # several at once
+    (NAN, -1.0, 2.0, 1.0),
+]
+
+
+@pytest.mark.parametrize("dtype", dtype_params())
+@pytest.mark.parametrize("mean,std,a,b", TRUNCNORM_BAD)
+def test_truncated_normal_bad_parameters(dtype, mean, std, a, b):
+    g = fresh()
+    out = sentinel(100, dtype)
+    expect_error(ValueError, lambda: g.truncated_normal(mean, std, a, b, out=out), g, out)
+    expect_error(ValueError, lambda: g.truncated_normal(mean, std, a, b, size=100, dtype=dtype), g)
+    expect_error(ValueError, lambda: g.truncated_normal(mean, std, a, b, dtype=dtype), g)
+
+
+@pytest.mark.parametrize("dtype,a,b", [
+    (BF16, 1000.5, 1000.9), (F16, 1e-8, 5e-8), (F32, 1 + 2.0**-25, 1 + 2.0**-24),
+    (F16, 65505.0, INF), (F16, -INF, -65505.0), (F16, 1e5, 1e6), (BF16, 3.4e38, INF),
+    (BF16, -1e39, -3.4e38), (F32, 1e39, INF), (F32, -INF, -3.5e38),
+])
+def test_truncated_normal_empty_interval(dtype, a, b):
+    # no value of the dtype in [a, b]: ValueError, nothing changes
+    g = fresh()
+    out = sentinel((4, 8), dtype)
+    expect_error(ValueError, lambda: g.truncated_normal(0.0, 1.0, a, b, out=out), g, out)
+    expect_error(ValueError, lambda: g.truncated_normal(0.0, 1.0, a, b, size=5, dtype=dtype), g)
+
+
+def test_truncated_normal_non_numeric_and_huge_parameters():
+    g = fresh()
+    out = sentinel(10, F64)
+    expect_error(TypeError, lambda: g.truncated_normal("0", 1.0, -1.0, 1.0, out=out), g, out)
+    expect_error(TypeError, lambda: g.truncated_normal(0.0, None, -1.0, 1.0, out=out), g, out)
+    expect_error(TypeError, lambda: g.truncated_normal(0.0, 1.0, [-1.0], 1.0, out=out), g, out)
+    expect_error(TypeError, lambda: g.truncated_normal(0.0, 1.0, -1.0, "2", out=out), g, out)
+    expect_error((ValueError, OverflowError),
+                 lambda: g.truncated_normal(0.0, 1.0, -10**400, 1.0, out=out), g, out)
+    expect_error((ValueError, OverflowError),
+                 lambda: g.truncated_normal(0.0, 10**400, -1.0, 1.0, out=out), g, out)
+
+
+# ---- bernoulli and sparse_mask -----------------------------------------------------------
+# Their outputs may be bool or uint8, so "out unchanged" compares raw bytes here.
+
+MASK_OUT_DTYPES = [np.bool_, np.uint8, F16, BF16, F32, F64]
+
+
+def raw(a):
+    return np.ascontiguousarray(a).view(np.uint8).copy()
+
+
+def expect_mask_error(exc, fn, g, out=None):
+    counter = g.counter
+    before = raw(out) if isinstance(out, np.ndarray) else None
+    with pytest.raises(exc):
+        fn()
+    assert g.counter == counter, f"counter moved from {counter} to {g.counter}"
+    if before is not None:
+        assert np.array_equal(raw(out), before), "out was modified"
+    h = fastinit.Generator(0)
+    h.state = g.state
+    assert np.array_equal(g.random(5), h.random(5))
+
+
+def mask_out(shape, dtype):
+    a = np.empty(shape, dtype=dtype)
+    a.view(np.uint8)[...] = 0x5A if np.dtype(dtype).itemsize == 1 else 0x3C
+    return a
+
+
+BAD_P = [-0.1, 1.1, -1e-300, 1 + 2.0**-52, NAN, INF, -INF, 2, -1]
+
+
+@pytest.mark.parametrize("dtype", [F16, BF16, F32, F64])
+@pytest.mark.parametrize("p", BAD_P)
+def test_bernoulli_bad_p(dtype, p):
+    g = fresh()
+    out = mask_out(50, dtype)
+    expect_mask_error(ValueError, lambda: g.bernoulli(p, out=out), g, out)
+    expect_mask_error(ValueError, lambda: g.bernoulli(p, size=50, dtype=dtype), g)
+    expect_mask_error(ValueError, lambda: g.bernoulli(p, dtype=dtype), g)
+
+
+# bool and uint8 (the default dtype) in a child interpreter: the error crashes it (below)
+BAD_P_BYTES = [
+    "g.bernoulli(1.5)",
+    "g.bernoulli(-0.1, size=5)",
+    "g.bernoulli(float('nan'), size=(2, 3), dtype=np.uint8)",
+    "g.bernoulli(2, out=out)",
+    "fastinit.fill_range('bernoulli', (1, 2), 0, 0, out, 1.5)",
+]
+BAD_P_SCRIPT = """
+import numpy as np, fastinit
+g = fastinit.Generator(77)
+g.random(10)
+counter = g.counter
+out = np.full(16, 0x5A, dtype=np.uint8).view(np.bool_)
+try:
+    {call}
+except ValueError:
+    print("ValueError")
+print("counter", g.counter == counter, "out", bool((out.view(np.uint8) == 0x5A).all()))
+"""
+
+
+@pytest.mark.parametrize("call", BAD_P_BYTES)
+def test_bernoulli_bad_p_bool_and_uint8(call):
+    r = subprocess.run([sys.executable, "-c", BAD_P_SCRIPT.format(call=call)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, f"exit status {r.returncode}: {r.stderr[-500:]}"
+    assert r.stdout.split() == ["ValueError", "counter", "True", "out", "True"], r.stdout
+
+
+def test_bernoulli_bad_arguments():
+    g = fresh()
+    out = mask_out((4, 5), np.bool_)
+    for p in (None, "0.5", [0.5], np.array([0.5, 0.5])):
+        expect_mask_error(TypeError, lambda: g.bernoulli(p, out=out), g, out)
+    for bad in (np.int8, np.int32, np.uint16, np.int64, np.complex64, ">f4", ">f8", object):
+        o = np.zeros(10, dtype=bad)
+        before = o.copy()
+        expect_mask_error(TypeError, lambda: g.bernoulli(0.5, out=o), g)
+        assert np.array_equal(o, before)
+        expect_mask_error(TypeError, lambda: g.bernoulli(0.5, size=10, dtype=bad), g)
+    expect_mask_error(TypeError, lambda: g.bernoulli(0.5, size=3, dtype="bogus"), g)
+    # dtype disagrees with out
+    for out_dt, dt in [(np.bool_, np.uint8), (np.uint8, np.bool_), (F32, F64), (np.bool_, F16),
+                       (BF16, F16)]:
+        o = mask_out(20, out_dt)
+        expect_mask_error(TypeError, lambda: g.bernoulli(0.5, dtype=dt, out=o), g, o)
+    # read-only, wrong shape, not an ndarray, bad sizes
+    ro = mask_out(20, np.bool_)
+    ro.flags.writeable = False
+    expect_mask_error(ValueError, lambda: g.bernoulli(0.5, out=ro), g, ro)
+    o = mask_out(20, np.uint8)
+    expect_mask_error(ValueError, lambda: g.bernoulli(0.5, size=21, out=o), g, o)
+    expect_mask_error(ValueError, lambda: g.bernoulli(0.5, size=(4, 5), out=o), g, o)
+    expect_mask_error(TypeError, lambda: g.bernoulli(0.5, out=[False] * 4), g)
+    expect_mask_error(TypeError, lambda: g.bernoulli(0.5, out=bytearray(8)), g)
+    expect_mask_error(ValueError, lambda: g.bernoulli(0.5, size=-1), g)
+    expect_mask_error(ValueError, lambda: g.bernoulli(0.5, size=(3, -2)), g)
+    expect_mask_error(TypeError, lambda: g.bernoulli(0.5, size=2.5), g)
+
+
+@pytest.mark.parametrize("dtype", MASK_OUT_DTYPES)
+def test_bernoulli_zero_size_is_a_no_op(dtype):
+    g = fresh()
+    counter = g.counter
+    x = g.bernoulli(0.5, size=(3, 0), dtype=dtype)
+    assert x.shape == (3, 0) and x.dtype == dtype
+    assert g.bernoulli(0.5, out=np.empty(0, dtype=dtype)).size == 0
+    assert g.counter == counter
+
+
+SPARSE_BAD = [
+    # (shape, kwargs, exception)
+    ((10, 5), {}, ValueError),                                  # neither density nor k
+    ((10, 5), {"density": 0.5, "k": 3}, ValueError),            # both
+    ((10, 5), {"k": -1}, ValueError),
+    ((10, 5), {"k": 11}, ValueError),                           # k > n (n = 10 along axis 0)
+    ((10, 5), {"k": 6, "axis": 1}, ValueError),                 # k > n (n = 5 along axis 1)
+    ((10, 5), {"k": 2.5}, ValueError),
+    ((10, 5), {"k": "3"}, ValueError),
+    ((10, 5), {"density": -0.1}, ValueError),
+    ((10, 5), {"density": 1.1}, ValueError),
+    ((10, 5), {"density": NAN}, ValueError),
+    ((10, 5), {"density": INF}, ValueError),
+    ((10, 5), {"k": 1, "axis": 2}, ValueError),
+    ((10, 5), {"k": 1, "axis": -3}, ValueError),
+    ((10, 5), {"k": 1, "axis": 1.0}, ValueError),
+    ((10, 5), {"k": 1, "axis": None}, ValueError),
+    ((), {"k": 0}, ValueError),                                 # no dimension
+    ((10, -5), {"k": 1}, ValueError),
+    ((10, 5), {"k": 1, "dtype": np.int32}, TypeError),
+    ((10, 5), {"k": 1, "dtype": "bogus"}, TypeError),
+    ((10, 5), {"k": 1, "dtype": np.complex64}, TypeError),
+    ((10, 2.5), {"k": 1}, TypeError),
+    ("10", {"k": 1}, TypeError),
+]
+
+
+@pytest.mark.parametrize("shape,kwargs,exc", SPARSE_BAD,
+                         ids=[f"{s}-{kw}" for s, kw, _ in SPARSE_BAD])
+def test_sparse_mask_bad_arguments(shape, kwargs, exc):
+    g = fresh()
+    expect_mask_error(exc, lambda: g.sparse_mask(shape, **kwargs), g)
+    # and with an out of the right shape, which must stay untouched
+    if isinstance(shape, tuple) and all(isinstance(d, int) and d >= 0 for d in shape) and shape:
+        out = mask_out(shape, np.bool_)
+        kw = {key: v for key, v in kwargs.items() if key != "dtype"}
+        if "dtype" not in kwargs:
+            expect_mask_error(exc, lambda: g.sparse_mask(shape, out=out, **kw), g, out)
+
+
+@pytest.mark.parametrize("dtype", MASK_OUT_DTYPES)
+def test_sparse_mask_bad_out(dtype):
+    g = fresh()
+    out = mask_out((10, 5), dtype)
+    # shape mismatch
+    expect_mask_error(ValueError, lambda: g.sparse_mask((5, 10), k=1, out=out), g, out)
+    expect_mask_error(ValueError, lambda: g.sparse_mask((10, 5, 1), k=1, out=out), g, out)
+    # dtype disagrees
+    other = np.uint8 if np.dtype(dtype) != np.uint8 else np.bool_
+    expect_mask_error(TypeError, lambda: g.sparse_mask((10, 5), k=1, dtype=other, out=out), g, out)
+    # read-only, and a read-only view
+    out.flags.writeable = False
+    expect_mask_error(ValueError, lambda: g.sparse_mask((10, 5), k=1, out=out), g, out)
+    base = mask_out((10, 10), dtype)
+    view = base[:, ::2]
+    view.flags.writeable = False
+    expect_mask_error(ValueError, lambda: g.sparse_mask((10, 5), k=1, out=view), g, base)
+    # unsupported out dtypes, and not an ndarray
+    for bad in (np.int32, np.int8, np.uint16, ">f4"):
+        o = np.zeros((10, 5), dtype=bad)
+        expect_mask_error(TypeError, lambda: g.sparse_mask((10, 5), k=1, out=o), g, o)
+    expect_mask_error(TypeError, lambda: g.sparse_mask((10, 5), k=1, out=[[0] * 5] * 10), g)
+    # valid arguments but an invalid k for out's shape
+    o = mask_out((10, 5), dtype)
+    expect_mask_error(ValueError, lambda: g.sparse_mask((10, 5), k=6, axis=1, out=o), g, o)
+
+
+def test_sparse_mask_empty_shapes():
+    # zero-size masks: nothing to choose; k must still lie in [0, n]
+    g = fresh()
+    counter = g.counter
+    m = g.sparse_mask((0, 5), k=0, axis=0)
+    assert m.shape == (0, 5) and m.dtype == np.bool_
+    m = g.sparse_mask((5, 0), k=3, axis=0)          # five rows, but no slices
+    assert m.shape == (5, 0)
+    assert g.counter == counter
+    expect_mask_error(ValueError, lambda: g.sparse_mask((0, 5), k=1, axis=0), g)
+
+
+# ---- fill_range with the new distributions -------------------------------------------------
+
+def test_fill_range_errors_new_distributions():
+    def check(exc, out, *args):
+        before = raw(out) if isinstance(out, np.ndarray) else None
+        with pytest.raises(exc):
+            fastinit.fill_range(*args)
+        if before is not None:
+            assert np.array_equal(raw(out), before)
+
+    out = sentinel(32, F32)
+    check(TypeError, out, "truncated_normal", KEY, 0, 0, out, 0.0, 1.0)           # 2 of 4 params
+    check(TypeError, out, "truncated_normal", KEY, 0, 0, out, 0.0, 1.0, -1.0)
+    check(TypeError, out, "truncated_normal", KEY, 0, 0, out, 0.0, 1.0, -1.0, 1.0, 5.0)
+    check(ValueError, out, "truncated_normal", KEY, 0, 0, out, 0.0, 1.0, 1.0, -1.0)   # a > b
+    check(ValueError, out, "truncated_normal", KEY, 0, 0, out, 0.0, 0.0, -1.0, 1.0)   # std 0
+    check(ValueError, out, "truncated_normal", KEY, 0, 0, out, 0.0, 1.0, NAN, 1.0)
+    check(ValueError, out, "truncated_normal", KEY, 0, 0, out, INF, 1.0, -1.0, 1.0)
+    check(ValueError, out, "truncated_normal", KEY, 0, 0, out, 0.0, 1.0, 1e39, INF)    # empty
+    b = mask_out(32, np.bool_)
+    check(TypeError, b, "truncated_normal", KEY, 0, 0, b, 0.0, 1.0, -1.0, 1.0)   # bool out
+    check(TypeError, b, "bernoulli", KEY, 0, 0, b)                               # no p
+    check(TypeError, b, "bernoulli", KEY, 0, 0, b, 0.5, 0.5)
+    check(ValueError, out, "bernoulli", KEY, 0, 0, out, -0.5)
+    ints = np.zeros(8, np.int32)
+    check(TypeError, ints, "bernoulli", KEY, 0, 0, ints, 0.5)
+    base = mask_out((8, 16), np.uint8)
+    check(ValueError, base, "bernoulli", KEY, 0, 0, base[:, ::2], 0.5)          # not C-contiguous
+    check(ValueError, base, "bernoulli", KEY, 0, 0, base.T, 0.5)
+    fb = sentinel((8, 16), BF16)
+    check(ValueError, fb, "truncated_normal", KEY, 0, 0, fb.T, 0.0, 1.0, -1.0, 1.0)
+    ro = mask_out(16, np.bool_)
+    ro.flags.writeable = False
+    check(ValueError, ro, "bernoulli", KEY, 0, 0, ro, 0.5)
+    check(ValueError, b, "sparse_mask", KEY, 0, 0, b, 0.5)                      # not a fill dist

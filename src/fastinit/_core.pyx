@@ -61,6 +61,7 @@ cdef extern from "philox.h" nogil:
 BFLOAT16 = np.dtype(ml_dtypes.bfloat16)
 _DTYPES = (np.dtype(np.float16), BFLOAT16, np.dtype(np.float32), np.dtype(np.float64))
 _DTYPE_CODE = {dt: code for code, dt in enumerate(_DTYPES)}
+_DTYPE_NAMES = tuple(dt.name for dt in _DTYPES) + ("bool/uint8",)   # by code, FI_U8 last
 # Cheap lookups for the spellings people use most, before falling back to np.dtype().
 _FAST_CODE = {np.float16: FI_F16, ml_dtypes.bfloat16: FI_BF16, np.float32: FI_F32,
               np.float64: FI_F64, float: FI_F64, "float16": FI_F16, "bfloat16": FI_BF16,
@@ -161,7 +162,7 @@ _ERRORS = {
 
 cdef int _check(int err, str what, double a, double b, int code) except -1:
     if err != FI_OK:
-        raise ValueError(_ERRORS[err].format(what=what, a=a, b=b, dtype=_DTYPES[code].name))
+        raise ValueError(_ERRORS[err].format(what=what, a=a, b=b, dtype=_DTYPE_NAMES[code]))
     return 0
 
 
@@ -326,7 +327,7 @@ cdef int _params(int dist, int code, double a, double b, double c, double d,
         if err == FI_ERR_ORDER:
             raise ValueError(f"a must be less than b, got a={c!r}, b={d!r}")
         if err == FI_ERR_EMPTY:
-            raise ValueError(f"no {_DTYPES[code].name} value lies in [{c!r}, {d!r}]")
+            raise ValueError(f"no {_DTYPE_NAMES[code]} value lies in [{c!r}, {d!r}]")
         return 0
     return _check(fi_bernoulli_params(a, p), "p", a, b, code)
 
