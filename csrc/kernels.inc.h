@@ -232,7 +232,12 @@ static void produce_truncnorm(int dtype, const fi_stream *s, uint64_t g0, size_t
 #undef produce_truncnorm
 #endif
 
-/* Bernoulli: one word per value against the threshold, written as 1 or 0 of the dtype. */
+/* Bernoulli: one word per value against the threshold, written as 1 or 0 of the dtype. A
+ * target file may define FI_HAVE_BERNOULLI and its own produce_bernoulli, as for the
+ * truncated normal. */
+#ifdef FI_HAVE_BERNOULLI
+#define produce_bernoulli produce_bernoulli_scalar
+#endif
 static void produce_bernoulli(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
                               void *out, const fi_params *p)
 {
@@ -248,6 +253,9 @@ static void produce_bernoulli(int dtype, const fi_stream *s, uint64_t g0, size_t
     default: { double *o = out; for (size_t i = 0; i < n; i++) o[i] = (uint64_t)w[i] < t ? 1.0 : 0.0; } break;
     }
 }
+#ifdef FI_HAVE_BERNOULLI
+#undef produce_bernoulli
+#endif
 
 void FI_CONTIG_NAME(int dist, int dtype, const fi_stream *s, const fi_params *p,
                     void *dst, uint64_t start, size_t n)

@@ -583,6 +583,48 @@ static void produce64(int dist, const fi_stream *s, uint64_t g0, size_t ngroups,
     else produce64_fused(FI_NORMAL, s, g0, ngroups, out, p);
 }
 
+/* ---- Bernoulli masks into bytes: the compare fused with the words ------------------- */
+
+#define FI_HAVE_BERNOULLI
+static void produce_bernoulli_scalar(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
+                                     void *out, const fi_params *p);
+
+static inline __m128i bernoulli16(__m512i v, uint64_t t)
+{
+    /* t = 2**32 (p = 1) compares true for every word; below, as an unsigned compare. */
+    __mmask16 m = t > 0xffffffffull ? (__mmask16)0xffff
+                : _mm512_cmplt_epu32_mask(v, _mm512_set1_epi32((int)(uint32_t)t));
+    return _mm_maskz_set1_epi8(m, 1);
+}
+
+static void produce_bernoulli(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
+                              void *out, const fi_params *p)
+{
+    if (dtype != FI_U8) {
+        produce_bernoulli_scalar(dtype, s, g0, ngroups, out, p);
+        return;
+    }
+    round_keys rk;
+    make_keys(s->key, &rk);
+    uint8_t *o = (uint8_t *)out;
+    for (size_t g = 0; g < ngroups; g += 2) {
+        state16 x, y;
+        philox_main16x2(s->counter + 16 * (g0 + g),
+                        s->counter + 16 * (g0 + (g + 1 < ngroups ? g + 1 : g)), &rk, &x, &y);
+        uint8_t *q = o + 64 * g;
+        _mm_storeu_si128((__m128i *)(q + 0), bernoulli16(x.c0, p->thresh));
+        _mm_storeu_si128((__m128i *)(q + 16), bernoulli16(x.c1, p->thresh));
+        _mm_storeu_si128((__m128i *)(q + 32), bernoulli16(x.c2, p->thresh));
+        _mm_storeu_si128((__m128i *)(q + 48), bernoulli16(x.c3, p->thresh));
+        if (g + 1 < ngroups) {
+            _mm_storeu_si128((__m128i *)(q + 64), bernoulli16(y.c0, p->thresh));
+            _mm_storeu_si128((__m128i *)(q + 80), bernoulli16(y.c1, p->thresh));
+            _mm_storeu_si128((__m128i *)(q + 96), bernoulli16(y.c2, p->thresh));
+            _mm_storeu_si128((__m128i *)(q + 112), bernoulli16(y.c3, p->thresh));
+        }
+    }
+}
+
 /* ---- truncated normal: the normal and half-normal proposals ------------------------- */
 
 #define FI_HAVE_TRUNCNORM
