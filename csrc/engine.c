@@ -306,7 +306,7 @@ int fi_truncnorm_params(int dtype, double mean, double std, double low, double h
         p->method = FI_TN_POINT;
         return FI_OK;
     }
-    if (alpha > 0x1p64) {
+    if (alpha > 0x1p64 && (beta - alpha) * alpha >= 1.0) {
         p->method = FI_TN_FAR;
         return FI_OK;
     }
@@ -419,8 +419,8 @@ double fi_truncnorm_value(uint32_t w_lo, uint32_t w_hi, const fi_stream *s, uint
     if (p->method == FI_TN_POINT)
         return p->mirror ? p->hi : p->lo;
     if (p->method == FI_TN_FAR) {
-        /* t = z - alpha ~ Exp(alpha) on [0, beta - alpha]; x = bound -/+ std*t. Rejection
-         * past beta ends (it cannot fail 200 times: alpha * (beta - alpha) is large). */
+        /* t = z - alpha ~ Exp(alpha) on [0, beta - alpha]; x = bound -/+ std*t. Each try
+         * lands below beta with probability 1 - exp(-alpha (beta - alpha)) >= 0.63. */
         double t = 0;
         for (uint32_t k = 0; k < 1000; k++) {
             t = -fi_log(retry_open01(&r)) / alpha;
@@ -455,7 +455,7 @@ double fi_truncnorm_value(uint32_t w_lo, uint32_t w_hi, const fi_stream *s, uint
             if (p->method == FI_TN_UNIFORM) {
                 z = alpha + (beta - alpha) * u1;
                 double m = alpha > 0 ? alpha : 0.0;        /* the point of [alpha, beta] nearest 0 */
-                if (u2 < fi_exp(-0.5 * (z * z - m * m))) break;
+                if (u2 < fi_exp(-0.5 * ((z - m) * (z + m)))) break;    /* no cancellation */
             } else {    /* Robert (1995): alpha + Exp(lam), accepted with exp(-(z - lam)^2 / 2) */
                 double e = -fi_log(u1);
                 z = alpha + e / lam;

@@ -2,9 +2,10 @@
  * kernels.inc.h -- the fills, written once in plain C and compiled once per instruction set.
  *
  * Included by kernels_scalar.c, kernels_avx2.c and kernels_avx512.c, each of which first
- * defines FI_CONTIG_NAME and either philox_groups() for its vector width or fused
- * produce32()/produce64() of its own (FI_HAVE_PRODUCE32/64), which must give the same bits. The loops here are simple enough
- * for the compiler to vectorize, and use only operations that IEEE 754 rounds the same way
+ * defines FI_CONTIG_NAME and philox_groups() for its vector width, and may replace any of
+ * produce32, produce64, produce_truncnorm and produce_bernoulli by fused versions of its own
+ * (FI_HAVE_PRODUCE32 and so on), which must give the same bits. The loops here are simple
+ * enough for the compiler to vectorize, and use only operations that IEEE 754 rounds the same way
  * in any unit (add, multiply, compare, exact conversions; the build turns off FMA
  * contraction), so every path writes the same bits. The rare slow path of the normal
  * sampler is scalar, in engine.c, and shared by all paths.

@@ -656,7 +656,7 @@ static inline void store8_f64_as(int dtype, void *out, size_t i, __m512d x)
 }
 
 typedef struct {
-    __m512d a, b, lo, hi, alpha, beta, lam, width, m2;
+    __m512d a, b, lo, hi, alpha, beta, lam, width, m;
 } tn_par;
 
 typedef struct {
@@ -747,7 +747,7 @@ static inline __attribute__((always_inline)) void tn_prop8(int dtype, int method
     } else {
         z = _mm512_add_pd(bt->alpha, _mm512_mul_pd(bt->width, _mm512_mul_pd(d1, two32)));
         __m512d f = exp8(_mm512_mul_pd(_mm512_set1_pd(-0.5),
-                                       _mm512_sub_pd(_mm512_mul_pd(z, z), bt->m2)));
+                                       _mm512_mul_pd(_mm512_sub_pd(z, bt->m), _mm512_add_pd(z, bt->m))));
         ok = _mm512_cmp_pd_mask(u2, f, _CMP_LT_OQ);
     }
     if (mirror)
@@ -782,8 +782,7 @@ static inline __attribute__((always_inline)) void produce_truncnorm_prop(
     bt.beta = _mm512_set1_pd(p->beta);
     bt.lam = _mm512_set1_pd(p->lam);
     bt.width = _mm512_set1_pd(p->beta - p->alpha);
-    double m = p->alpha > 0 ? p->alpha : 0.0;
-    bt.m2 = _mm512_set1_pd(m * m);
+    bt.m = _mm512_set1_pd(p->alpha > 0 ? p->alpha : 0.0);
     rj.nrej = 0;
     for (size_t g = 0; g < ngroups; g += 2) {
         state16 x, y;
