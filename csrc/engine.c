@@ -573,6 +573,18 @@ static int detect(void)
 #endif
 }
 
+#ifdef FI_X86
+int fi_cpu_has_bf16(void)
+{
+    static int has = -1;
+    if (has < 0) {
+        unsigned a, b, c, d;
+        has = __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5));
+    }
+    return has;
+}
+#endif
+
 int fi_simd_best(void)
 {
     if (cpu_level < 0) cpu_level = detect();

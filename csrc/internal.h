@@ -18,6 +18,7 @@ typedef void (*fi_contig_fn)(int dist, int dtype, const fi_stream *s, const fi_p
 
 void fi_fill_contig_scalar(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t);
 #ifdef FI_X86
+int fi_cpu_has_bf16(void);      /* AVX512_BF16 */
 void fi_fill_contig_avx2(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t);
 void fi_fill_contig_avx512(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t);
 #endif

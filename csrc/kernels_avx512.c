@@ -3,7 +3,7 @@
  * AVX-512 by the pragma, whatever the build's flags; run only where CPUID says so.
  * Every operation mirrors the generic loops of kernels.inc.h, so the bits are the same. */
 #if defined(__x86_64__) || defined(_M_X64)
-#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,f16c")
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,f16c")
 #include <immintrin.h>
 #include "philox.h"
 #include "internal.h"
@@ -175,10 +175,29 @@ static void philox_groups(const uint32_t key[2], uint64_t block0, size_t ngroups
 
 #define FI_HAVE_PRODUCE32
 
+/* How emit16 does the affine step: in float; in double (float32 whose step is not exact in
+ * float, see fi_affine32_exact); or not at all, for a = +0, b = m = 1, where it changes
+ * nothing but -0 into +0 (random() and standard_normal()). */
+enum { AFFINE_FLOAT, AFFINE_DOUBLE, AFFINE_UNIT };
+
+/* bfloat16 through the AVX512_BF16 conversion, where the CPU has it (fi_cpu_has_bf16) and
+ * no value can be subnormal (bf16_exact): the instruction flushes subnormals, and rounds
+ * every other float to nearest even, as the integer route does. */
+#define DT_BF16_HW 100
+
+static int bf16_exact(int mode, const fi_params *p)
+{
+    if (mode == AFFINE_UNIT) return 1;      /* |z| >= 2**-26 or 0; u >= 2**-24 or 0 */
+    return (p->a == 0 || fabs(p->a) >= 0x1p-100) && p->b >= 0x1p-90
+           && (p->lo == 0 || fabs(p->lo) >= 0x1p-100) && (p->hi == 0 || fabs(p->hi) >= 0x1p-100);
+}
+
 /* Store 16 float results as the output dtype: the same rounding as narrow_bf16/narrow_f16. */
 static inline void store16(int dtype, void *out, size_t i, __m512 x)
 {
-    if (dtype == FI_F32) {
+    if (dtype == DT_BF16_HW) {
+        _mm256_storeu_si256((__m256i *)((uint16_t *)out + i), (__m256i)_mm512_cvtneps_pbh(x));
+    } else if (dtype == FI_F32) {
         _mm512_storeu_ps((float *)out + i, x);
     } else if (dtype == FI_BF16) {
         __m512i u = _mm512_castps_si512(x);
@@ -194,6 +213,7 @@ static inline void store16(int dtype, void *out, size_t i, __m512 x)
 
 static inline void store1(int dtype, void *out, size_t i, float x)
 {
+    if (dtype == DT_BF16_HW) dtype = FI_BF16;
     if (dtype == FI_F32) ((float *)out)[i] = x;
     else if (dtype == FI_BF16) ((uint16_t *)out)[i] = fi_f32_to_bf16(x);
     else ((uint16_t *)out)[i] = fi_f32_to_f16(x);
@@ -226,10 +246,6 @@ static inline __m512 affine16_f64(int dist, const batch32 *bt, __m512 v)
     return _mm512_insertf32x8(_mm512_castps256_ps512(r[0]), r[1], 1);
 }
 
-/* How emit16 does the affine step: in float; in double (float32 whose step is not exact in
- * float, see fi_affine32_exact); or not at all, for a = +0, b = m = 1, where it changes
- * nothing but -0 into +0 (random() and standard_normal()). */
-enum { AFFINE_FLOAT, AFFINE_DOUBLE, AFFINE_UNIT };
 
 /* Sixteen values i..i+15 from one register of words. */
 static inline __attribute__((always_inline)) void emit16(int dist, int dtype, int mode,
@@ -428,8 +444,10 @@ static void produce32(int dist, int dtype, const fi_stream *s, uint64_t g0, size
              : dtype == FI_F32 && !fi_affine32_exact(p) ? AFFINE_DOUBLE : AFFINE_FLOAT;
 #define CASE(D, T, M) \
     if (dist == D && dtype == T && mode == M) { produce32_fused(D, T, M, s, g0, ngroups, out, p); return; }
+    if (dtype == FI_BF16 && fi_cpu_has_bf16() && bf16_exact(mode, p)) dtype = DT_BF16_HW;
 #define MODES(D) CASE(D, FI_F32, AFFINE_FLOAT) CASE(D, FI_F32, AFFINE_DOUBLE) CASE(D, FI_F32, AFFINE_UNIT) \
-    CASE(D, FI_BF16, AFFINE_FLOAT) CASE(D, FI_BF16, AFFINE_UNIT) CASE(D, FI_F16, AFFINE_FLOAT) CASE(D, FI_F16, AFFINE_UNIT)
+    CASE(D, FI_BF16, AFFINE_FLOAT) CASE(D, FI_BF16, AFFINE_UNIT) CASE(D, FI_F16, AFFINE_FLOAT) CASE(D, FI_F16, AFFINE_UNIT) \
+    CASE(D, DT_BF16_HW, AFFINE_FLOAT) CASE(D, DT_BF16_HW, AFFINE_UNIT)
     MODES(FI_UNIFORM) MODES(FI_NORMAL)
 #undef MODES
 #undef CASE
