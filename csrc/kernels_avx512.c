@@ -682,6 +682,21 @@ typedef struct {
     size_t nrej;
 } tn_rej;
 
+static inline tn_par tn_par_of(const fi_params *p)
+{
+    tn_par t;
+    t.a = _mm512_set1_pd(p->a);
+    t.b = _mm512_set1_pd(p->b);
+    t.lo = _mm512_set1_pd(p->lo);
+    t.hi = _mm512_set1_pd(p->hi);
+    t.alpha = _mm512_set1_pd(p->alpha);
+    t.beta = _mm512_set1_pd(p->beta);
+    t.lam = _mm512_set1_pd(p->lam);
+    t.width = _mm512_set1_pd(p->beta - p->alpha);
+    t.m = _mm512_set1_pd(p->alpha > 0 ? p->alpha : 0.0);   /* the point of [alpha, beta] nearest 0 */
+    return t;
+}
+
 /* Values i..i+7 whose first proposal is a 64-bit ziggurat draw that lands in the fast
  * region and inside [alpha, beta]: what fi_truncnorm_value computes for them. Returns
  * those lanes; the others are noted in rj (when given) for the scalar sampler, which
@@ -789,18 +804,9 @@ static inline __attribute__((always_inline)) void produce_truncnorm_prop(
     void *out, const fi_params *p)
 {
     round_keys rk;
-    tn_par bt;
+    tn_par bt = tn_par_of(p);
     FI_ALIGN64 tn_rej rj;
     make_keys(s->key, &rk);
-    bt.a = _mm512_set1_pd(p->a);
-    bt.b = _mm512_set1_pd(p->b);
-    bt.lo = _mm512_set1_pd(p->lo);
-    bt.hi = _mm512_set1_pd(p->hi);
-    bt.alpha = _mm512_set1_pd(p->alpha);
-    bt.beta = _mm512_set1_pd(p->beta);
-    bt.lam = _mm512_set1_pd(p->lam);
-    bt.width = _mm512_set1_pd(p->beta - p->alpha);
-    bt.m = _mm512_set1_pd(p->alpha > 0 ? p->alpha : 0.0);
     rj.nrej = 0;
     for (size_t g = 0; g < ngroups; g += 2) {
         state16 x, y;
@@ -834,15 +840,9 @@ static inline __attribute__((always_inline)) void produce_truncnorm_fused(
     const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i second = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
     round_keys rk;
-    tn_par bt;
+    tn_par bt = tn_par_of(p);
     FI_ALIGN64 tn_rej rj;
     make_keys(s->key, &rk);
-    bt.a = _mm512_set1_pd(p->a);
-    bt.b = _mm512_set1_pd(p->b);
-    bt.lo = _mm512_set1_pd(p->lo);
-    bt.hi = _mm512_set1_pd(p->hi);
-    bt.alpha = _mm512_set1_pd(p->alpha);
-    bt.beta = _mm512_set1_pd(p->beta);
     rj.nrej = 0;
     for (size_t g = 0; g < ngroups; g += 2) {
         state16 x, y;
