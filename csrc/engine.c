@@ -139,8 +139,10 @@ typedef struct {
     int pos;
 } retry_stream;
 
-/* per_group: values per group of the call, 64 / words per value. */
-static void retry_init(retry_stream *r, const fi_stream *s, uint64_t per_group, uint64_t index)
+/* per_group: values per group of the call, 64 / words per value. retry1, if not NULL, is the
+ * value's first retry block, computed ahead (by a vector unit). */
+static void retry_init(retry_stream *r, const fi_stream *s, uint64_t per_group, uint64_t index,
+                       const uint32_t *retry1)
 {
     uint64_t in_group = index % per_group;
     uint64_t block = s->counter + 16 * (index / per_group) + in_group % 16;
@@ -151,6 +153,11 @@ static void retry_init(retry_stream *r, const fi_stream *s, uint64_t per_group, 
     r->ctr[2] = 0;
     r->ctr[3] = (uint32_t)(in_group / 16);      /* the value's slot in its block */
     r->pos = 4;
+    if (retry1) {
+        memcpy(r->buf, retry1, sizeof r->buf);
+        r->ctr[2] = 1;
+        r->pos = 0;
+    }
 }
 
 static uint32_t retry_u32(retry_stream *r)
@@ -198,12 +205,7 @@ static int zig_wedge(retry_stream *r, int idx, double x, int bits53)
 float fi_normal_slow_f32(uint32_t word, const fi_stream *s, uint64_t index, const uint32_t *retry1)
 {
     retry_stream r;
-    retry_init(&r, s, 64, index);
-    if (retry1) {
-        memcpy(r.buf, retry1, sizeof r.buf);
-        r.ctr[2] = 1;
-        r.pos = 0;
-    }
+    retry_init(&r, s, 64, index, retry1);
     for (;;) {
         uint32_t idx = word & 0xffu, u = word >> 9;
         float sign = (word & 0x100u) ? -1.0f : 1.0f;
@@ -238,12 +240,7 @@ static double zig64(uint64_t words, retry_stream *r)
 double fi_normal_slow_f64(uint64_t words, const fi_stream *s, uint64_t index, const uint32_t *retry1)
 {
     retry_stream r;
-    retry_init(&r, s, 32, index);
-    if (retry1) {
-        memcpy(r.buf, retry1, sizeof r.buf);
-        r.ctr[2] = 1;
-        r.pos = 0;
-    }
+    retry_init(&r, s, 32, index, retry1);
     return zig64(words, &r);
 }
 
@@ -411,7 +408,7 @@ double fi_truncnorm_value(uint32_t w_lo, uint32_t w_hi, const fi_stream *s, uint
 {
     /* The value's own stream: its two main-stream words, then its retry blocks. */
     retry_stream r;
-    retry_init(&r, s, 32, index);
+    retry_init(&r, s, 32, index, NULL);
     r.buf[2] = w_lo;
     r.buf[3] = w_hi;
     r.pos = 2;
