@@ -761,10 +761,10 @@ static inline __m512d log8(__m512d x)
  * fi_truncnorm_value makes it. Rejected lanes are noted in rj for the scalar sampler. */
 static inline __attribute__((always_inline)) void tn_prop8(int dtype, int method, int mirror,
                                                            const tn_par *bt, tn_rej *rj,
-                                                           void *out, size_t i,
-                                                           __m256i w1, __m256i w2)
+                                                           void *out, size_t i, __m512i r)
 {
     const __m512d two32 = _mm512_set1_pd(0x1p-32);
+    __m256i w1 = _mm512_cvtepi64_epi32(r), w2 = _mm512_cvtepi64_epi32(_mm512_srli_epi64(r, 32));
     __m512d d1 = _mm512_cvtepu32_pd(w1);
     __m512d u2 = _mm512_mul_pd(_mm512_cvtepu32_pd(w2), two32);
     __m512d z;
@@ -791,7 +791,6 @@ static inline __attribute__((always_inline)) void tn_prop8(int dtype, int method
     x = _mm512_min_pd(bt->hi, x);
     store8_f64_as(dtype, out, i, x);
     __mmask8 no = (__mmask8)~ok;
-    __m512i r = _mm512_or_si512(_mm512_cvtepu32_epi64(w1), _mm512_slli_epi64(_mm512_cvtepu32_epi64(w2), 32));
     const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
     _mm512_storeu_si512((void *)(rj->rej_word + rj->nrej), _mm512_maskz_compress_epi64(no, r));
     _mm512_storeu_si512((void *)(rj->rej_index + rj->nrej), _mm512_maskz_compress_epi64(no,
@@ -799,44 +798,14 @@ static inline __attribute__((always_inline)) void tn_prop8(int dtype, int method
     rj->nrej += (size_t)__builtin_popcount(no);
 }
 
-static inline __attribute__((always_inline)) void produce_truncnorm_prop(
+/* One batch of truncated normals by a proposal that has a vector form: the first proposal of
+ * every value in registers; for the normal ones, the second too where the first fell
+ * outside [alpha, beta]; the rest on the scalar sampler. */
+static inline __attribute__((always_inline)) void produce_truncnorm_fused(
     int dtype, int method, int mirror, const fi_stream *s, uint64_t g0, size_t ngroups,
     void *out, const fi_params *p)
 {
-    round_keys rk;
-    tn_par bt = tn_par_of(p);
-    FI_ALIGN64 tn_rej rj;
-    make_keys(s->key, &rk);
-    rj.nrej = 0;
-    for (size_t g = 0; g < ngroups; g += 2) {
-        state16 x, y;
-        philox_main16x2(s->counter + 16 * (g0 + g),
-                        s->counter + 16 * (g0 + (g + 1 < ngroups ? g + 1 : g)), &rk, &x, &y);
-        const int ns = g + 1 < ngroups ? 2 : 1;
-        for (int j = 0; j < ns; j++) {
-            const state16 *st = j ? &y : &x;
-            size_t i = 32 * (g + (size_t)j);
-            tn_prop8(dtype, method, mirror, &bt, &rj, out, i, _mm512_castsi512_si256(st->c0),
-                     _mm512_castsi512_si256(st->c1));
-            tn_prop8(dtype, method, mirror, &bt, &rj, out, i + 8, _mm512_extracti64x4_epi64(st->c0, 1),
-                     _mm512_extracti64x4_epi64(st->c1, 1));
-            tn_prop8(dtype, method, mirror, &bt, &rj, out, i + 16, _mm512_castsi512_si256(st->c2),
-                     _mm512_castsi512_si256(st->c3));
-            tn_prop8(dtype, method, mirror, &bt, &rj, out, i + 24, _mm512_extracti64x4_epi64(st->c2, 1),
-                     _mm512_extracti64x4_epi64(st->c3, 1));
-        }
-    }
-    for (size_t q = 0; q < rj.nrej; q++) {
-        uint64_t r = rj.rej_word[q], li = rj.rej_index[q];
-        double v = fi_truncnorm_value((uint32_t)r, (uint32_t)(r >> 32), s, 32 * g0 + li, p);
-        fi_store_f64_as(dtype, out, li, v);
-    }
-}
-
-static inline __attribute__((always_inline)) void produce_truncnorm_fused(
-    int dtype, int half, int mirror, const fi_stream *s, uint64_t g0, size_t ngroups,
-    void *out, const fi_params *p)
-{
+    const int half = method == FI_TN_HALFNORMAL, normal = method <= FI_TN_HALFNORMAL;
     const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i second = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
     round_keys rk;
@@ -852,11 +821,24 @@ static inline __attribute__((always_inline)) void produce_truncnorm_fused(
         for (int j = 0; j < ns; j++) {
             const state16 *st = j ? &y : &x;
             size_t i = 32 * (g + (size_t)j);
-            tn_emit8(dtype, half, mirror, &bt, &rj, out, i, _mm512_permutex2var_epi32(st->c0, first, st->c1));
-            tn_emit8(dtype, half, mirror, &bt, &rj, out, i + 8, _mm512_permutex2var_epi32(st->c0, second, st->c1));
-            tn_emit8(dtype, half, mirror, &bt, &rj, out, i + 16, _mm512_permutex2var_epi32(st->c2, first, st->c3));
-            tn_emit8(dtype, half, mirror, &bt, &rj, out, i + 24, _mm512_permutex2var_epi32(st->c2, second, st->c3));
+            /* Values 0..7 and 8..15 of each half-group: their (low, high) word pairs. */
+            __m512i r[4] = {_mm512_permutex2var_epi32(st->c0, first, st->c1),
+                            _mm512_permutex2var_epi32(st->c0, second, st->c1),
+                            _mm512_permutex2var_epi32(st->c2, first, st->c3),
+                            _mm512_permutex2var_epi32(st->c2, second, st->c3)};
+            for (int k = 0; k < 4; k++) {
+                if (normal) tn_emit8(dtype, half, mirror, &bt, &rj, out, i + 8 * (size_t)k, r[k]);
+                else tn_prop8(dtype, method, mirror, &bt, &rj, out, i + 8 * (size_t)k, r[k]);
+            }
         }
+    }
+    if (!normal) {
+        for (size_t q = 0; q < rj.nrej; q++) {
+            uint64_t w = rj.rej_word[q], li = rj.rej_index[q];
+            double v = fi_truncnorm_value((uint32_t)w, (uint32_t)(w >> 32), s, 32 * g0 + li, p);
+            fi_store_f64_as(dtype, out, li, v);
+        }
+        return;
     }
     /* A first draw that fell outside [alpha, beta] (the common rejection) is followed by a
      * second from the value's first retry block: settle those eight at a time, as the
@@ -895,26 +877,21 @@ static inline __attribute__((always_inline)) void produce_truncnorm_fused(
 static void produce_truncnorm(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
                               void *out, const fi_params *p)
 {
-    int half = p->method == FI_TN_HALFNORMAL;
-    if (p->max_attempts == 0 || p->method > FI_TN_EXP
-        || (p->wide && p->method != FI_TN_NORMAL && !half)) {
+    int m = p->method;
+    if (p->max_attempts == 0 || m > FI_TN_EXP
+        || (p->wide && m != FI_TN_NORMAL && m != FI_TN_HALFNORMAL)) {
         produce_truncnorm_scalar(dtype, s, g0, ngroups, out, p);
         return;
     }
-    if (p->method == FI_TN_UNIFORM || p->method == FI_TN_EXP) {
-#define CASE(T, E, M) \
-    if (dtype == T && (p->method == FI_TN_EXP) == E && p->mirror == M) { \
-        produce_truncnorm_prop(T, E ? FI_TN_EXP : FI_TN_UNIFORM, M, s, g0, ngroups, out, p); return; }
-#define EM(T) CASE(T, 0, 0) CASE(T, 0, 1) CASE(T, 1, 0) CASE(T, 1, 1)
-        EM(FI_F32) EM(FI_BF16) EM(FI_F16)
-#undef EM
-#undef CASE
-    }
-#define CASE(T, H, M) \
-    if (dtype == T && half == H && p->mirror == M) { produce_truncnorm_fused(T, H, M, s, g0, ngroups, out, p); return; }
-#define HM(T) CASE(T, 0, 0) CASE(T, 1, 0) CASE(T, 1, 1)     /* a full normal is never mirrored */
-    HM(FI_F64) HM(FI_F32) HM(FI_BF16) HM(FI_F16)
-#undef HM
+#define CASE(T, M, R) \
+    if (dtype == T && m == M && p->mirror == R) { produce_truncnorm_fused(T, M, R, s, g0, ngroups, out, p); return; }
+    /* A full normal is never mirrored; float64 takes the uniform and exponential proposals
+     * with 53-bit uniforms, on the scalar sampler. */
+#define ALL(T) CASE(T, FI_TN_NORMAL, 0) CASE(T, FI_TN_HALFNORMAL, 0) CASE(T, FI_TN_HALFNORMAL, 1) \
+    CASE(T, FI_TN_UNIFORM, 0) CASE(T, FI_TN_UNIFORM, 1) CASE(T, FI_TN_EXP, 0) CASE(T, FI_TN_EXP, 1)
+    CASE(FI_F64, FI_TN_NORMAL, 0) CASE(FI_F64, FI_TN_HALFNORMAL, 0) CASE(FI_F64, FI_TN_HALFNORMAL, 1)
+    ALL(FI_F32) ALL(FI_BF16) ALL(FI_F16)
+#undef ALL
 #undef CASE
 }
 
