@@ -860,6 +860,21 @@ static inline __attribute__((always_inline)) void produce_truncnorm_fused(
                          _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(w[1] + q))), 32));
             __mmask8 ok2 = tn_emit8(FI_F64, half, mirror, &bt, NULL, xs, q, r2);
             if (p->max_attempts >= 2) settled |= (uint32_t)(first_fast & ok2) << q;
+            /* A first draw outside the fast region: its wedge or redraw, as for normals
+             * (settle8_f64 reads the same retry words), then the bounds. */
+            __m512d zw;
+            __mmask8 wedge_ok = (__mmask8)~first_fast
+                & settle8_f64(r1, w[0] + q, w[1] + q, w[2] + q, w[3] + q, &zw);
+            if (half) zw = _mm512_abs_pd(zw);
+            wedge_ok &= _mm512_cmp_pd_mask(zw, bt.alpha, _CMP_GE_OQ) & _mm512_cmp_pd_mask(zw, bt.beta, _CMP_LE_OQ);
+            if (wedge_ok) {
+                if (mirror)
+                    zw = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(zw),
+                                             _mm512_set1_epi64((long long)0x8000000000000000ull)));
+                __m512d x = _mm512_min_pd(bt.hi, _mm512_max_pd(bt.lo, _mm512_add_pd(bt.a, _mm512_mul_pd(bt.b, zw))));
+                _mm512_mask_storeu_pd(xs + q, wedge_ok, x);
+                settled |= (uint32_t)wedge_ok << q;
+            }
         }
         for (size_t q = 0; q < cnt; q++) {
             size_t li = rj.rej_index[r0 + q];
