@@ -759,9 +759,9 @@ static inline __m512d log8(__m512d x)
 /* The uniform and exponential proposals with 32-bit uniforms (float16, bfloat16, float32):
  * the first proposal of values i..i+7 from their main-stream words w1 and w2, as
  * fi_truncnorm_value makes it. Rejected lanes are noted in rj for the scalar sampler. */
-static inline __attribute__((always_inline)) void tn_prop8(int dtype, int method, int mirror,
-                                                           const tn_par *bt, tn_rej *rj,
-                                                           void *out, size_t i, __m512i r)
+static inline __attribute__((always_inline)) __mmask8 tn_prop8(int dtype, int method, int mirror,
+                                                               const tn_par *bt, tn_rej *rj,
+                                                               void *out, size_t i, __m512i r)
 {
     const __m512d two32 = _mm512_set1_pd(0x1p-32);
     __m256i w1 = _mm512_cvtepi64_epi32(r), w2 = _mm512_cvtepi64_epi32(_mm512_srli_epi64(r, 32));
@@ -790,12 +790,15 @@ static inline __attribute__((always_inline)) void tn_prop8(int dtype, int method
     x = _mm512_max_pd(bt->lo, x);
     x = _mm512_min_pd(bt->hi, x);
     store8_f64_as(dtype, out, i, x);
-    __mmask8 no = (__mmask8)~ok;
-    const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
-    _mm512_storeu_si512((void *)(rj->rej_word + rj->nrej), _mm512_maskz_compress_epi64(no, r));
-    _mm512_storeu_si512((void *)(rj->rej_index + rj->nrej), _mm512_maskz_compress_epi64(no,
-                        _mm512_add_epi64(lane, _mm512_set1_epi64((long long)i))));
-    rj->nrej += (size_t)__builtin_popcount(no);
+    if (rj) {
+        __mmask8 no = (__mmask8)~ok;
+        const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+        _mm512_storeu_si512((void *)(rj->rej_word + rj->nrej), _mm512_maskz_compress_epi64(no, r));
+        _mm512_storeu_si512((void *)(rj->rej_index + rj->nrej), _mm512_maskz_compress_epi64(no,
+                            _mm512_add_epi64(lane, _mm512_set1_epi64((long long)i))));
+        rj->nrej += (size_t)__builtin_popcount(no);
+    }
+    return ok;
 }
 
 /* One batch of truncated normals by a proposal that has a vector form: the first proposal of
@@ -833,10 +836,31 @@ static inline __attribute__((always_inline)) void produce_truncnorm_fused(
         }
     }
     if (!normal) {
-        for (size_t q = 0; q < rj.nrej; q++) {
-            uint64_t w = rj.rej_word[q], li = rj.rej_index[q];
-            double v = fi_truncnorm_value((uint32_t)w, (uint32_t)(w >> 32), s, 32 * g0 + li, p);
-            fi_store_f64_as(dtype, out, li, v);
+        /* The second proposal of a rejected value takes the first two words of its first
+         * retry block: settle those eight at a time too. */
+        for (size_t r0 = 0; r0 < rj.nrej; r0 += 32) {
+            FI_ALIGN64 uint32_t w[4][32];
+            FI_ALIGN64 uint64_t index[32];
+            FI_ALIGN64 double xs[32];
+            size_t cnt = rj.nrej - r0 < 32 ? rj.nrej - r0 : 32;
+            uint32_t settled = 0;
+            for (size_t q = 0; q < cnt; q++) index[q] = 32 * g0 + rj.rej_index[r0 + q];
+            if (p->max_attempts >= 2) {
+                first_retry_blocks(FI_F64, s, &rk, index, cnt, w);
+                for (size_t q = 0; q < cnt; q += 8) {
+                    __m512i r2 = _mm512_or_si512(
+                        _mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(w[0] + q))),
+                        _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(w[1] + q))), 32));
+                    settled |= (uint32_t)tn_prop8(FI_F64, method, mirror, &bt, NULL, xs, q, r2) << q;
+                }
+            }
+            for (size_t q = 0; q < cnt; q++) {
+                size_t li = rj.rej_index[r0 + q];
+                uint64_t wd = rj.rej_word[r0 + q];
+                double v = settled >> q & 1 ? xs[q]
+                         : fi_truncnorm_value((uint32_t)wd, (uint32_t)(wd >> 32), s, index[q], p);
+                fi_store_f64_as(dtype, out, li, v);
+            }
         }
         return;
     }
