@@ -310,8 +310,14 @@ def _set_truncnorm_max_attempts(n):
     _truncnorm_max_attempts = operator.index(n)
 
 
-cdef int _params(int dist, int code, double a, double b, double c, double d,
+cdef int _params(int dist, int code, object oa, object ob, object oc, object od,
                  fi_params *p) except -1:
+    cdef double a, b, c, d
+    try:
+        a, b, c, d = oa, ob, oc, od
+    except TypeError:
+        raise TypeError("distribution parameters must be real scalars (array parameters, "
+                        f"as NumPy broadcasts them, are not supported), got {(oa, ob, oc, od)!r}")
     if dist == FI_UNIFORM:
         return _check(fi_uniform_params(code, a, b, p), "low and high", a, b, code)
     if dist == FI_NORMAL:
