@@ -697,6 +697,35 @@ static inline tn_par tn_par_of(const fi_params *p)
     return t;
 }
 
+/* The end of every vector truncated-normal step: x = a + b*z (z negated when mirrored),
+ * clamped to [lo, hi], as fi_truncnorm_value; eight lanes. */
+static inline __m512d tn_x8(const tn_par *bt, int mirror, __m512d z)
+{
+    if (mirror)
+        z = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(z),
+                                                 _mm512_set1_epi64((long long)0x8000000000000000ull)));
+    __m512d x = _mm512_add_pd(bt->a, _mm512_mul_pd(bt->b, z));
+    return _mm512_min_pd(bt->hi, _mm512_max_pd(bt->lo, x));
+}
+
+/* Store values i..i+7 and note the lanes not in ok (words r) in rj, when given, for the
+ * scalar sampler. */
+static inline __attribute__((always_inline)) void tn_finish8(int dtype, int mirror,
+                                                             const tn_par *bt, tn_rej *rj,
+                                                             void *out, size_t i, __m512i r,
+                                                             __m512d z, __mmask8 ok)
+{
+    store8_f64_as(dtype, out, i, tn_x8(bt, mirror, z));
+    if (rj) {
+        __mmask8 no = (__mmask8)~ok;
+        const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+        _mm512_storeu_si512((void *)(rj->rej_word + rj->nrej), _mm512_maskz_compress_epi64(no, r));
+        _mm512_storeu_si512((void *)(rj->rej_index + rj->nrej), _mm512_maskz_compress_epi64(no,
+                            _mm512_add_epi64(lane, _mm512_set1_epi64((long long)i))));
+        rj->nrej += (size_t)__builtin_popcount(no);
+    }
+}
+
 /* Values i..i+7 whose first proposal is a 64-bit ziggurat draw that lands in the fast
  * region and inside [alpha, beta]: what fi_truncnorm_value computes for them. Returns
  * those lanes; the others are noted in rj (when given) for the scalar sampler, which
@@ -717,21 +746,7 @@ static inline __attribute__((always_inline)) __mmask8 tn_emit8(int dtype, int ha
     __mmask8 ok = _mm512_cmplt_epu64_mask(u, kt)
                   & _mm512_cmp_pd_mask(z, bt->alpha, _CMP_GE_OQ)
                   & _mm512_cmp_pd_mask(z, bt->beta, _CMP_LE_OQ);
-    if (mirror)
-        z = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(z),
-                                                 _mm512_set1_epi64((long long)0x8000000000000000ull)));
-    __m512d x = _mm512_add_pd(bt->a, _mm512_mul_pd(bt->b, z));
-    x = _mm512_max_pd(bt->lo, x);
-    x = _mm512_min_pd(bt->hi, x);
-    store8_f64_as(dtype, out, i, x);
-    if (rj) {
-        __mmask8 no = (__mmask8)~ok;
-        const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
-        _mm512_storeu_si512((void *)(rj->rej_word + rj->nrej), _mm512_maskz_compress_epi64(no, r));
-        _mm512_storeu_si512((void *)(rj->rej_index + rj->nrej), _mm512_maskz_compress_epi64(no,
-                            _mm512_add_epi64(lane, _mm512_set1_epi64((long long)i))));
-        rj->nrej += (size_t)__builtin_popcount(no);
-    }
+    tn_finish8(dtype, mirror, bt, rj, out, i, r, z, ok);
     return ok;
 }
 
@@ -783,21 +798,7 @@ static inline __attribute__((always_inline)) __mmask8 tn_prop8(int dtype, int me
                                        _mm512_mul_pd(_mm512_sub_pd(z, bt->m), _mm512_add_pd(z, bt->m))));
         ok = _mm512_cmp_pd_mask(u2, f, _CMP_LT_OQ);
     }
-    if (mirror)
-        z = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(z),
-                                                 _mm512_set1_epi64((long long)0x8000000000000000ull)));
-    __m512d x = _mm512_add_pd(bt->a, _mm512_mul_pd(bt->b, z));
-    x = _mm512_max_pd(bt->lo, x);
-    x = _mm512_min_pd(bt->hi, x);
-    store8_f64_as(dtype, out, i, x);
-    if (rj) {
-        __mmask8 no = (__mmask8)~ok;
-        const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
-        _mm512_storeu_si512((void *)(rj->rej_word + rj->nrej), _mm512_maskz_compress_epi64(no, r));
-        _mm512_storeu_si512((void *)(rj->rej_index + rj->nrej), _mm512_maskz_compress_epi64(no,
-                            _mm512_add_epi64(lane, _mm512_set1_epi64((long long)i))));
-        rj->nrej += (size_t)__builtin_popcount(no);
-    }
+    tn_finish8(dtype, mirror, bt, rj, out, i, r, z, ok);
     return ok;
 }
 
@@ -892,11 +893,7 @@ static inline __attribute__((always_inline)) void produce_truncnorm_fused(
             if (half) zw = _mm512_abs_pd(zw);
             wedge_ok &= _mm512_cmp_pd_mask(zw, bt.alpha, _CMP_GE_OQ) & _mm512_cmp_pd_mask(zw, bt.beta, _CMP_LE_OQ);
             if (wedge_ok) {
-                if (mirror)
-                    zw = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(zw),
-                                             _mm512_set1_epi64((long long)0x8000000000000000ull)));
-                __m512d x = _mm512_min_pd(bt.hi, _mm512_max_pd(bt.lo, _mm512_add_pd(bt.a, _mm512_mul_pd(bt.b, zw))));
-                _mm512_mask_storeu_pd(xs + q, wedge_ok, x);
+                _mm512_mask_storeu_pd(xs + q, wedge_ok, tn_x8(&bt, mirror, zw));
                 settled |= (uint32_t)wedge_ok << q;
             }
         }
