@@ -20,6 +20,22 @@ from fastinit._core import (
     set_simd,
 )
 
+from fastinit import defaults, init, initializers
+from fastinit._args import default_generator, manual_seed
+from fastinit._fans import calculate_gain
+from fastinit.init import (
+    constant_, dirac_, eye_, kaiming_normal_, kaiming_uniform_, normal_, ones_, orthogonal_,
+    sparse_, trunc_normal_, uniform_, xavier_normal_, xavier_uniform_, zeros_,
+)
+from fastinit.initializers import (
+    Constant, DeltaOrthogonal, GlorotNormal, GlorotUniform, HeNormal, HeUniform, Identity,
+    Initializer, LecunNormal, LecunUniform, Ones, Orthogonal, RandomNormal, RandomUniform,
+    TruncatedNormal, VarianceScaling, Zeros, constant, delta_orthogonal, get, glorot_normal,
+    glorot_uniform, he_normal, he_uniform, identity, kaiming_normal, kaiming_uniform,
+    lecun_normal, lecun_uniform, normal, ones, orthogonal, serialize, truncated_normal,
+    uniform, variance_scaling, xavier_normal, xavier_uniform, zeros,
+)
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -33,4 +49,16 @@ __all__ = [
     "philox4x32",
     "set_num_threads",
     "set_simd",
+    # the Python layer
+    "calculate_gain", "default_generator", "defaults", "init", "initializers", "manual_seed",
+    "constant_", "dirac_", "eye_", "kaiming_normal_", "kaiming_uniform_", "normal_", "ones_",
+    "orthogonal_", "sparse_", "trunc_normal_", "uniform_", "xavier_normal_",
+    "xavier_uniform_", "zeros_",
+    "Constant", "DeltaOrthogonal", "GlorotNormal", "GlorotUniform", "HeNormal", "HeUniform",
+    "Identity", "Initializer", "LecunNormal", "LecunUniform", "Ones", "Orthogonal",
+    "RandomNormal", "RandomUniform", "TruncatedNormal", "VarianceScaling", "Zeros",
+    "constant", "delta_orthogonal", "get", "glorot_normal", "glorot_uniform", "he_normal",
+    "he_uniform", "identity", "kaiming_normal", "kaiming_uniform", "lecun_normal",
+    "lecun_uniform", "normal", "ones", "orthogonal", "serialize", "truncated_normal",
+    "uniform", "variance_scaling", "xavier_normal", "xavier_uniform", "zeros",
 ]

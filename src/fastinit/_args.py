@@ -1,0 +1,161 @@
+"""Argument checking for the Python layer, in one place.
+
+The in-place functions (torch names) and the initializer objects (Keras/JAX names) take
+their arrays, dtypes, shapes, generators and numbers through these helpers, so every check
+and every message is written once. The kernels' own buffer checks live in ``_core.pyx``.
+"""
+import math
+import numbers
+import operator
+
+import numpy as np
+
+from fastinit._core import BFLOAT16, Generator
+
+FLOAT_DTYPES = (np.dtype(np.float16), BFLOAT16, np.dtype(np.float32), np.dtype(np.float64))
+
+_default = Generator()
+
+
+def default_generator():
+    """The generator that ``generator=None`` means. ``manual_seed`` replaces it."""
+    return _default
+
+
+def manual_seed(seed):
+    """Seed the default generator (used wherever ``generator=None``) and return it.
+
+    Unseeded initializer objects also take their fixed seed from it when they are built.
+    """
+    global _default
+    _default = Generator(seed)
+    return _default
+
+
+def generator(gen):
+    """A ``fastinit.Generator`` from ``generator=``: a Generator, an int seed, or None."""
+    if gen is None:
+        return _default
+    if isinstance(gen, Generator):
+        return gen
+    if isinstance(gen, numbers.Integral) and not isinstance(gen, bool):
+        return Generator(int(gen))
+    if isinstance(gen, np.random.SeedSequence):
+        return Generator(gen)
+    raise TypeError("generator must be a fastinit.Generator, an int seed or None, not "
+                    f"{type(gen).__name__}")
+
+
+def fresh_seed():
+    """A 53-bit seed drawn from the default generator (for unseeded initializer objects)."""
+    return int(_default.random(dtype=np.float64) * 2.0**53)
+
+
+def seed(value):
+    """An initializer's ``seed=``: None or a non-negative int."""
+    if value is None:
+        return None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0:
+        return int(value)
+    raise ValueError(f"seed must be None or a non-negative int, got {value!r}")
+
+
+def dtype(dt):
+    """A float dtype fastinit fills: float16, bfloat16, float32 or float64."""
+    try:
+        d = np.dtype(dt)
+    except TypeError:
+        d = None
+    if d not in FLOAT_DTYPES:
+        raise TypeError(f"dtype must be float16, bfloat16, float32 or float64, not {dt!r}")
+    return d
+
+
+def target(t):
+    """The writable float array an in-place function fills."""
+    if not isinstance(t, np.ndarray):
+        raise TypeError(f"expected a numpy.ndarray, not {type(t).__name__}")
+    if t.dtype not in FLOAT_DTYPES:
+        raise TypeError(f"array has dtype {t.dtype}; fastinit fills float16, bfloat16, "
+                        "float32 and float64")
+    if not t.flags.writeable:
+        raise ValueError("array is read-only")
+    return t
+
+
+def shape(s):
+    """A shape: an int or a sequence of non-negative ints."""
+    try:
+        dims = (operator.index(s),)
+    except TypeError:
+        try:
+            dims = tuple(operator.index(d) for d in s)
+        except TypeError:
+            raise TypeError(f"shape must be an int or a tuple of ints, not {s!r}") from None
+    if any(d < 0 for d in dims):
+        raise ValueError(f"negative dimensions are not allowed: shape={s!r}")
+    return dims
+
+
+def output(shp, dt, out, default_dtype):
+    """The array an initializer object writes: ``out`` (checked against shape and dtype) or
+    a new one of ``shape`` and ``dtype`` (else the initializer's default, else float32)."""
+    if out is None:
+        if shp is None:
+            raise TypeError("an initializer needs a shape or out=")
+        return np.empty(shape(shp), dtype(dt if dt is not None else
+                                          default_dtype if default_dtype is not None else
+                                          np.float32))
+    arr = target(out)
+    if dt is not None and dtype(dt) != arr.dtype:
+        raise TypeError(f"dtype {np.dtype(dt)} does not match out's dtype {arr.dtype}")
+    if shp is not None and shape(shp) != arr.shape:
+        raise ValueError(f"shape {shape(shp)} does not match out.shape {arr.shape}")
+    return arr
+
+
+def real(x, name):
+    """A real number (bools and non-numbers are refused)."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {x!r}")
+    return float(x)
+
+
+def finite(x, name):
+    v = real(x, name)
+    if not math.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {x!r}")
+    return v
+
+
+def nonnegative(x, name):
+    v = finite(x, name)
+    if v < 0:
+        raise ValueError(f"{name} must be non-negative, got {x!r}")
+    return v
+
+
+def positive(x, name):
+    v = finite(x, name)
+    if v <= 0:
+        raise ValueError(f"{name} must be positive, got {x!r}")
+    return v
+
+
+def probability(x, name):
+    v = real(x, name)
+    if not 0.0 <= v <= 1.0:
+        raise ValueError(f"{name} must lie in [0, 1], got {x!r}")
+    return v
+
+
+def count(x, name):
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral) or x < 0:
+        raise ValueError(f"{name} must be a non-negative int, got {x!r}")
+    return int(x)
+
+
+def choice(x, name, valid):
+    if not isinstance(x, str) or x.lower() not in valid:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, valid))}, got {x!r}")
+    return x.lower()

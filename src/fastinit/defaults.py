@@ -1,0 +1,136 @@
+"""Named framework defaults: reproduce a framework's default layer initialization.
+
+In-place functions use torch's ``(out, in, *kernel)`` layout; initializer objects use JAX's
+``(*kernel, in, out)``. Each function draws all its arrays from one generator, so
+``generator=0`` gives a weight and a bias from one stream, not two copies of it.
+"""
+import math
+
+import numpy as np
+
+from fastinit import _args, _fill
+from fastinit._fans import torch_fans
+from fastinit.init import kaiming_uniform_, normal_, uniform_, zeros_
+from fastinit.initializers import RandomInitializer, lecun_normal, register, zeros
+
+
+def torch_linear_(weight, bias=None, generator=None):
+    """``nn.Linear`` and ``nn.ConvNd``'s ``reset_parameters``: the weight by
+    ``kaiming_uniform_(a=sqrt(5))``, i.e. U(±1/sqrt(fan_in)), and the bias by U(±1/sqrt(fan_in)),
+    with fan_in from the weight's shape. Returns ``(weight, bias)``."""
+    g = _args.generator(generator)
+    kaiming_uniform_(weight, a=math.sqrt(5), generator=g)
+    if bias is not None:
+        fan_in, _ = torch_fans(_args.target(weight).shape)
+        bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
+        uniform_(bias, -bound, bound, generator=g)
+    return weight, bias
+
+
+torch_conv_ = torch_linear_
+
+
+def torch_embedding_(weight, padding_idx=None, generator=None):
+    """``nn.Embedding``'s ``reset_parameters``: N(0, 1), with the ``padding_idx`` row zeroed."""
+    normal_(weight, 0.0, 1.0, generator=generator)
+    if padding_idx is not None:
+        rows = _args.target(weight).shape[0]
+        if isinstance(padding_idx, bool) or not isinstance(padding_idx, int) or \
+                not -rows <= padding_idx < rows:
+            raise ValueError(f"padding_idx must be within num_embeddings, got {padding_idx!r}")
+        weight[padding_idx] = 0
+    return weight
+
+
+def flax_defaults(seed=None):
+    """Flax's ``nn.Dense``/``nn.Conv`` defaults: ``(kernel_init, bias_init)`` =
+    ``(lecun_normal(), zeros)``. The kernel is a truncated normal of variance 1 / fan_in."""
+    return lecun_normal(seed=seed), zeros
+
+
+def flax_dense_(kernel, bias=None, generator=None):
+    """Fill a Flax-layout ``(*kernel, in, out)`` kernel with ``lecun_normal`` and the bias with
+    zeros. Returns ``(kernel, bias)``."""
+    # seed=0 only spares drawing a seed from the default generator: generator= takes over.
+    lecun_normal(seed=0)(out=_args.target(kernel), generator=_args.generator(generator))
+    if bias is not None:
+        zeros_(bias)
+    return kernel, bias
+
+
+def _sparse_rows(g, arr, units, fan_in, k, std, axis):
+    """N(0, std) with exactly min(k, fan_in) nonzeros per unit, the rest zero."""
+    _fill.normal(g, arr, 0.0, std)
+    shape = (units, fan_in) if axis == 1 else (fan_in, units)
+    zero = g.sparse_mask(shape, k=fan_in - min(k, fan_in), axis=axis)
+    np.copyto(arr, arr.dtype.type(0), where=zero.reshape(arr.shape))
+
+
+def martens_sparse_(tensor, k=15, std=1.0, generator=None):
+    """Martens' (2010) sparse initialization, torch layout ``(out, in, *kernel)``: each output
+    unit gets exactly ``min(k, fan_in)`` nonzero N(0, std**2) incoming weights, at uniformly
+    drawn positions; the rest are zero. (torch's ``sparse_`` fixes a fraction of zeros per
+    column instead.)"""
+    arr = _args.target(tensor)
+    kk, s = _args.count(k, "k"), _args.nonnegative(std, "std")
+    fan_in, _ = torch_fans(arr.shape)
+    if arr.size:
+        _sparse_rows(_args.generator(generator), arr, arr.shape[0], fan_in, kk, s, axis=1)
+    return tensor
+
+
+class MartensSparse(RandomInitializer):
+    """Martens' sparse initialization as an initializer object, JAX layout ``(*kernel, in,
+    out)``: every output unit (last axis) has exactly ``min(k, fan_in)`` nonzero N(0,
+    stddev**2) incoming weights."""
+
+    def __init__(self, k=15, stddev=1.0, seed=None, dtype=None):
+        self.k = _args.count(k, "k")
+        self.stddev = _args.nonnegative(stddev, "stddev")
+        super().__init__(seed, dtype)
+
+    def _check_shape(self, shape):
+        if len(shape) < 2:
+            raise ValueError(f"sparse initialization needs at least 2 dimensions, got {shape}")
+
+    def _fill(self, arr, g, plan):
+        _sparse_rows(g, arr, arr.shape[-1], arr.size // arr.shape[-1], self.k, self.stddev,
+                     axis=0)
+
+    def get_config(self):
+        return {"k": self.k, "stddev": self.stddev, "seed": self.seed}
+
+
+def depth_scaled_std(std, num_layers):
+    """GPT-2/Megatron's residual-projection std: std / sqrt(2 * num_layers)."""
+    n = _args.count(num_layers, "num_layers")
+    if n < 1:
+        raise ValueError(f"num_layers must be at least 1, got {num_layers!r}")
+    return _args.nonnegative(std, "std") / math.sqrt(2.0 * n)
+
+
+def depth_scaled_normal_(tensor, std=0.02, num_layers=1, generator=None):
+    """N(0, (std / sqrt(2 * num_layers))**2): GPT-2's and Megatron's initialization of the
+    residual output projections, which keeps the residual stream's variance flat in depth."""
+    return normal_(tensor, 0.0, depth_scaled_std(std, num_layers), generator=generator)
+
+
+class DepthScaledNormal(RandomInitializer):
+    """N(0, (stddev / sqrt(2 * num_layers))**2) as an initializer object."""
+
+    def __init__(self, stddev=0.02, num_layers=1, seed=None, dtype=None):
+        self._std = depth_scaled_std(stddev, num_layers)
+        self.stddev, self.num_layers = float(stddev), int(num_layers)
+        super().__init__(seed, dtype)
+
+    def _fill(self, arr, g, plan):
+        _fill.normal(g, arr, 0.0, self._std)
+
+    def get_config(self):
+        return {"stddev": self.stddev, "num_layers": self.num_layers, "seed": self.seed}
+
+
+register(MartensSparse)
+register(DepthScaledNormal)
+register(MartensSparse, "martens_sparse")
+register(DepthScaledNormal, "depth_scaled_normal")
