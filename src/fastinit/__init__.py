@@ -38,6 +38,14 @@ from fastinit.initializers import (
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name):
+    # fastinit.torch imports torch: only on first use, never by `import fastinit`.
+    if name == "torch":
+        import importlib
+        return importlib.import_module("fastinit.torch")
+    raise AttributeError(f"module 'fastinit' has no attribute {name!r}")
+
 __all__ = [
     "BFLOAT16",
     "Generator",

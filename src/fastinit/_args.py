@@ -4,9 +4,11 @@ The in-place functions (torch names) and the initializer objects (Keras/JAX name
 their arrays, dtypes, shapes, generators and numbers through these helpers, so every check
 and every message is written once. The kernels' own buffer checks live in ``_core.pyx``.
 """
+import functools
 import math
 import numbers
 import operator
+import sys
 
 import numpy as np
 
@@ -33,7 +35,8 @@ def manual_seed(seed):
 
 
 def generator(gen):
-    """A ``fastinit.Generator`` from ``generator=``: a Generator, an int seed, or None."""
+    """A ``fastinit.Generator`` from ``generator=``: a Generator, an int seed, a
+    ``torch.Generator`` (one key drawn from it), or None (the default generator)."""
     if gen is None:
         return _default
     if isinstance(gen, Generator):
@@ -42,8 +45,18 @@ def generator(gen):
         return Generator(int(gen))
     if isinstance(gen, np.random.SeedSequence):
         return Generator(gen)
-    raise TypeError("generator must be a fastinit.Generator, an int seed or None, not "
-                    f"{type(gen).__name__}")
+    if _is_torch(gen, "Generator"):
+        from fastinit import torch as _torch
+        return _torch.generator_from(gen)
+    raise TypeError("generator must be a fastinit.Generator, an int seed, a torch.Generator "
+                    f"or None, not {type(gen).__name__}")
+
+
+def _is_torch(obj, name):
+    """Whether obj is a torch.<name>, without importing torch (if torch is not imported,
+    nothing is a tensor)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, getattr(torch, name))
 
 
 def fresh_seed():
@@ -61,26 +74,52 @@ def seed(value):
 
 
 def dtype(dt):
-    """A float dtype fastinit fills: float16, bfloat16, float32 or float64."""
+    """A float dtype fastinit fills: float16, bfloat16, float32 or float64 (NumPy, ml_dtypes
+    or torch spellings)."""
     try:
         d = np.dtype(dt)
     except TypeError:
         d = None
+        if _is_torch(dt, "dtype"):
+            from fastinit import torch as _torch
+            d = _torch.numpy_dtype(dt)
     if d not in FLOAT_DTYPES:
         raise TypeError(f"dtype must be float16, bfloat16, float32 or float64, not {dt!r}")
     return d
 
 
 def target(t):
-    """The writable float array an in-place function fills."""
+    """The writable float array an in-place function fills: the array itself, or a zero-copy
+    NumPy view of a CPU torch tensor."""
     if not isinstance(t, np.ndarray):
-        raise TypeError(f"expected a numpy.ndarray, not {type(t).__name__}")
+        if _is_torch(t, "Tensor"):
+            from fastinit import torch as _torch
+            return _torch.as_array(t)
+        raise TypeError(f"expected a numpy.ndarray or a torch CPU tensor, not "
+                        f"{type(t).__name__}")
     if t.dtype not in FLOAT_DTYPES:
         raise TypeError(f"array has dtype {t.dtype}; fastinit fills float16, bfloat16, "
                         "float32 and float64")
     if not t.flags.writeable:
         raise ValueError("array is read-only")
     return t
+
+
+def inplace(fn):
+    """Decorate an in-place function so it also takes torch tensors: a ``meta`` tensor is
+    returned unchanged, and a written tensor has its autograd version counter bumped, as
+    torch's own in-place ops do."""
+    @functools.wraps(fn)
+    def wrapper(tensor, *args, **kwargs):
+        if isinstance(tensor, np.ndarray) or not _is_torch(tensor, "Tensor"):
+            return fn(tensor, *args, **kwargs)
+        if tensor.is_meta:
+            return tensor
+        fn(tensor, *args, **kwargs)
+        from fastinit import torch as _torch
+        _torch.written(tensor)
+        return tensor
+    return wrapper
 
 
 def shape(s):

@@ -38,7 +38,7 @@ def torch_embedding_(weight, padding_idx=None, generator=None):
         if isinstance(padding_idx, bool) or not isinstance(padding_idx, int) or \
                 not -rows <= padding_idx < rows:
             raise ValueError(f"padding_idx must be within num_embeddings, got {padding_idx!r}")
-        weight[padding_idx] = 0
+        _args.target(weight)[padding_idx] = 0
     return weight
 
 
@@ -66,6 +66,7 @@ def _sparse_rows(g, arr, units, fan_in, k, std, axis):
     np.copyto(arr, arr.dtype.type(0), where=zero.reshape(arr.shape))
 
 
+@_args.inplace
 def martens_sparse_(tensor, k=15, std=1.0, generator=None):
     """Martens' (2010) sparse initialization, torch layout ``(out, in, *kernel)``: each output
     unit gets exactly ``min(k, fan_in)`` nonzero N(0, std**2) incoming weights, at uniformly

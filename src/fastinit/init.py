@@ -1,7 +1,8 @@
 """``torch.nn.init``'s functions over NumPy arrays: same names, signatures and defaults.
 
 Each fills its array in place and returns it. Fans use torch's ``(out, in, *kernel)`` layout.
-Arrays may be float16, bfloat16, float32 or float64, contiguous or not. ``generator`` is a
+Arrays may be float16, bfloat16, float32 or float64, contiguous or not; torch CPU tensors of
+those dtypes are written in place too, zero-copy (``meta`` tensors are returned unchanged). ``generator`` is a
 ``fastinit.Generator``, an int seed, or None for the default generator (seeded by
 ``fastinit.manual_seed``). Zero-element arrays are left alone; the kaiming functions warn
 about them, as torch does.
@@ -19,6 +20,7 @@ from fastinit._args import manual_seed
 from fastinit._fans import calculate_gain, torch_fan, torch_fans
 
 
+@_args.inplace
 def uniform_(tensor, a=0.0, b=1.0, generator=None):
     """Fill with U[a, b)."""
     arr = _args.target(tensor)
@@ -31,6 +33,7 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None):
     return tensor
 
 
+@_args.inplace
 def normal_(tensor, mean=0.0, std=1.0, generator=None):
     """Fill with N(mean, std**2)."""
     arr = _args.target(tensor)
@@ -40,6 +43,7 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None):
     return tensor
 
 
+@_args.inplace
 def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     """Fill with N(mean, std**2) truncated to [a, b]; the bounds are absolute, as in torch.
 
@@ -55,6 +59,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
     return tensor
 
 
+@_args.inplace
 def constant_(tensor, val):
     """Fill with ``val``."""
     arr = _args.target(tensor)
@@ -72,6 +77,7 @@ def zeros_(tensor):
     return constant_(tensor, 0.0)
 
 
+@_args.inplace
 def eye_(tensor):
     """The identity matrix of a 2-D array (ones on the main diagonal of a non-square one)."""
     arr = _args.target(tensor)
@@ -82,6 +88,7 @@ def eye_(tensor):
     return tensor
 
 
+@_args.inplace
 def dirac_(tensor, groups=1):
     """The Dirac delta of a conv weight ``(out, in, *k)``: the convolution is the identity on
     the first ``min(out/groups, in)`` channels of each group, with the delta at ``k // 2``."""
@@ -101,6 +108,7 @@ def dirac_(tensor, groups=1):
     return tensor
 
 
+@_args.inplace
 def xavier_uniform_(tensor, gain=1.0, generator=None):
     """U(-bound, bound) with bound = gain * sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio)."""
     arr = _args.target(tensor)
@@ -112,6 +120,7 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
     return tensor
 
 
+@_args.inplace
 def xavier_normal_(tensor, gain=1.0, generator=None):
     """N(0, std**2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     arr = _args.target(tensor)
@@ -132,6 +141,7 @@ def _kaiming_std(arr, a, mode, nonlinearity):
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 
+@_args.inplace
 def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """U(-bound, bound) with bound = gain * sqrt(3 / fan) (He et al., 2015).
 
@@ -145,6 +155,7 @@ def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gene
     return tensor
 
 
+@_args.inplace
 def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
     """N(0, std**2) with std = gain / sqrt(fan)."""
     arr = _args.target(tensor)
@@ -154,6 +165,7 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
     return tensor
 
 
+@_args.inplace
 def orthogonal_(tensor, gain=1, generator=None):
     """A (semi-)orthogonal matrix times ``gain`` (Saxe et al., 2013).
 
@@ -173,6 +185,7 @@ def orthogonal_(tensor, gain=1, generator=None):
     return tensor
 
 
+@_args.inplace
 def sparse_(tensor, sparsity, std=0.01, generator=None):
     """N(0, std**2) with ``ceil(sparsity * rows)`` zeros in every column, at positions drawn
     uniformly (and from ``generator``) for each column (Martens, 2010)."""

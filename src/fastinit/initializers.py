@@ -39,6 +39,11 @@ class Initializer:
     dtype = None
 
     def __call__(self, shape=None, dtype=None, *, generator=None, out=None):
+        if out is None:
+            return self._write(None, shape, dtype, generator)
+        return _write_out(out, self, shape, dtype, generator)
+
+    def _write(self, out, shape, dtype, generator):
         arr = _args.output(shape, dtype, out, self.dtype)
         plan = self._check_shape(arr.shape)
         if arr.size:
@@ -66,6 +71,12 @@ class Initializer:
     def __repr__(self):
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
         return f"{type(self).__name__}({args})"
+
+
+@_args.inplace
+def _write_out(out, init, shape, dtype, generator):
+    """``init(out=...)``: an array, or a torch tensor (returned itself, meta unchanged)."""
+    return init._write(out, shape, dtype, generator)
 
 
 class RandomInitializer(Initializer):
