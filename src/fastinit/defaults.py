@@ -18,6 +18,8 @@ def torch_linear_(weight, bias=None, generator=None):
     """``nn.Linear`` and ``nn.ConvNd``'s ``reset_parameters``: the weight by
     ``kaiming_uniform_(a=sqrt(5))``, i.e. U(±1/sqrt(fan_in)), and the bias by U(±1/sqrt(fan_in)),
     with fan_in from the weight's shape. Returns ``(weight, bias)``."""
+    if bias is not None:
+        _args.target(bias)          # a bad bias raises before the weight is written
     g = _args.generator(generator)
     kaiming_uniform_(weight, a=math.sqrt(5), generator=g)
     if bias is not None:
@@ -32,13 +34,15 @@ torch_conv_ = torch_linear_
 
 def torch_embedding_(weight, padding_idx=None, generator=None):
     """``nn.Embedding``'s ``reset_parameters``: N(0, 1), with the ``padding_idx`` row zeroed."""
-    normal_(weight, 0.0, 1.0, generator=generator)
+    arr = _args.target(weight)
     if padding_idx is not None:
-        rows = _args.target(weight).shape[0]
+        rows = arr.shape[0] if arr.ndim else 0
         if isinstance(padding_idx, bool) or not isinstance(padding_idx, int) or \
                 not -rows <= padding_idx < rows:
             raise ValueError(f"padding_idx must be within num_embeddings, got {padding_idx!r}")
-        _args.target(weight)[padding_idx] = 0
+    normal_(weight, 0.0, 1.0, generator=generator)
+    if padding_idx is not None:
+        arr[padding_idx] = 0
     return weight
 
 
@@ -51,8 +55,10 @@ def flax_defaults(seed=None):
 def flax_dense_(kernel, bias=None, generator=None):
     """Fill a Flax-layout ``(*kernel, in, out)`` kernel with ``lecun_normal`` and the bias with
     zeros. Returns ``(kernel, bias)``."""
+    if bias is not None:
+        _args.target(bias)          # a bad bias raises before the kernel is written
     # seed=0 only spares drawing a seed from the default generator: generator= takes over.
-    lecun_normal(seed=0)(out=_args.target(kernel), generator=_args.generator(generator))
+    lecun_normal(seed=0)(out=kernel, generator=_args.generator(generator))
     if bias is not None:
         zeros_(bias)
     return kernel, bias
@@ -98,7 +104,7 @@ class MartensSparse(RandomInitializer):
         _sparse_rows(g, arr, arr.shape[-1], arr.size // arr.shape[-1], self.k, self.stddev,
                      axis=0)
 
-    def get_config(self):
+    def _config(self):
         return {"k": self.k, "stddev": self.stddev, "seed": self.seed}
 
 
@@ -127,7 +133,7 @@ class DepthScaledNormal(RandomInitializer):
     def _fill(self, arr, g, plan):
         _fill.normal(g, arr, 0.0, self._std)
 
-    def get_config(self):
+    def _config(self):
         return {"stddev": self.stddev, "num_layers": self.num_layers, "seed": self.seed}
 
 

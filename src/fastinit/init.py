@@ -113,10 +113,10 @@ def xavier_uniform_(tensor, gain=1.0, generator=None):
     """U(-bound, bound) with bound = gain * sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio)."""
     arr = _args.target(tensor)
     fan_in, fan_out = torch_fans(arr.shape)
-    g = _args.finite(gain, "gain")
+    g = _args.nonnegative(gain, "gain")     # torch's range would come out reversed
     if arr.size:
         bound = math.sqrt(3.0) * g * math.sqrt(2.0 / (fan_in + fan_out))
-        _fill.uniform(_args.generator(generator), arr, -abs(bound), abs(bound))
+        _fill.uniform(_args.generator(generator), arr, -bound, bound)
     return tensor
 
 
@@ -125,17 +125,17 @@ def xavier_normal_(tensor, gain=1.0, generator=None):
     """N(0, std**2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     arr = _args.target(tensor)
     fan_in, fan_out = torch_fans(arr.shape)
-    g = _args.finite(gain, "gain")
+    g = _args.nonnegative(gain, "gain")     # torch's std would be negative
     if arr.size:
-        _fill.normal(_args.generator(generator), arr, 0.0,
-                     abs(g) * math.sqrt(2.0 / (fan_in + fan_out)))
+        _fill.normal(_args.generator(generator), arr, 0.0, g * math.sqrt(2.0 / (fan_in + fan_out)))
     return tensor
 
 
 def _kaiming_std(arr, a, mode, nonlinearity):
     """gain / sqrt(fan), or None for a zero-element array (which torch warns about)."""
     if arr.size == 0:
-        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=3)
+        # The caller, past kaiming_*_ and the _args.inplace wrapper.
+        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=4)
         return None
     fan = torch_fan(arr.shape, mode)
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)

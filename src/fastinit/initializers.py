@@ -62,6 +62,12 @@ class Initializer:
 
     def get_config(self):
         """The constructor arguments, as a dict that ``from_config`` takes back."""
+        cfg = self._config()
+        if self.dtype is not None:
+            cfg["dtype"] = self.dtype.name
+        return cfg
+
+    def _config(self):
         return {}
 
     @classmethod
@@ -95,13 +101,14 @@ class RandomInitializer(Initializer):
 class Constant(Initializer):
     """Every value equal to ``value``."""
 
-    def __init__(self, value=0.0):
+    def __init__(self, value=0.0, dtype=None):
         self.value = _args.real(value, "value")
+        self.dtype = None if dtype is None else _args.dtype(dtype)
 
     def _fill(self, arr, g, plan):
         arr.fill(self.value)
 
-    def get_config(self):
+    def _config(self):
         return {"value": self.value}
 
 
@@ -117,7 +124,7 @@ class Zeros(Constant):
             return self
         return super().__call__(shape, dtype, generator=generator, out=out)
 
-    def get_config(self):
+    def _config(self):
         return {}
 
 
@@ -141,7 +148,7 @@ class RandomUniform(RandomInitializer):
     def _fill(self, arr, g, plan):
         _fill.uniform(g, arr, self.minval, self.maxval)
 
-    def get_config(self):
+    def _config(self):
         return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
 
 
@@ -156,7 +163,7 @@ class RandomNormal(RandomInitializer):
     def _fill(self, arr, g, plan):
         _fill.normal(g, arr, self.mean, self.stddev)
 
-    def get_config(self):
+    def _config(self):
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
 
 
@@ -177,7 +184,7 @@ class TruncatedNormal(RandomInitializer):
                                self.mean + self.lower * self.stddev,
                                self.mean + self.upper * self.stddev)
 
-    def get_config(self):
+    def _config(self):
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed,
                 "lower": self.lower, "upper": self.upper}
 
@@ -227,7 +234,7 @@ class VarianceScaling(RandomInitializer):
         return {k: v for k, v in axes.items() if v != {"in_axis": -2, "out_axis": -1,
                                                         "batch_axis": ()}[k]}
 
-    def get_config(self):
+    def _config(self):
         return {"scale": self.scale, "mode": self.mode, "distribution": self.distribution,
                 "seed": self.seed, **self._axes_config()}
 
@@ -241,7 +248,7 @@ class _Preset(VarianceScaling):
         super().__init__(*self.preset, seed=seed, in_axis=in_axis, out_axis=out_axis,
                          batch_axis=batch_axis, dtype=dtype)
 
-    def get_config(self):
+    def _config(self):
         return {"seed": self.seed, **self._axes_config()}
 
 
@@ -311,7 +318,7 @@ class Orthogonal(RandomInitializer):
         q = q.reshape(rest + (cols,))
         return q if axis == len(shape) - 1 else np.moveaxis(q, -1, axis)
 
-    def get_config(self):
+    def _config(self):
         cfg = {"gain": self.gain, "seed": self.seed}
         if self.column_axis != -1:
             cfg["column_axis"] = self.column_axis
@@ -339,8 +346,9 @@ class DeltaOrthogonal(Orthogonal):
 class Identity(Initializer):
     """``gain`` times the identity matrix (2-D only; ones on the main diagonal)."""
 
-    def __init__(self, gain=1.0):
+    def __init__(self, gain=1.0, dtype=None):
         self.gain = _args.finite(gain, "gain")
+        self.dtype = None if dtype is None else _args.dtype(dtype)
 
     def _check_shape(self, shape):
         if len(shape) != 2:
@@ -351,7 +359,7 @@ class Identity(Initializer):
         arr.fill(0)
         np.fill_diagonal(arr, self.gain)
 
-    def get_config(self):
+    def _config(self):
         return {"gain": self.gain}
 
 
@@ -363,9 +371,7 @@ ones = Ones()
 
 def constant(value, dtype=None):
     """Every value equal to ``value``."""
-    c = Constant(value)
-    c.dtype = None if dtype is None else _args.dtype(dtype)
-    return c
+    return Constant(value, dtype)
 
 
 def uniform(scale=1e-2, dtype=None, *, seed=None):
