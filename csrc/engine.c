@@ -19,16 +19,16 @@ size_t fi_itemsize(int dtype)
     return sizes[dtype];
 }
 
-int fi_words_per_value(int dist, int dtype)
+int fi_words_per_value(int dist, int dtype, const fi_params *p)
 {
-    if (dist == FI_TRUNCNORM) return 2;
+    if (dist == FI_TRUNCNORM) return fi_truncnorm_one_word(dtype, p) ? 1 : 2;
     if (dist == FI_BERNOULLI) return 1;
     return dtype == FI_F64 ? 2 : 1;
 }
 
-uint64_t fi_blocks_for(int dist, int dtype, uint64_t n)
+uint64_t fi_blocks_for(int dist, int dtype, const fi_params *p, uint64_t n)
 {
-    uint64_t per_group = 64 / (uint64_t)fi_words_per_value(dist, dtype);
+    uint64_t per_group = 64 / (uint64_t)fi_words_per_value(dist, dtype, p);
     return (n + per_group - 1) / per_group * 16;
 }
 
@@ -202,22 +202,28 @@ static int zig_wedge(retry_stream *r, int idx, double x, int bits53)
     return y < fi_exp(-0.5 * x * x);
 }
 
-float fi_normal_slow_f32(uint32_t word, const fi_stream *s, uint64_t index, const uint32_t *retry1)
+/* The 32-bit ziggurat from its first candidate on, taking further draws from r. */
+static float zig32(uint32_t word, retry_stream *r)
 {
-    retry_stream r;
-    retry_init(&r, s, 64, index, retry1);
     for (;;) {
         uint32_t idx = word & 0xffu, u = word >> 9;
         float sign = (word & 0x100u) ? -1.0f : 1.0f;
         if (u < zig_k32[idx])       /* a redraw that falls in the fast region: as the fast path */
             return sign * ((float)(int32_t)u * zig_w32[idx]);
         if (idx == 0)
-            return sign * (float)zig_tail(&r);
+            return sign * (float)zig_tail(r);
         double x = (double)u * 0x1p-23 * zig_x[idx];
-        if (zig_wedge(&r, (int)idx, x, 0))
+        if (zig_wedge(r, (int)idx, x, 0))
             return sign * (float)x;
-        word = retry_u32(&r);
+        word = retry_u32(r);
     }
+}
+
+float fi_normal_slow_f32(uint32_t word, const fi_stream *s, uint64_t index, const uint32_t *retry1)
+{
+    retry_stream r;
+    retry_init(&r, s, 64, index, retry1);
+    return zig32(word, &r);
 }
 
 /* The 64-bit ziggurat from its first candidate on, taking further draws from r. */
@@ -463,11 +469,34 @@ double fi_truncnorm_value(uint32_t w_lo, uint32_t w_hi, const fi_stream *s, uint
     }
     if (t == p->max_attempts)
         z = truncnorm_inverse(p, retry_co01(&r));
-    if (p->mirror) z = -z;
-    double x = p->a + p->b * z;
-    x = x < p->lo ? p->lo : x;
-    x = x > p->hi ? p->hi : x;
-    return x;
+    return fi_truncnorm_x(p, z);
+}
+
+int fi_truncnorm_one_word(int dtype, const fi_params *p)
+{
+    return dtype != FI_F64 && (p->method == FI_TN_NORMAL || p->method == FI_TN_HALFNORMAL);
+}
+
+/* The normal and half-normal proposals for float16, bfloat16 and float32: each proposal is
+ * a draw of the 32-bit ziggurat (what standard_normal gives these dtypes), the first from
+ * the value's one main-stream word, the next ones from its retry words, which the
+ * ziggurat's own slow path also reads, in order. Returns z, negated when mirrored, in
+ * float: fi_truncnorm_x32 makes the value of it as normal() would. */
+float fi_truncnorm_z32(uint32_t word, const fi_stream *s, uint64_t index, const fi_params *p)
+{
+    retry_stream r;
+    retry_init(&r, s, 64, index, NULL);
+    float z = 0;
+    uint32_t t = 0;
+    for (; t < p->max_attempts; t++) {
+        z = zig32(word, &r);
+        if (p->method == FI_TN_HALFNORMAL) z = fabsf(z);
+        if ((double)z >= p->alpha && (double)z <= p->beta) break;
+        word = retry_u32(&r);
+    }
+    if (t == p->max_attempts)
+        z = (float)truncnorm_inverse(p, retry_co01(&r));
+    return p->mirror ? -z : z;
 }
 
 /* ---- masks -------------------------------------------------------------------------- */

@@ -84,11 +84,15 @@ enum fi_error {
 };
 
 size_t fi_itemsize(int dtype);
-/* Random words each value takes from the main stream: 1 or 2. */
-int fi_words_per_value(int dist, int dtype);
+/* Random words each value takes from the main stream: 1 or 2. p (set by the dist's
+ * fi_*_params) matters only for the truncated normal, whose proposal decides. */
+int fi_words_per_value(int dist, int dtype, const fi_params *p);
 /* Blocks a call of n values advances the stream by: whole groups, so it depends on n and
  * the words per value only. */
-uint64_t fi_blocks_for(int dist, int dtype, uint64_t n);
+uint64_t fi_blocks_for(int dist, int dtype, const fi_params *p, uint64_t n);
+/* Whether a truncated normal takes one word per value: the normal and half-normal proposals
+ * in float16, bfloat16 and float32. */
+int fi_truncnorm_one_word(int dtype, const fi_params *p);
 
 int fi_uniform_params(int dtype, double low, double high, fi_params *p);
 int fi_normal_params(int dtype, double loc, double scale, fi_params *p);

@@ -32,6 +32,18 @@ double fi_normal_slow_f64(uint64_t words, const fi_stream *s, uint64_t index, co
  * already clamped to the representable [lo, hi], still in double. */
 double fi_truncnorm_value(uint32_t w_lo, uint32_t w_hi, const fi_stream *s, uint64_t index,
                           const fi_params *p);
+/* x = mean + std*z (z negated when mirrored), clamped to the representable [lo, hi]: the
+ * last step of every truncated-normal sampler. */
+static inline double fi_truncnorm_x(const fi_params *p, double z)
+{
+    if (p->mirror) z = -z;
+    double x = p->a + p->b * z;
+    x = x < p->lo ? p->lo : x;
+    x = x > p->hi ? p->hi : x;
+    return x;
+}
+/* The standardized value from one main-stream word (fi_truncnorm_one_word), mirrored. */
+float fi_truncnorm_z32(uint32_t word, const fi_stream *s, uint64_t index, const fi_params *p);
 
 static inline uint32_t fi_f32_bits(float x) { uint32_t u; memcpy(&u, &x, 4); return u; }
 static inline float fi_bits_f32(uint32_t u) { float x; memcpy(&x, &u, 4); return x; }
@@ -113,6 +125,24 @@ static inline float fi_affine32(int dtype, const fi_params *p, float v)
 {
     if (dtype == FI_F32) return (float)((p->a + p->b * (double)v) * p->m);
     return ((float)p->a + (float)p->b * v) * (float)p->m;
+}
+
+/* A one-word truncated normal's value from its z: the affine step of normal() for the
+ * dtype, clamped to the representable [lo, hi] (values of the dtype, so clamping before
+ * the final rounding to bfloat16 or float16 is the same as after it). */
+static inline float fi_truncnorm_x32(int dtype, const fi_params *p, float z)
+{
+    float x = fi_affine32(dtype, p, z), lo = (float)p->lo, hi = (float)p->hi;
+    x = x < lo ? lo : x;
+    x = x > hi ? hi : x;
+    return x;
+}
+
+static inline void fi_store_f32_as(int dtype, void *out, size_t i, float x)
+{
+    if (dtype == FI_F32) ((float *)out)[i] = x;
+    else if (dtype == FI_BF16) ((uint16_t *)out)[i] = fi_f32_to_bf16(x);
+    else ((uint16_t *)out)[i] = fi_f32_to_f16(x);
 }
 
 /* When a = 0, m = 1 and b is a power of two, b*v and 0 + b*v are exact in float as in

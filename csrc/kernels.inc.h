@@ -68,10 +68,9 @@ static void uniform64(const uint32_t *restrict w, size_t ngroups, double *restri
 
 /* ---- normal: 256-layer ziggurat ----------------------------------------------------- */
 
-#ifndef FI_HAVE_PRODUCE32
 /* float32 fast path: 8 bits of layer, 1 of sign, 23 of position. rej[i] marks the 1.5%
  * of draws that fall outside the layer's inner rectangle. */
-static void ziggurat32(const uint32_t *restrict w, size_t n, float *restrict z,
+static inline __attribute__((unused)) void ziggurat32(const uint32_t *restrict w, size_t n, float *restrict z,
                        uint8_t *restrict rej)
 {
     for (size_t i = 0; i < n; i++) {
@@ -81,8 +80,6 @@ static void ziggurat32(const uint32_t *restrict w, size_t n, float *restrict z,
         rej[i] = u >= zig_k32[idx];
     }
 }
-
-#endif
 
 #ifndef FI_HAVE_PRODUCE64
 /* float64 fast path: one 64-bit word per draw, 8 bits of layer, 1 of sign, top 52 of position. */
@@ -221,6 +218,24 @@ static void produce_truncnorm(int dtype, const fi_stream *s, uint64_t g0, size_t
 {
     FI_ALIGN64 uint32_t w[FI_BATCH_GROUPS * 64];
     philox_groups(s->key, s->counter + 16 * g0, ngroups, w);
+    if (fi_truncnorm_one_word(dtype, p)) {
+        /* The ziggurat's fast path for all (vectorized), then each value whose first draw
+         * was not settled by it and the bounds on the sampler. */
+        FI_ALIGN64 float z[FI_BATCH_GROUPS * 64];
+        FI_ALIGN64 uint8_t rej[FI_BATCH_GROUPS * 64];
+        const size_t n = 64 * ngroups;
+        const int half = p->method == FI_TN_HALFNORMAL;
+        ziggurat32(w, n, z, rej);
+        for (size_t i = 0; i < n; i++) {
+            float zi = half ? fabsf(z[i]) : z[i];
+            if (!rej[i] && (double)zi >= p->alpha && (double)zi <= p->beta && p->max_attempts > 0)
+                zi = p->mirror ? -zi : zi;
+            else
+                zi = fi_truncnorm_z32(w[i], s, 64 * g0 + i, p);
+            fi_store_f32_as(dtype, out, i, fi_truncnorm_x32(dtype, p, zi));
+        }
+        return;
+    }
     for (size_t g = 0; g < 2 * ngroups; g++)           /* half-groups of 16 values */
         for (size_t j = 0; j < 16; j++) {
             size_t i = 16 * g + j;
@@ -263,7 +278,7 @@ void FI_CONTIG_NAME(int dist, int dtype, const fi_stream *s, const fi_params *p,
 {
     FI_ALIGN64 unsigned char stage[FI_BATCH_GROUPS * 64 * 4];
     const size_t es = fi_itemsize(dtype);
-    const uint64_t per_group = 64 / (uint64_t)fi_words_per_value(dist, dtype);
+    const uint64_t per_group = 64 / (uint64_t)fi_words_per_value(dist, dtype, p);
     uint64_t g = start / per_group;
     size_t skip = (size_t)(start % per_group);
     char *out = (char *)dst;

@@ -297,13 +297,15 @@ static void first_retry_blocks(int dtype, const fi_stream *s, const round_keys *
                                const uint64_t *index, size_t cnt, uint32_t w[4][32])
 {
     FI_ALIGN64 uint32_t c0[32], c1[32], c3[32];
-    const uint64_t per_group = dtype == FI_F64 ? 32 : 64;
+    /* Values per group: 32 or 64, so shifts and masks rather than divisions. */
+    const unsigned shift = dtype == FI_F64 ? 5 : 6;
+    const uint64_t in_group = ((uint64_t)1 << shift) - 1;
     for (size_t q = 0; q < 32; q++) {
         uint64_t i = index[q < cnt ? q : 0];
-        uint64_t block = s->counter + 16 * (i / per_group) + i % 16;
+        uint64_t block = s->counter + 16 * (i >> shift) + (i & 15);
         c0[q] = (uint32_t)block;
         c1[q] = (uint32_t)(block >> 32);
-        c3[q] = (uint32_t)(i % per_group / 16);
+        c3[q] = (uint32_t)((i & in_group) >> 4);
     }
     state16 x = {_mm512_load_si512(c0), _mm512_load_si512(c1), _mm512_set1_epi32(1),
                  _mm512_load_si512(c3)};
@@ -340,7 +342,8 @@ static inline __m512d exp8(__m512d v)
  * the first retry word, and if that fails, the redraw from the second word when it lands in
  * the fast region. Returns the lanes so settled (nine in ten), their values in *z; the
  * others (the tail, and rarer chains) go to the scalar slow path, which starts over. */
-static inline __mmask8 settle8_f32(__m256i word, __m256i r0, __m256i r1, __m256 *z)
+static inline __mmask8 settle8_f32(__m256i word, __m256i r0, __m256i r1, __m256 *z,
+                                   __mmask8 *wedge_accepted)
 {
     const __m256i low8 = _mm256_set1_epi32(0xff), sign = _mm256_set1_epi32(0x100);
     __m256i idx = _mm256_and_si256(word, low8);
@@ -363,6 +366,7 @@ static inline __mmask8 settle8_f32(__m256i word, __m256i r0, __m256i r1, __m256 
     __m256i z2 = _mm256_or_si256(_mm256_castps_si256(_mm256_mul_ps(_mm256_cvtepi32_ps(u2), w2)),
                                  _mm256_slli_epi32(_mm256_and_si256(r1, sign), 23));
     *z = _mm256_castsi256_ps(_mm256_mask_blend_epi32(redraw, zx, z2));
+    *wedge_accepted = accept;
     return accept | redraw;
 }
 
@@ -381,9 +385,10 @@ static void finish_rejected(int dtype, const batch32 *bt, const fi_stream *s, ui
         first_retry_blocks(dtype, s, rk, index, cnt, w);
         for (size_t q = 0; q < cnt; q += 8) {
             __m256 zq;
+            __mmask8 wedge;
             __mmask8 m = settle8_f32(_mm256_loadu_si256((const __m256i *)(bt->rej_word + r0 + q)),
                                      _mm256_load_si256((const __m256i *)(w[0] + q)),
-                                     _mm256_load_si256((const __m256i *)(w[1] + q)), &zq);
+                                     _mm256_load_si256((const __m256i *)(w[1] + q)), &zq, &wedge);
             _mm256_store_ps(z + q, zq);
             settled |= (uint32_t)m << q;
         }
@@ -910,10 +915,207 @@ static inline __attribute__((always_inline)) void produce_truncnorm_fused(
     }
 }
 
+/* ---- truncated normal, one word per value (fi_truncnorm_z32) --------------------------- */
+
+/* The float thresholds equivalent to comparing a float z with the double alpha and beta:
+ * (double)z >= alpha exactly when z >= the least float >= alpha. */
+static float float_ceil(double x)
+{
+    float f = (float)x;
+    return (double)f < x ? nextafterf(f, INFINITY) : f;
+}
+
+static float float_floor(double x)
+{
+    float f = (float)x;
+    return (double)f > x ? nextafterf(f, -INFINITY) : f;
+}
+
+/* Values i..i+15 from one register of words, as normal() makes them (emit16) from a first
+ * draw in the ziggurat's fast region that lands inside [alpha, beta], clamped to [lo, hi];
+ * the other lanes are noted in bt for tn_finish32. */
+static inline __attribute__((always_inline)) void tn_emit16(int dtype, int mode, int half,
+                                                            int mirror, batch32 *bt,
+                                                            __m512 alpha, __m512 beta,
+                                                            void *out, size_t i, __m512i v)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+    __m512i idx = _mm512_and_si512(v, _mm512_set1_epi32(0xff));
+    __m512i u = _mm512_srli_epi32(v, 9);
+    __m512i wk0 = _mm512_i32gather_epi64(_mm512_castsi512_si256(idx), (const void *)zig_wk32, 8);
+    __m512i wk1 = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(idx, 1), (const void *)zig_wk32, 8);
+    __m512 wt = _mm512_castsi512_ps(_mm512_permutex2var_epi32(wk0, even, wk1));
+    __m512i kt = _mm512_permutex2var_epi32(wk0, odd, wk1);
+    __m512 z = _mm512_mul_ps(_mm512_cvtepi32_ps(u), wt);
+    if (!half)
+        z = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(z),
+                _mm512_slli_epi32(_mm512_and_si512(v, _mm512_set1_epi32(0x100)), 23)));
+    __mmask16 fast = _mm512_cmplt_epu32_mask(u, kt);
+    __mmask16 ok = fast & _mm512_cmp_ps_mask(z, alpha, _CMP_GE_OQ)
+                   & _mm512_cmp_ps_mask(z, beta, _CMP_LE_OQ);
+    if (mirror) z = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(z), sign));
+    __m512 x;
+    if (mode == AFFINE_UNIT) x = _mm512_add_ps(_mm512_setzero_ps(), z);
+    else if (mode == AFFINE_DOUBLE) x = affine16_f64(FI_NORMAL, bt, z);
+    else x = _mm512_mul_ps(_mm512_add_ps(bt->a, _mm512_mul_ps(bt->b, z)), bt->m);
+    x = _mm512_min_ps(bt->hi, _mm512_max_ps(bt->lo, x));
+    store16(dtype, out, i, x);
+    /* Rejected lanes: the index, with bit 31 set when the draw was in the fast region (so
+     * it fell outside the bounds), and the word. */
+    __mmask16 no = (__mmask16)~ok;
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512i li = _mm512_add_epi32(lane, _mm512_set1_epi32((int)i));
+    li = _mm512_mask_or_epi32(li, fast, li, sign);
+    _mm512_storeu_si512((void *)(bt->rej_word + bt->nrej), _mm512_maskz_compress_epi32(no, v));
+    _mm512_storeu_si512((void *)(bt->rej_index + bt->nrej), _mm512_maskz_compress_epi32(no, li));
+    bt->nrej += (size_t)__builtin_popcount(no);
+}
+
+/* Eight lanes of the 32-bit ziggurat's fast path: z (signed unless half) and the lanes in
+ * the fast region. */
+static inline __mmask8 zig_fast8(int half, __m256i word, __m256 *z)
+{
+    __m256i idx = _mm256_and_si256(word, _mm256_set1_epi32(0xff)), u = _mm256_srli_epi32(word, 9);
+    __m512i wk = _mm512_i32gather_epi64(idx, (const void *)zig_wk32, 8);
+    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(u), _mm256_castsi256_ps(_mm512_cvtepi64_epi32(wk)));
+    if (!half)
+        v = _mm256_castsi256_ps(_mm256_or_si256(_mm256_castps_si256(v),
+                _mm256_slli_epi32(_mm256_and_si256(word, _mm256_set1_epi32(0x100)), 23)));
+    *z = v;
+    return _mm256_cmplt_epu32_mask(u, _mm512_cvtepi64_epi32(_mm512_srli_epi64(wk, 32)));
+}
+
+/* The values a batch's first draws did not settle, 32 at a time with their first retry
+ * blocks, eight lanes at once, as fi_truncnorm_z32 goes on: a first draw outside the fast
+ * region continues as the ziggurat's slow path (settle8_f32 reads retry words 0 and 1);
+ * then, while a draw lands in the fast region but outside the bounds, the next proposal is
+ * the ziggurat draw of the next retry word of the block. Lanes that need more (the tail, a
+ * later draw outside the fast region, the block used up) go to fi_truncnorm_z32, which
+ * starts over. */
+static void tn_finish32(int dtype, int half, int mirror, const batch32 *bt, __m256 alpha,
+                        __m256 beta, const fi_stream *s, uint64_t g0, const round_keys *rk,
+                        void *out, const fi_params *p)
+{
+    const int dt = dtype == DT_BF16_HW ? FI_BF16 : dtype;
+    const uint32_t low31 = 0x7fffffffu;
+    for (size_t r0 = 0; r0 < bt->nrej; r0 += 32) {
+        FI_ALIGN64 uint32_t w[4][32];
+        FI_ALIGN64 uint64_t index[32];
+        FI_ALIGN64 float zs[32];
+        size_t cnt = bt->nrej - r0 < 32 ? bt->nrej - r0 : 32;
+        uint32_t settled = 0;
+        for (size_t q = 0; q < cnt; q++) index[q] = 64 * g0 + (bt->rej_index[r0 + q] & low31);
+        first_retry_blocks(FI_F32, s, rk, index, cnt, w);
+        for (size_t q = 0; q < cnt; q += 8) {
+            __m256i word = _mm256_loadu_si256((const __m256i *)(bt->rej_word + r0 + q));
+            __m256i flag = _mm256_loadu_si256((const __m256i *)(bt->rej_index + r0 + q));
+            __m256i wv[4];
+            for (int k = 0; k < 4; k++) wv[k] = _mm256_load_si256((const __m256i *)(w[k] + q));
+            __mmask8 first_fast = _mm256_movepi32_mask(flag);
+            __m256 z;
+            __mmask8 wedge;
+            __mmask8 slow = (__mmask8)~first_fast & settle8_f32(word, wv[0], wv[1], &z, &wedge);
+            if (half) z = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), z);
+            __mmask8 inside = _mm256_cmp_ps_mask(z, alpha, _CMP_GE_OQ) & _mm256_cmp_ps_mask(z, beta, _CMP_LE_OQ);
+            __mmask8 done = slow & inside;
+            __mmask8 alive = first_fast | (slow & (__mmask8)~inside);
+            /* The retry word each live lane reads next. */
+            __m256i pos = _mm256_maskz_mov_epi32(slow, _mm256_set1_epi32(2));
+            pos = _mm256_mask_mov_epi32(pos, slow & wedge, _mm256_set1_epi32(1));
+            for (int k = 0; k < 4 && alive && p->max_attempts >= (uint32_t)k + 2; k++) {
+                __m256i c = wv[0];
+                c = _mm256_mask_mov_epi32(c, _mm256_cmpeq_epi32_mask(pos, _mm256_set1_epi32(1)), wv[1]);
+                c = _mm256_mask_mov_epi32(c, _mm256_cmpeq_epi32_mask(pos, _mm256_set1_epi32(2)), wv[2]);
+                c = _mm256_mask_mov_epi32(c, _mm256_cmpeq_epi32_mask(pos, _mm256_set1_epi32(3)), wv[3]);
+                alive &= _mm256_cmplt_epi32_mask(pos, _mm256_set1_epi32(4));
+                __m256 zc;
+                __mmask8 fast = zig_fast8(half, c, &zc);
+                __mmask8 ok = alive & fast & _mm256_cmp_ps_mask(zc, alpha, _CMP_GE_OQ)
+                              & _mm256_cmp_ps_mask(zc, beta, _CMP_LE_OQ);
+                z = _mm256_mask_mov_ps(z, ok, zc);
+                done |= ok;
+                alive &= fast & (__mmask8)~ok;
+                pos = _mm256_add_epi32(pos, _mm256_set1_epi32(1));
+            }
+            _mm256_store_ps(zs + q, z);
+            settled |= (uint32_t)done << q;
+        }
+        for (size_t q = 0; q < cnt; q++) {
+            float z = settled >> q & 1 ? (mirror ? -zs[q] : zs[q])
+                    : fi_truncnorm_z32(bt->rej_word[r0 + q], s, index[q], p);
+            store1(dtype, out, bt->rej_index[r0 + q] & low31, fi_truncnorm_x32(dt, p, z));
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void produce_truncnorm32_fused(
+    int dtype, int mode, int half, int mirror, const fi_stream *s, uint64_t g0,
+    size_t ngroups, void *out, const fi_params *p)
+{
+    round_keys rk;
+    FI_ALIGN64 batch32 bt;
+    make_keys(s->key, &rk);
+    bt.a = _mm512_set1_ps((float)p->a);
+    bt.b = _mm512_set1_ps((float)p->b);
+    bt.m = _mm512_set1_ps((float)p->m);
+    bt.lo = _mm512_set1_ps((float)p->lo);
+    bt.hi = _mm512_set1_ps((float)p->hi);
+    bt.ad = _mm512_set1_pd(p->a);
+    bt.bd = _mm512_set1_pd(p->b);
+    bt.md = _mm512_set1_pd(p->m);
+    bt.nrej = 0;
+    const float af = float_ceil(p->alpha), bf = float_floor(p->beta);
+    const __m512 alpha = _mm512_set1_ps(af), beta = _mm512_set1_ps(bf);
+    for (size_t g = 0; g < ngroups; g += 2) {
+        state16 x, y;
+        philox_main16x2(s->counter + 16 * (g0 + g),
+                        s->counter + 16 * (g0 + (g + 1 < ngroups ? g + 1 : g)), &rk, &x, &y);
+        size_t i = 64 * g;
+        tn_emit16(dtype, mode, half, mirror, &bt, alpha, beta, out, i, x.c0);
+        tn_emit16(dtype, mode, half, mirror, &bt, alpha, beta, out, i + 16, x.c1);
+        tn_emit16(dtype, mode, half, mirror, &bt, alpha, beta, out, i + 32, x.c2);
+        tn_emit16(dtype, mode, half, mirror, &bt, alpha, beta, out, i + 48, x.c3);
+        if (g + 1 < ngroups) {
+            tn_emit16(dtype, mode, half, mirror, &bt, alpha, beta, out, i + 64, y.c0);
+            tn_emit16(dtype, mode, half, mirror, &bt, alpha, beta, out, i + 80, y.c1);
+            tn_emit16(dtype, mode, half, mirror, &bt, alpha, beta, out, i + 96, y.c2);
+            tn_emit16(dtype, mode, half, mirror, &bt, alpha, beta, out, i + 112, y.c3);
+        }
+    }
+    if (bt.nrej)
+        tn_finish32(dtype, half, mirror, &bt, _mm256_set1_ps(af), _mm256_set1_ps(bf), s, g0,
+                    &rk, out, p);
+}
+
+/* One specialized loop per (dtype, affine mode, proposal, side), as produce32. */
+static void produce_truncnorm32(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
+                                void *out, const fi_params *p)
+{
+    int mode = fi_f64_bits(p->a) == 0 && p->b == 1.0 && p->m == 1.0 ? AFFINE_UNIT
+             : dtype == FI_F32 && !fi_affine32_exact(p) ? AFFINE_DOUBLE : AFFINE_FLOAT;
+    int half = p->method == FI_TN_HALFNORMAL, mirror = p->mirror;
+    if (dtype == FI_BF16 && fi_cpu_has_bf16() && bf16_exact(mode, p)) dtype = DT_BF16_HW;
+#define CASE(T, M, H, R) \
+    if (dtype == T && mode == M && half == H && mirror == R) { \
+        produce_truncnorm32_fused(T, M, H, R, s, g0, ngroups, out, p); return; }
+#define SIDES(T, M) CASE(T, M, 0, 0) CASE(T, M, 1, 0) CASE(T, M, 1, 1)
+    SIDES(FI_F32, AFFINE_FLOAT) SIDES(FI_F32, AFFINE_DOUBLE) SIDES(FI_F32, AFFINE_UNIT)
+    SIDES(FI_BF16, AFFINE_FLOAT) SIDES(FI_BF16, AFFINE_UNIT) SIDES(FI_F16, AFFINE_FLOAT)
+    SIDES(FI_F16, AFFINE_UNIT) SIDES(DT_BF16_HW, AFFINE_FLOAT) SIDES(DT_BF16_HW, AFFINE_UNIT)
+#undef SIDES
+#undef CASE
+}
+
 static void produce_truncnorm(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
                               void *out, const fi_params *p)
 {
     int m = p->method;
+    if (p->max_attempts > 0 && fi_truncnorm_one_word(dtype, p)) {
+        produce_truncnorm32(dtype, s, g0, ngroups, out, p);
+        return;
+    }
     if (p->max_attempts == 0 || m > FI_TN_EXP
         || (p->wide && m != FI_TN_NORMAL && m != FI_TN_HALFNORMAL)) {
         produce_truncnorm_scalar(dtype, s, g0, ngroups, out, p);
@@ -923,8 +1125,7 @@ static void produce_truncnorm(int dtype, const fi_stream *s, uint64_t g0, size_t
     if (dtype == T && m == M && p->mirror == R) { produce_truncnorm_fused(T, M, R, s, g0, ngroups, out, p); return; }
     /* A full normal is never mirrored; float64 takes the uniform and exponential proposals
      * with 53-bit uniforms, on the scalar sampler. */
-#define ALL(T) CASE(T, FI_TN_NORMAL, 0) CASE(T, FI_TN_HALFNORMAL, 0) CASE(T, FI_TN_HALFNORMAL, 1) \
-    CASE(T, FI_TN_UNIFORM, 0) CASE(T, FI_TN_UNIFORM, 1) CASE(T, FI_TN_EXP, 0) CASE(T, FI_TN_EXP, 1)
+#define ALL(T) CASE(T, FI_TN_UNIFORM, 0) CASE(T, FI_TN_UNIFORM, 1) CASE(T, FI_TN_EXP, 0) CASE(T, FI_TN_EXP, 1)
     CASE(FI_F64, FI_TN_NORMAL, 0) CASE(FI_F64, FI_TN_HALFNORMAL, 0) CASE(FI_F64, FI_TN_HALFNORMAL, 1)
     ALL(FI_F32) ALL(FI_BF16) ALL(FI_F16)
 #undef ALL

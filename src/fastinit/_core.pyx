@@ -34,7 +34,7 @@ cdef extern from "fastinit.h" nogil:
         int64_t shape[64]
         int64_t strides[64]
     size_t fi_itemsize(int dtype)
-    uint64_t fi_blocks_for(int dist, int dtype, uint64_t n)
+    uint64_t fi_blocks_for(int dist, int dtype, const fi_params *p, uint64_t n)
     uint64_t fi_mask_blocks(uint64_t nslices)
     int fi_truncnorm_params(int dtype, double mean, double std, double low, double high,
                             uint32_t max_attempts, fi_params *p)
@@ -480,7 +480,7 @@ cdef class Generator:
         cdef fi_out o
         arr = _output(size, code, out, dt)
         cdef uint64_t n = (<cnp.ndarray>arr).size
-        self._take(fi_blocks_for(dist, code, n), &s)
+        self._take(fi_blocks_for(dist, code, p, n), &s)
         if n:
             _describe(arr, &o)
             with nogil:
