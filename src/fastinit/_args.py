@@ -122,6 +122,11 @@ def inplace(fn):
     return wrapper
 
 
+def is_meta(t):
+    """Whether t is a torch ``meta`` tensor (no storage: in-place functions return it)."""
+    return not isinstance(t, np.ndarray) and _is_torch(t, "Tensor") and t.is_meta
+
+
 def shape(s):
     """A shape: an int or a sequence of non-negative ints."""
     try:
@@ -147,7 +152,7 @@ def output(shp, dt, out, default_dtype):
                                           np.float32))
     arr = target(out)
     if dt is not None and dtype(dt) != arr.dtype:
-        raise TypeError(f"dtype {np.dtype(dt)} does not match out's dtype {arr.dtype}")
+        raise TypeError(f"dtype {dtype(dt)} does not match out's dtype {arr.dtype}")
     if shp is not None and shape(shp) != arr.shape:
         raise ValueError(f"shape {shape(shp)} does not match out.shape {arr.shape}")
     return arr

@@ -18,12 +18,16 @@ def torch_linear_(weight, bias=None, generator=None):
     """``nn.Linear`` and ``nn.ConvNd``'s ``reset_parameters``: the weight by
     ``kaiming_uniform_(a=sqrt(5))``, i.e. U(±1/sqrt(fan_in)), and the bias by U(±1/sqrt(fan_in)),
     with fan_in from the weight's shape. Returns ``(weight, bias)``."""
-    if bias is not None:
-        _args.target(bias)          # a bad bias raises before the weight is written
-    g = _args.generator(generator)
+    if _args.is_meta(weight):
+        return weight, bias
+    w = _args.target(weight)
+    b = None if bias is None or _args.is_meta(bias) else _args.target(bias)
+    # One generator for both (an int seed or a torch.Generator gives one key), drawn only
+    # when there are values to write.
+    g = _args.generator(generator) if w.size or (b is not None and b.size) else None
     kaiming_uniform_(weight, a=math.sqrt(5), generator=g)
-    if bias is not None:
-        fan_in, _ = torch_fans(_args.target(weight).shape)
+    if b is not None:
+        fan_in, _ = torch_fans(w.shape)
         bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
         uniform_(bias, -bound, bound, generator=g)
     return weight, bias
@@ -34,6 +38,8 @@ torch_conv_ = torch_linear_
 
 def torch_embedding_(weight, padding_idx=None, generator=None):
     """``nn.Embedding``'s ``reset_parameters``: N(0, 1), with the ``padding_idx`` row zeroed."""
+    if _args.is_meta(weight):
+        return weight
     arr = _args.target(weight)
     if padding_idx is not None:
         rows = arr.shape[0] if arr.ndim else 0
@@ -55,7 +61,9 @@ def flax_defaults(seed=None):
 def flax_dense_(kernel, bias=None, generator=None):
     """Fill a Flax-layout ``(*kernel, in, out)`` kernel with ``lecun_normal`` and the bias with
     zeros. Returns ``(kernel, bias)``."""
-    if bias is not None:
+    if _args.is_meta(kernel):
+        return kernel, bias
+    if bias is not None and not _args.is_meta(bias):
         _args.target(bias)          # a bad bias raises before the kernel is written
     # seed=0 only spares drawing a seed from the default generator: generator= takes over.
     lecun_normal(seed=0)(out=kernel, generator=_args.generator(generator))

@@ -63,7 +63,13 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
 def constant_(tensor, val):
     """Fill with ``val``."""
     arr = _args.target(tensor)
-    arr.fill(_args.real(val, "val"))
+    v = _args.real(val, "val")
+    # 16-bit dtypes through float32, as torch's fill_ converts a Python scalar.
+    with np.errstate(over="ignore"):
+        x = arr.dtype.type(np.float32(v) if arr.itemsize == 2 else v)
+    if math.isfinite(v) and not np.isfinite(x):
+        raise ValueError(f"value cannot be converted to type {arr.dtype} without overflow")
+    arr.fill(x)
     return tensor
 
 

@@ -23,6 +23,7 @@ import contextlib
 import copy
 import functools
 import inspect
+import sys
 
 import numpy as np
 import torch
@@ -48,7 +49,9 @@ def numpy_dtype(dt):
 
 
 def as_array(t):
-    """A writable NumPy view of a CPU tensor's values (no copy)."""
+    """A writable NumPy view of a CPU tensor's values (no copy). Refuses what torch's own
+    in-place ops refuse: overlapping (expanded) tensors, and inference tensors outside
+    inference mode."""
     if t.device.type != "cpu":
         raise ValueError(f"fastinit fills CPU tensors; this one is on {t.device}")
     if t.layout != torch.strided:
@@ -57,6 +60,15 @@ def as_array(t):
     if dt is None:
         raise TypeError(f"tensor has dtype {t.dtype}; fastinit fills float16, bfloat16, "
                         "float32 and float64")
+    if t.is_neg() or t.is_conj():
+        raise ValueError("fastinit cannot write a tensor with its negative or conjugate bit "
+                         "set; call resolve_neg() first")
+    if any(st == 0 and n > 1 for st, n in zip(t.stride(), t.shape)):
+        raise ValueError("unsupported operation: more than one element of the written-to "
+                         "tensor refers to a single memory location")
+    if t.is_inference() and not torch.is_inference_mode_enabled():
+        raise ValueError("Inplace update to inference tensor outside InferenceMode is not "
+                         "allowed")
     d = t.detach()
     if dt is BFLOAT16:      # NumPy has no bfloat16 of torch's: view the same bits
         return d.view(torch.int16).numpy().view(BFLOAT16)
@@ -87,7 +99,7 @@ _PLAIN = (torch.Tensor, torch.nn.Parameter)
 def _ours(t):
     """Whether fastinit writes this tensor (else the previous function does)."""
     return (type(t) in _PLAIN and t.device.type == "cpu" and t.layout == torch.strided
-            and t.dtype in _NUMPY_DTYPES)
+            and t.dtype in _NUMPY_DTYPES and not t.is_neg() and not t.is_conj())
 
 
 def _patched(name, previous):
@@ -103,11 +115,16 @@ def _patched(name, previous):
         call_args, call_kwargs = args, kwargs
         if gen_at is not None:
             # None means torch's default CPU generator; the key is drawn only when values are.
-            if len(args) > gen_at:
-                if args[gen_at] is None:
-                    call_args = args[:gen_at] + (torch.default_generator,) + args[gen_at + 1:]
-            elif kwargs.get("generator") is None:
-                call_kwargs = dict(kwargs, generator=torch.default_generator)
+            # Anything but a torch.Generator is torch's to refuse.
+            gen = args[gen_at] if len(args) > gen_at else kwargs.get("generator")
+            if gen is None:
+                gen = torch.default_generator
+                if len(args) > gen_at:
+                    call_args = args[:gen_at] + (gen,) + args[gen_at + 1:]
+                else:
+                    call_kwargs = dict(kwargs, generator=gen)
+            elif not isinstance(gen, torch.Generator):
+                return previous(*args, **kwargs)
         try:
             return ours(*call_args, **call_kwargs)
         except (TypeError, ValueError):
@@ -119,22 +136,44 @@ def _patched(name, previous):
     return patched
 
 
-_installed = []      # the saved functions of each install() still in effect, innermost last
+_installed = []      # what each install() still in effect replaced, innermost last
+
+
+def _bindings(module, previous):
+    """torch.nn's own modules that imported these functions by name (``from torch.nn.init
+    import xavier_uniform_`` in nn.MultiheadAttention, nn.Transformer): (module, name) pairs
+    still bound to the function torch.nn.init holds."""
+    out = []
+    for mod_name, mod in list(sys.modules.items()):
+        if mod is None or mod is module or not mod_name.startswith("torch.nn."):
+            continue
+        d = getattr(mod, "__dict__", {})
+        out.extend((mod, name) for name, fn in previous.items() if d.get(name) is fn)
+    return out
 
 
 def install():
-    """Replace ``torch.nn.init``'s functions with fastinit's until ``uninstall()``. Nests."""
+    """Replace ``torch.nn.init``'s functions with fastinit's until ``uninstall()``, in
+    ``torch.nn.init`` and in the ``torch.nn`` modules that imported them by name. Nests.
+    Returns the functions ``torch.nn.init`` held, by name."""
+    return {name: fn for mod, name, fn in _install() if mod is torch.nn.init}
+
+
+def _install():
     module = torch.nn.init
-    saved = {name: getattr(module, name) for name in FUNCTIONS if hasattr(module, name)}
-    for name, previous in saved.items():
-        setattr(module, name, _patched(name, previous))
+    previous = {name: getattr(module, name) for name in FUNCTIONS if hasattr(module, name)}
+    saved = [(module, name, fn) for name, fn in previous.items()]
+    saved += [(mod, name, previous[name]) for mod, name in _bindings(module, previous)]
+    patched = {name: _patched(name, fn) for name, fn in previous.items()}
+    for mod, name, _ in saved:
+        setattr(mod, name, patched[name])
     _installed.append(saved)
     return saved
 
 
 def _restore(saved):
-    for name, fn in saved.items():
-        setattr(torch.nn.init, name, fn)
+    for mod, name, fn in saved:
+        setattr(mod, name, fn)
 
 
 def uninstall():
@@ -158,16 +197,18 @@ class patch(contextlib.ContextDecorator):
         self._saved = []
 
     def __enter__(self):
-        self._saved.append(install())
+        self._saved.append(_install())
         return self
 
     def __exit__(self, *exc):
         saved = self._saved.pop()
-        _restore(saved)
+        # Installs made inside this block (and not undone) end with it: drop them, then
+        # restore what this block found.
         for i in range(len(_installed) - 1, -1, -1):
             if _installed[i] is saved:
-                del _installed[i]
+                del _installed[i:]
                 break
+        _restore(saved)
         return False
 
 
