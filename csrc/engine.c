@@ -523,8 +523,10 @@ static uint32_t retry_below(retry_stream *r, uint32_t m)
 
 static const uint64_t one_bits[FI_NDTYPES] = {0x3c00, 0x3f80, 0x3f800000, 0x3ff0000000000000ull, 1};
 
+/* Slices [slice0, slice0 + nslices) of o (C order over all its dims but the last); slice j
+ * of o is slice stream0 + j of the call, so a block of slices can be made on its own. */
 void fi_sparse_mask(const fi_stream *s, int dtype, const fi_out *o, uint64_t slice0,
-                    uint64_t nslices, uint64_t k)
+                    uint64_t nslices, uint64_t k, uint64_t stream0)
 {
     const int last = o->ndim - 1;
     const uint64_t n = (uint64_t)o->shape[last];
@@ -549,7 +551,7 @@ void fi_sparse_mask(const fi_stream *s, int dtype, const fi_out *o, uint64_t sli
             rem /= (uint64_t)o->shape[d];
         }
         retry_stream r;
-        uint64_t block = s->counter + j;
+        uint64_t block = s->counter + stream0 + j;
         r.key[0] = s->key[0];
         r.key[1] = s->key[1];
         r.ctr[0] = (uint32_t)block;
@@ -699,5 +701,65 @@ void fi_fill_strided(int dist, int dtype, const fi_stream *s, const fi_params *p
         scatter(buf, k, es, o, start);
         start += k;
         n -= k;
+    }
+}
+
+/* ---- blocks of a logical array ---------------------------------------------------------- */
+
+/* Where block element idx[] goes in o. */
+static char *block_dst(const fi_out *o, const int64_t *idx)
+{
+    char *d = o->data;
+    for (int k = 0; k < o->ndim; k++) d += idx[k] * o->strides[k];
+    return d;
+}
+
+void fi_fill_block(int dist, int dtype, const fi_stream *s, const fi_params *p,
+                   const fi_out *o, const fi_block *b, uint64_t start, uint64_t n)
+{
+    const size_t es = fi_itemsize(dtype);
+    const int last = b->ndim - 1;
+    int64_t idx[FI_MAXDIM];
+    uint64_t rem = start;
+    for (int d = last; d >= 0; d--) {
+        idx[d] = (int64_t)(rem % (uint64_t)b->count[d]);
+        rem /= (uint64_t)b->count[d];
+    }
+    FI_ALIGN64 char stage[FI_BATCH_GROUPS * 64 * 8];
+    const uint64_t cap = sizeof stage / es;
+    const int64_t step = b->step[last], ost = o->strides[last];
+    const uint64_t astep = (uint64_t)(step < 0 ? -step : step);
+    while (n > 0) {
+        /* The rest of this row of the block: run values at flat base + j*step. */
+        uint64_t base = 0;
+        for (int d = 0; d < last; d++)
+            base += (uint64_t)(b->start[d] + idx[d] * b->step[d]) * b->stride[d];
+        base += (uint64_t)(b->start[last] + idx[last] * step);
+        uint64_t run = (uint64_t)(b->count[last] - idx[last]);
+        if (run > n) run = n;
+        char *dst = block_dst(o, idx);
+        if (step == 1 && ost == (int64_t)es) {
+            fi_fill_contig(dist, dtype, s, p, dst, base, run);
+        } else {
+            /* Pieces whose span fits the stage: the span generated, every step-th value
+             * kept. A step wider than the stage makes one value per piece. */
+            uint64_t per = astep > cap ? 1 : (cap - 1) / astep + 1;
+            for (uint64_t j = 0; j < run; j += per) {
+                uint64_t m = run - j < per ? run - j : per;
+                uint64_t first = step >= 0 ? base + j * astep : base - (j + m - 1) * astep;
+                uint64_t span = (m - 1) * astep + 1;
+                fi_fill_contig(dist, dtype, s, p, stage, first, span);
+                for (uint64_t q = 0; q < m; q++) {
+                    uint64_t at = step >= 0 ? q * astep : (m - 1 - q) * astep;
+                    memcpy(dst + (int64_t)(j + q) * ost, stage + at * es, es);
+                }
+            }
+        }
+        n -= run;
+        idx[last] += (int64_t)run;
+        for (int d = last; d > 0 && idx[d] == b->count[d]; d--) {
+            idx[d] = 0;
+            idx[d - 1]++;
+        }
     }
 }

@@ -71,6 +71,18 @@ typedef struct {
     int64_t strides[FI_MAXDIM];
 } fi_out;
 
+/* A block of a call's logical array (a NumPy basic index of it): block element
+ * (k_0, ..., k_{ndim-1}) is the value at flat index sum_d (start[d] + k_d * step[d]) *
+ * stride[d], where stride is the C-order stride (in elements) of the full shape. The
+ * output o has the block's shape, count (all ndim dims, 1 where an integer index was). */
+typedef struct {
+    int ndim;
+    uint64_t stride[FI_MAXDIM];
+    int64_t start[FI_MAXDIM];
+    int64_t step[FI_MAXDIM];
+    int64_t count[FI_MAXDIM];
+} fi_block;
+
 /* Errors of the parameter checks. */
 enum fi_error {
     FI_OK = 0,
@@ -110,7 +122,7 @@ int fi_bernoulli_params(double prob, fi_params *p);
  * min(k, n - k) chosen positions (their values tell Floyd's algorithm which are taken).
  */
 void fi_sparse_mask(const fi_stream *s, int dtype, const fi_out *o, uint64_t slice0,
-                    uint64_t nslices, uint64_t k);
+                    uint64_t nslices, uint64_t k, uint64_t stream0);
 /* Blocks a sparse mask of nslices slices advances the stream by. */
 uint64_t fi_mask_blocks(uint64_t nslices);
 
@@ -120,6 +132,11 @@ void fi_fill_contig(int dist, int dtype, const fi_stream *s, const fi_params *p,
 /* Values [start, start + n) of a call, each written to its place in the strided output o. */
 void fi_fill_strided(int dist, int dtype, const fi_stream *s, const fi_params *p,
                      const fi_out *o, uint64_t start, uint64_t n);
+/* Elements [start, start + n) (C order) of block b of a call, written to o, which has the
+ * block's shape. Only the values of the block are generated (with the groups they share
+ * words with). */
+void fi_fill_block(int dist, int dtype, const fi_stream *s, const fi_params *p,
+                   const fi_out *o, const fi_block *b, uint64_t start, uint64_t n);
 
 /* SIMD paths: the best one this CPU runs is the default; any supported one may be forced. */
 int fi_simd_supported(int level);

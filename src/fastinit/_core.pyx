@@ -3,6 +3,7 @@
 Generator, releases the GIL and splits each fill across threads. The C kernels below it
 know nothing of Python; the Python package above it holds the names and docs."""
 
+import itertools
 import operator
 import os
 
@@ -40,7 +41,15 @@ cdef extern from "fastinit.h" nogil:
                             uint32_t max_attempts, fi_params *p)
     int fi_bernoulli_params(double prob, fi_params *p)
     void fi_sparse_mask(const fi_stream *s, int dtype, const fi_out *o, uint64_t slice0,
-                        uint64_t nslices, uint64_t k)
+                        uint64_t nslices, uint64_t k, uint64_t stream0)
+    ctypedef struct fi_block:
+        int ndim
+        uint64_t stride[64]
+        int64_t start[64]
+        int64_t step[64]
+        int64_t count[64]
+    void fi_fill_block(int dist, int dtype, const fi_stream *s, const fi_params *p,
+                       const fi_out *o, const fi_block *b, uint64_t start, uint64_t n)
     int fi_uniform_params(int dtype, double low, double high, fi_params *p)
     int fi_normal_params(int dtype, double loc, double scale, fi_params *p)
     void fi_fill_contig(int dist, int dtype, const fi_stream *s, const fi_params *p,
@@ -139,6 +148,13 @@ cdef tuple _shape_of(object size):
     return shape
 
 
+cdef uint64_t _prod(tuple shape):
+    cdef uint64_t n = 1
+    for d in shape:
+        n *= <uint64_t>d
+    return n
+
+
 cdef object _output(object size, int code, object out, object dt=None):
     """The array to fill: out, checked, or a new one (of dtype dt, else code's)."""
     if out is None:
@@ -232,6 +248,115 @@ cdef void _run(int dist, int code, const fi_stream *s, const fi_params *p, const
     for t in prange(nchunks, num_threads=nt, schedule="dynamic"):
         start = t * chunk
         _span(dist, code, s, p, o, first, start, min(chunk, n - start))
+
+
+cdef void _span_block(int dist, int code, const fi_stream *s, const fi_params *p,
+                      const fi_out *o, const fi_block *b, uint64_t start, uint64_t n) noexcept nogil:
+    fi_fill_block(dist, code, s, p, o, b, start, n)
+
+
+cdef void _run_block(int dist, int code, const fi_stream *s, const fi_params *p,
+                     const fi_out *o, const fi_block *b, uint64_t n) noexcept nogil:
+    """Fill the n elements of block b, in chunks spread over the threads, as _run."""
+    cdef int nt = _num_threads
+    cdef uint64_t chunk, nchunks, start, t
+    if nt <= 1 or n < _PARALLEL_MIN:
+        _span_block(dist, code, s, p, o, b, 0, n)
+        return
+    chunk = n // (4 * <uint64_t>nt)
+    chunk = min(max(chunk, <uint64_t>1 << 16), <uint64_t>1 << 22)
+    nchunks = (n + chunk - 1) // chunk
+    for t in prange(nchunks, num_threads=nt, schedule="dynamic"):
+        start = t * chunk
+        _span_block(dist, code, s, p, o, b, start, min(chunk, n - start))
+
+
+def plan_index(shape, index):
+    """The block full[index] of an array of the given shape, for a NumPy basic index (ints,
+    slices with steps, one Ellipsis; missing trailing dims are whole):
+    (block shape, starts, steps, counts, int_axes), one start/step/count per dim of shape.
+    ValueError for anything else: an int or a slice bound outside its dim, too many
+    indices, None, arrays or masks."""
+    full = _shape_of(shape)
+    if not isinstance(index, tuple):
+        index = (index,)
+    nd = len(full)
+    n_ell = sum(1 for it in index if it is Ellipsis)
+    if n_ell > 1:
+        raise ValueError("an index can only have a single ellipsis ('...')")
+    explicit = len(index) - n_ell
+    if explicit > nd:
+        raise ValueError(f"too many indices: {explicit} for a shape of {nd} dimensions {full}")
+    if n_ell:
+        e = index.index(Ellipsis)
+        index = index[:e] + (slice(None),) * (nd - explicit) + index[e + 1:]
+    else:
+        index = index + (slice(None),) * (nd - explicit)
+    block, starts, steps, counts, int_axes = [], [], [], [], []
+    for d in range(nd):
+        it, n = index[d], full[d]
+        if isinstance(it, slice):
+            for v in (it.start, it.stop):
+                if v is not None:
+                    try:
+                        v = operator.index(v)
+                    except TypeError:
+                        raise ValueError(f"slice bounds must be ints, got {it!r}")
+                    if not -n <= v <= n:
+                        raise ValueError(f"slice {it!r} is out of range for dimension {d} of "
+                                         f"size {n}")
+            if it.step is not None and operator.index(it.step) == 0:
+                raise ValueError("slice step cannot be zero")
+            st, sp, stp = it.indices(n)
+            cnt = len(range(st, sp, stp))
+            block.append(cnt)
+            starts.append(st if cnt else 0)
+            steps.append(stp)
+            counts.append(cnt)
+        elif isinstance(it, (bool, np.bool_)) or it is None:
+            raise ValueError(f"index entries must be ints, slices or ..., not {it!r}")
+        else:
+            try:
+                i = operator.index(it)
+            except TypeError:
+                raise ValueError(f"index entries must be ints, slices or ..., not {it!r}")
+            if not -n <= i < n:
+                raise ValueError(f"index {i} is out of range for dimension {d} of size {n}")
+            starts.append(i % n)
+            steps.append(1)
+            counts.append(1)
+            int_axes.append(d)
+    return tuple(block), starts, steps, counts, tuple(int_axes)
+
+
+cdef object _fill_index(int dist, int code, fi_stream *s, const fi_params *p, tuple full,
+                        object index, object out, object dt):
+    """The block full[index] of a call whose stream is s, into out (or a new array)."""
+    cdef fi_out o
+    cdef fi_block b
+    cdef int d
+    cdef uint64_t stride = 1
+    shape, starts, steps, counts, int_axes = plan_index(full, index)
+    arr = _output(shape, code, out, dt)
+    cdef uint64_t n = (<cnp.ndarray>arr).size
+    if n == 0:
+        return arr
+    if len(full) == 0:
+        _describe(arr, &o)
+        with nogil:
+            _run(dist, code, s, p, &o, 0, 1)
+        return arr
+    b.ndim = len(full)
+    for d in range(b.ndim - 1, -1, -1):
+        b.stride[d] = stride
+        stride *= <uint64_t>full[d]
+        b.start[d] = starts[d]
+        b.step[d] = steps[d]
+        b.count[d] = counts[d]
+    _describe(np.expand_dims(arr, int_axes) if int_axes else arr, &o)
+    with nogil:
+        _run_block(dist, code, s, p, &o, &b, n)
+    return arr
 
 
 cdef void _describe(cnp.ndarray arr, fi_out *o) noexcept:
@@ -475,9 +600,18 @@ cdef class Generator:
         return 0
 
     cdef object _fill(self, int dist, int code, object size, object out, fi_params *p,
-                      object dt=None):
+                      object dt=None, object index=None):
         cdef fi_stream s
         cdef fi_out o
+        if index is not None:
+            # The block full[index] of the call over the full shape `size`; the Generator
+            # advances by the whole call, so every shard stays in step.
+            if size is None:
+                raise ValueError("index= needs size=, the full shape it indexes")
+            full = _shape_of(size)
+            plan_index(full, index)      # a bad index raises before the stream moves
+            self._take(fi_blocks_for(dist, code, p, _prod(full)), &s)
+            return _fill_index(dist, code, &s, p, full, index, out, dt)
         arr = _output(size, code, out, dt)
         cdef uint64_t n = (<cnp.ndarray>arr).size
         self._take(fi_blocks_for(dist, code, p, n), &s)
@@ -489,58 +623,59 @@ cdef class Generator:
             return arr[()]
         return arr
 
-    def random(self, size=None, dtype=None, out=None):
+    def random(self, size=None, dtype=None, out=None, index=None):
         """Uniform values on [0, 1). dtype: float16, bfloat16, float32 or float64 (the
         default, or out's dtype when out is given)."""
         cdef int code = _resolve_dtype(dtype, out)
         cdef fi_params p
         _params(FI_UNIFORM, code, 0.0, 1.0, 0, 0, &p)
-        return self._fill(FI_UNIFORM, code, size, out, &p)
+        return self._fill(FI_UNIFORM, code, size, out, &p, None, index)
 
-    def uniform(self, low=0.0, high=1.0, size=None, dtype=None, out=None):
+    def uniform(self, low=0.0, high=1.0, size=None, dtype=None, out=None, index=None):
         """Uniform values on [low, high), each rounded to dtype and never outside that
         interval; ValueError if no value of dtype lies in it."""
         cdef int code = _resolve_dtype(dtype, out)
         cdef fi_params p
         _params(FI_UNIFORM, code, low, high, 0, 0, &p)
-        return self._fill(FI_UNIFORM, code, size, out, &p)
+        return self._fill(FI_UNIFORM, code, size, out, &p, None, index)
 
-    def standard_normal(self, size=None, dtype=None, out=None):
+    def standard_normal(self, size=None, dtype=None, out=None, index=None):
         """Standard normal values (256-layer ziggurat, exact up to |z| < 12.2)."""
         cdef int code = _resolve_dtype(dtype, out)
         cdef fi_params p
         _params(FI_NORMAL, code, 0.0, 1.0, 0, 0, &p)
-        return self._fill(FI_NORMAL, code, size, out, &p)
+        return self._fill(FI_NORMAL, code, size, out, &p, None, index)
 
-    def normal(self, loc=0.0, scale=1.0, size=None, dtype=None, out=None):
+    def normal(self, loc=0.0, scale=1.0, size=None, dtype=None, out=None, index=None):
         """Normal values with mean loc and standard deviation scale (>= 0)."""
         cdef int code = _resolve_dtype(dtype, out)
         cdef fi_params p
         _params(FI_NORMAL, code, loc, scale, 0, 0, &p)
-        return self._fill(FI_NORMAL, code, size, out, &p)
+        return self._fill(FI_NORMAL, code, size, out, &p, None, index)
 
 
     def truncated_normal(self, mean=0.0, std=1.0, a=-2.0, b=2.0, size=None, dtype=None,
-                         out=None):
+                         out=None, index=None):
         """Normal values with mean and std, truncated to [a, b] (absolute bounds, as in
         torch; a=-inf or b=inf truncate one side). Exact, by rejection from the proposal
         with the best acceptance rate for the interval (normal, half-normal, uniform, or
         Robert's exponential for tails), with an exact inverse-CDF fallback; every value
-        lies in [a, b] after rounding to dtype. Takes two random words per value."""
+        lies in [a, b] after rounding to dtype."""
         cdef int code = _resolve_dtype(dtype, out)
         cdef fi_params p
         _params(FI_TRUNCNORM, code, mean, std, a, b, &p)
-        return self._fill(FI_TRUNCNORM, code, size, out, &p)
+        return self._fill(FI_TRUNCNORM, code, size, out, &p, None, index)
 
-    def bernoulli(self, p, size=None, dtype=None, out=None):
+    def bernoulli(self, p, size=None, dtype=None, out=None, index=None):
         """1 with probability p, else 0; dtype bool (the default), uint8 or a float dtype.
         p is used to 32 bits (a multiple of 2**-32); p = 0 and p = 1 are exact."""
         cdef fi_params prm
         code, dt = _resolve_mask_dtype(dtype, out)
         _params(FI_BERNOULLI, code, p, 0, 0, 0, &prm)
-        return self._fill(FI_BERNOULLI, code, size, out, &prm, dt)
+        return self._fill(FI_BERNOULLI, code, size, out, &prm, dt, index)
 
-    def sparse_mask(self, shape, density=None, k=None, axis=0, dtype=None, out=None):
+    def sparse_mask(self, shape, density=None, k=None, axis=0, dtype=None, out=None,
+                    index=None):
         """A mask with exactly k nonzeros in every 1-D slice along axis, at positions uniform
         over all k-subsets and independent from slice to slice (Martens' sparse
         initialization: k incoming weights per unit). Give k, or density, which makes
@@ -579,6 +714,11 @@ cdef class Generator:
                 raise ValueError(f"k must lie in [0, {n}] for slices of length {n}, got {k}")
         if n >= 2**32:
             raise ValueError("sparse_mask takes slices shorter than 2**32")
+        if index is not None:
+            plan = plan_index(shp, index)
+            nslices = _prod(shp) // n if n else 0
+            self._take(fi_mask_blocks(nslices), &s)
+            return _mask_block(&s, code, dt, shp, ax, k, plan, out)
         arr = _output(shp, code, out, dt)
         nslices = arr.size // n if n else 0
         self._take(fi_mask_blocks(nslices), &s)
@@ -597,12 +737,61 @@ cdef class Generator:
         nchunks = (nslices + chunk - 1) // chunk
         with nogil:
             if nt <= 1 or nchunks <= 1:
-                fi_sparse_mask(&s, code, &o, 0, nslices, kc)
+                fi_sparse_mask(&s, code, &o, 0, nslices, kc, 0)
             else:
                 for t in prange(nchunks, num_threads=nt, schedule="dynamic"):
                     j0 = t * chunk
-                    fi_sparse_mask(&s, code, &o, j0, min(chunk, nslices - j0), kc)
+                    fi_sparse_mask(&s, code, &o, j0, min(chunk, nslices - j0), kc, 0)
         return arr
+
+
+cdef object _mask_block(fi_stream *s, int code, object dt, tuple shp, int ax, uint64_t k,
+                        tuple plan, object out):
+    """The block shp[index] of a sparse mask: its slices along ax are made whole (a slice's
+    positions depend on all of it), from their own counters, then cut to the block."""
+    cdef fi_out o
+    cdef uint64_t n = shp[ax], row = 0
+    block, starts, steps, counts, int_axes = plan
+    arr = _output(block, code, out, dt)
+    if arr.size == 0:
+        return arr
+    other = [d for d in range(len(shp)) if d != ax]
+    nrows = _prod(tuple(counts[d] for d in other))
+    tmp = np.empty((nrows, n), dtype=arr.dtype)
+    tmp[...] = 1 if k > n - k else 0
+    if min(k, n - k) > 0:
+        _describe(tmp, &o)
+        o.contiguous = 0
+        # Slice numbers run in C order over the other dims: the last of them, when its step
+        # is 1, gives runs of consecutive slices.
+        last = other[-1] if other else None
+        outer = [range(counts[d]) for d in other[:-1]]
+        for combo in itertools.product(*outer):
+            num = 0
+            for d, kd in zip(other[:-1], combo):
+                num = num * shp[d] + starts[d] + kd * steps[d]
+            if last is None:
+                fi_sparse_mask(s, code, &o, row, 1, k, 0)
+                row += 1
+                continue
+            num *= shp[last]
+            if steps[last] == 1:
+                fi_sparse_mask(s, code, &o, row, counts[last], k, num + starts[last] - row)
+                row += counts[last]
+            else:
+                for kl in range(counts[last]):
+                    fi_sparse_mask(s, code, &o, row, 1, k,
+                                   num + starts[last] + kl * steps[last] - row)
+                    row += 1
+    # (rows in C order of the other dims' block, n) -> the block, axis back in place.
+    full_rows = tmp.reshape(tuple(counts[d] for d in other) + (n,))
+    picks = starts[ax] + steps[ax] * np.arange(counts[ax], dtype=np.int64)
+    sel = np.moveaxis(np.take(full_rows, picks, axis=-1), -1, ax)
+    drop = tuple(d for d in int_axes)
+    if drop:
+        sel = sel.reshape(tuple(c for d, c in enumerate(sel.shape) if d not in drop))
+    arr[...] = sel
+    return arr
 
 
 def default_rng(seed=None):
