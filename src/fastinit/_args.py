@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from fastinit._core import BFLOAT16, Generator
+from fastinit._core import BFLOAT16, Generator, plan_index
 
 FLOAT_DTYPES = (np.dtype(np.float16), BFLOAT16, np.dtype(np.float32), np.dtype(np.float64))
 
@@ -141,21 +141,51 @@ def shape(s):
     return dims
 
 
-def output(shp, dt, out, default_dtype):
-    """The array an initializer object writes: ``out`` (checked against shape and dtype) or
-    a new one of ``shape`` and ``dtype`` (else the initializer's default, else float32)."""
+def block_shape(full, index):
+    """The shape of full[index], a NumPy basic index (ValueError for a bad one)."""
+    return plan_index(full, () if index is None else index)[0]
+
+
+def shard(arr, full_shape, index):
+    """For an in-place function given a shard: (the logical shape fans come from, where),
+    where is None for a whole array, else (full shape, index) for the Generator's
+    size=/index=. The array must be exactly full[index]."""
+    if full_shape is None:
+        if index is not None:
+            raise ValueError("index= needs full_shape=, the shape of the whole tensor")
+        return arr.shape, None
+    full = shape(full_shape)
+    idx = () if index is None else index
+    blk = block_shape(full, idx)
+    if blk != arr.shape:
+        raise ValueError(f"the array's shape {arr.shape} is not that of "
+                         f"full_shape{list(full)}[index], {blk}")
+    return full, (full, idx)
+
+
+def output(shp, dt, out, default_dtype, index=None):
+    """What an initializer object writes: (array, full shape, where). The array is ``out``
+    (checked against shape, index and dtype) or a new one of ``shape[index]`` and ``dtype``
+    (else the initializer's default, else float32); ``where`` as for ``shard``."""
     if out is None:
         if shp is None:
             raise TypeError("an initializer needs a shape or out=")
-        return np.empty(shape(shp), dtype(dt if dt is not None else
-                                          default_dtype if default_dtype is not None else
-                                          np.float32))
+        full = shape(shp)
+        arr = np.empty(full if index is None else block_shape(full, index),
+                       dtype(dt if dt is not None else
+                             default_dtype if default_dtype is not None else np.float32))
+        return arr, full, None if index is None else (full, index)
     arr = target(out)
     if dt is not None and dtype(dt) != arr.dtype:
         raise TypeError(f"dtype {dtype(dt)} does not match out's dtype {arr.dtype}")
+    if index is not None:
+        if shp is None:
+            raise ValueError("index= needs the full shape")
+        full, where = shard(arr, shp, index)
+        return arr, full, where
     if shp is not None and shape(shp) != arr.shape:
         raise ValueError(f"shape {shape(shp)} does not match out.shape {arr.shape}")
-    return arr
+    return arr, arr.shape, None
 
 
 def real(x, name):

@@ -764,11 +764,13 @@ cdef object _mask_block(fi_stream *s, int code, object dt, tuple shp, int ax, ui
         o.contiguous = 0
         # Slice numbers run in C order over the other dims: the last of them, when its step
         # is 1, gives runs of consecutive slices.
-        last = other[-1] if other else None
-        outer = [range(counts[d]) for d in other[:-1]]
+        # (This module turns off wraparound: no negative indices on lists here.)
+        last = other[len(other) - 1] if other else None
+        lead = other[:len(other) - 1] if other else []
+        outer = [range(counts[d]) for d in lead]
         for combo in itertools.product(*outer):
             num = 0
-            for d, kd in zip(other[:-1], combo):
+            for d, kd in zip(lead, combo):
                 num = num * shp[d] + starts[d] + kd * steps[d]
             if last is None:
                 fi_sparse_mask(s, code, &o, row, 1, k, 0)
@@ -776,12 +778,14 @@ cdef object _mask_block(fi_stream *s, int code, object dt, tuple shp, int ax, ui
                 continue
             num *= shp[last]
             if steps[last] == 1:
-                fi_sparse_mask(s, code, &o, row, counts[last], k, num + starts[last] - row)
+                # (stream0 is added to the local slice number modulo 2**64)
+                fi_sparse_mask(s, code, &o, row, counts[last], k,
+                               (num + starts[last] - row) % 2**64)
                 row += counts[last]
             else:
                 for kl in range(counts[last]):
                     fi_sparse_mask(s, code, &o, row, 1, k,
-                                   num + starts[last] + kl * steps[last] - row)
+                                   (num + starts[last] + kl * steps[last] - row) % 2**64)
                     row += 1
     # (rows in C order of the other dims' block, n) -> the block, axis back in place.
     full_rows = tmp.reshape(tuple(counts[d] for d in other) + (n,))

@@ -1,30 +1,46 @@
 """Fills shared by the torch-named functions and the initializer objects.
 
 Every function takes a checked, non-empty target array and a ``fastinit.Generator``.
+``where`` is None for a whole array, or (full shape, index) when the array is the block
+full[index] of a larger logical tensor (``_args.shard``).
 """
+import math
+
 import numpy as np
 
+# Above this many elements, orthogonal with index= refuses: it must make the whole matrix.
+ORTHOGONAL_INDEX_MAX = 1 << 28
 
-def uniform(g, a, lo, hi):
+
+def _kw(where):
+    return {} if where is None else {"size": where[0], "index": where[1]}
+
+
+def uniform(g, a, lo, hi, where=None):
     """U[lo, hi). A zero-width interval gives the constant, after advancing ``g`` as the fill
     would have, so the values that follow do not depend on a degenerate bound."""
     if lo == hi:
-        g.random(out=a)
+        g.random(out=a, **_kw(where))
         a.fill(lo)
     else:
-        g.uniform(lo, hi, out=a)
+        g.uniform(lo, hi, out=a, **_kw(where))
     return a
 
 
-def normal(g, a, mean, std):
-    g.normal(mean, std, out=a)
+def normal(g, a, mean, std, where=None):
+    g.normal(mean, std, out=a, **_kw(where))
     return a
 
 
-def truncated_normal(g, a, mean, std, lo, hi):
+def truncated_normal(g, a, mean, std, lo, hi, where=None):
     """N(mean, std) truncated to the absolute bounds [lo, hi]."""
-    g.truncated_normal(mean, std, lo, hi, out=a)
+    g.truncated_normal(mean, std, lo, hi, out=a, **_kw(where))
     return a
+
+
+def sparse_mask(g, shape, k, axis, where_index=None):
+    """g.sparse_mask of a shape (whole, or the block at where_index)."""
+    return g.sparse_mask(shape, k=k, axis=axis, index=where_index)
 
 
 def compute_dtype(dt):
@@ -42,7 +58,53 @@ def orthogonal_matrix(g, rows, cols, dt):
     return q if rows >= cols else q.T
 
 
-def write(a, values):
-    """Store ``values`` into ``a``, rounding once to its dtype."""
-    a[...] = values
+def whole_for_index(full, where):
+    """Refuse index= for a matrix-wide initializer above ORTHOGONAL_INDEX_MAX elements."""
+    if where is not None and math.prod(full) > ORTHOGONAL_INDEX_MAX:
+        raise ValueError(f"an orthogonal initializer with index= makes the whole {full} "
+                         f"matrix; refused above {ORTHOGONAL_INDEX_MAX} elements")
+
+
+def write(a, values, where=None):
+    """Store ``values`` (the whole tensor) into ``a`` (its block at where), rounding once."""
+    a[...] = values if where is None else values[where[1]]
     return a
+
+
+def positions(full, index):
+    """Coordinate arrays of the block full[index], broadcastable against it (one per dim of
+    full; dims an integer index drops are scalars)."""
+    from fastinit._core import plan_index
+    _, starts, steps, counts, int_axes = plan_index(full, index)
+    kept = [d for d in range(len(full)) if d not in int_axes]
+    out = []
+    for d in range(len(full)):
+        c = starts[d] + steps[d] * np.arange(counts[d])
+        if d in int_axes:
+            out.append(c[0])
+        else:
+            shape = [1] * len(kept)
+            shape[kept.index(d)] = counts[d]
+            out.append(c.reshape(shape))
+    return out
+
+
+def cut(values, full, index, done=None):
+    """values[index] for values of shape ``full`` -- except along axis ``done``, which values
+    holds already cut (``axis_slice`` of it). Returns the block's shape."""
+    from fastinit._core import plan_index
+    block, starts, steps, counts, _ = plan_index(full, index)
+    picks = [np.arange(values.shape[d]) if d == done else
+             starts[d] + steps[d] * np.arange(counts[d]) for d in range(len(full))]
+    return values[np.ix_(*picks)].reshape(block)
+
+
+def axis_slice(full, index, axis):
+    """Dim ``axis`` of index as a slice (an integer one keeps its dim, of length 1)."""
+    from fastinit._core import plan_index
+    _, starts, steps, counts, _ = plan_index(full, index)
+    start, step, count = starts[axis], steps[axis], counts[axis]
+    if count == 0:
+        return slice(0, 0)
+    stop = start + step * (count - 1) + (1 if step > 0 else -1)     # just past the last
+    return slice(start, stop if stop >= 0 else None, step)

@@ -72,25 +72,41 @@ def flax_dense_(kernel, bias=None, generator=None):
     return kernel, bias
 
 
-def _sparse_rows(g, arr, units, fan_in, k, std, axis):
-    """N(0, std) with exactly min(k, fan_in) nonzeros per unit, the rest zero."""
-    _fill.normal(g, arr, 0.0, std)
-    shape = (units, fan_in) if axis == 1 else (fan_in, units)
-    zero = g.sparse_mask(shape, k=fan_in - min(k, fan_in), axis=axis)
-    np.copyto(arr, arr.dtype.type(0), where=zero.reshape(arr.shape))
+def _sparse_units(g, arr, full, where, units_axis, k, std):
+    """N(0, std) with exactly min(k, fan_in) nonzeros into every unit (the units along
+    units_axis, 0 or the last; fan_in the product of the other dims), the rest zero. A block
+    (where) gets its units' masks whole, then cut."""
+    _fill.normal(g, arr, 0.0, std, where)
+    units = full[units_axis]
+    fan_in = math.prod(full) // units if units else 0
+    flat = (units, fan_in) if units_axis == 0 else (fan_in, units)
+    axis = 1 if units_axis == 0 else 0
+    kz = fan_in - min(k, fan_in)
+    if where is None:
+        zero = g.sparse_mask(flat, k=kz, axis=axis).reshape(arr.shape)
+    else:
+        ua = units_axis % len(full)
+        take = _fill.axis_slice(full, where[1], ua)
+        idx = (take, slice(None)) if units_axis == 0 else (slice(None), take)
+        part = g.sparse_mask(flat, k=kz, axis=axis, index=idx)
+        shp = list(full)
+        shp[ua] = part.shape[0 if units_axis == 0 else 1]
+        zero = _fill.cut(part.reshape(shp), full, where[1], done=ua)
+    np.copyto(arr, arr.dtype.type(0), where=zero)
 
 
 @_args.inplace
-def martens_sparse_(tensor, k=15, std=1.0, generator=None):
+def martens_sparse_(tensor, k=15, std=1.0, generator=None, *, full_shape=None, index=None):
     """Martens' (2010) sparse initialization, torch layout ``(out, in, *kernel)``: each output
     unit gets exactly ``min(k, fan_in)`` nonzero N(0, std**2) incoming weights, at uniformly
     drawn positions; the rest are zero. (torch's ``sparse_`` fixes a fraction of zeros per
     column instead.)"""
     arr = _args.target(tensor)
+    full, where = _args.shard(arr, full_shape, index)
     kk, s = _args.count(k, "k"), _args.nonnegative(std, "std")
-    fan_in, _ = torch_fans(arr.shape)
+    torch_fans(full)
     if arr.size:
-        _sparse_rows(_args.generator(generator), arr, arr.shape[0], fan_in, kk, s, axis=1)
+        _sparse_units(_args.generator(generator), arr, full, where, 0, kk, s)
     return tensor
 
 
@@ -108,9 +124,9 @@ class MartensSparse(RandomInitializer):
         if len(shape) < 2:
             raise ValueError(f"sparse initialization needs at least 2 dimensions, got {shape}")
 
-    def _fill(self, arr, g, plan):
-        _sparse_rows(g, arr, arr.shape[-1], arr.size // arr.shape[-1], self.k, self.stddev,
-                     axis=0)
+    def _fill(self, arr, g, plan, where):
+        full = arr.shape if where is None else where[0]
+        _sparse_units(g, arr, full, where, -1, self.k, self.stddev)
 
     def _config(self):
         return {"k": self.k, "stddev": self.stddev, "seed": self.seed}
@@ -124,10 +140,12 @@ def depth_scaled_std(std, num_layers):
     return _args.nonnegative(std, "std") / math.sqrt(2.0 * n)
 
 
-def depth_scaled_normal_(tensor, std=0.02, num_layers=1, generator=None):
+def depth_scaled_normal_(tensor, std=0.02, num_layers=1, generator=None, *, full_shape=None,
+                         index=None):
     """N(0, (std / sqrt(2 * num_layers))**2): GPT-2's and Megatron's initialization of the
     residual output projections, which keeps the residual stream's variance flat in depth."""
-    return normal_(tensor, 0.0, depth_scaled_std(std, num_layers), generator=generator)
+    return normal_(tensor, 0.0, depth_scaled_std(std, num_layers), generator=generator,
+                   full_shape=full_shape, index=index)
 
 
 class DepthScaledNormal(RandomInitializer):
@@ -138,8 +156,8 @@ class DepthScaledNormal(RandomInitializer):
         self.stddev, self.num_layers = float(stddev), int(num_layers)
         super().__init__(seed, dtype)
 
-    def _fill(self, arr, g, plan):
-        _fill.normal(g, arr, 0.0, self._std)
+    def _fill(self, arr, g, plan, where):
+        _fill.normal(g, arr, 0.0, self._std, where)
 
     def _config(self):
         return {"stddev": self.stddev, "num_layers": self.num_layers, "seed": self.seed}

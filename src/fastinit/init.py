@@ -9,6 +9,16 @@ about them, as torch does.
 
     >>> w = np.empty((4096, 1024), np.float32)
     >>> fastinit.init.kaiming_uniform_(w, a=math.sqrt(5), generator=0)
+
+**Shards.** Every function also takes ``full_shape=`` and ``index=`` (keyword only): the
+array is then the block ``full[index]`` of a tensor of ``full_shape`` (a NumPy basic index:
+ints and slices, steps allowed), and receives exactly those values of the whole tensor, bit
+for bit, without the rest being made. Fans and gains come from ``full_shape``, and the
+generator advances as for the whole tensor, so every rank stays in step.
+
+    >>> shard = np.empty((8192, 1024), np.float32)      # columns 1024:2048 of 8192 x 8192
+    >>> fastinit.init.kaiming_uniform_(shard, generator=g, full_shape=(8192, 8192),
+    ...                                index=np.s_[:, 1024:2048])
 """
 import math
 import warnings
@@ -21,48 +31,53 @@ from fastinit._fans import calculate_gain, torch_fan, torch_fans
 
 
 @_args.inplace
-def uniform_(tensor, a=0.0, b=1.0, generator=None):
+def uniform_(tensor, a=0.0, b=1.0, generator=None, *, full_shape=None, index=None):
     """Fill with U[a, b)."""
     arr = _args.target(tensor)
+    _, where = _args.shard(arr, full_shape, index)
     lo, hi = _args.finite(a, "a"), _args.finite(b, "b")
     if lo > hi:
         raise ValueError(f"uniform_ expects to return a [from, to) range, but found "
                          f"from={a} > to={b}")
     if arr.size:
-        _fill.uniform(_args.generator(generator), arr, lo, hi)
+        _fill.uniform(_args.generator(generator), arr, lo, hi, where)
     return tensor
 
 
 @_args.inplace
-def normal_(tensor, mean=0.0, std=1.0, generator=None):
+def normal_(tensor, mean=0.0, std=1.0, generator=None, *, full_shape=None, index=None):
     """Fill with N(mean, std**2)."""
     arr = _args.target(tensor)
+    _, where = _args.shard(arr, full_shape, index)
     m, s = _args.finite(mean, "mean"), _args.nonnegative(std, "std")
     if arr.size:
-        _fill.normal(_args.generator(generator), arr, m, s)
+        _fill.normal(_args.generator(generator), arr, m, s, where)
     return tensor
 
 
 @_args.inplace
-def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None):
+def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *,
+                  full_shape=None, index=None):
     """Fill with N(mean, std**2) truncated to [a, b]; the bounds are absolute, as in torch.
 
     Exact (rejection sampling), for every interval, in every dtype: values lie in [a, b]
     after rounding and do not pile up on the bounds."""
     arr = _args.target(tensor)
+    _, where = _args.shard(arr, full_shape, index)
     m, s = _args.finite(mean, "mean"), _args.positive(std, "std")
     lo, hi = _args.real(a, "a"), _args.real(b, "b")
     if math.isnan(lo) or math.isnan(hi) or not lo < hi:
         raise ValueError(f"trunc_normal_ needs a < b, got a={a!r}, b={b!r}")
     if arr.size:
-        _fill.truncated_normal(_args.generator(generator), arr, m, s, lo, hi)
+        _fill.truncated_normal(_args.generator(generator), arr, m, s, lo, hi, where)
     return tensor
 
 
 @_args.inplace
-def constant_(tensor, val):
+def constant_(tensor, val, *, full_shape=None, index=None):
     """Fill with ``val``."""
     arr = _args.target(tensor)
+    _args.shard(arr, full_shape, index)
     v = _args.real(val, "val")
     # 16-bit dtypes through float32, as torch's fill_ converts a Python scalar.
     with np.errstate(over="ignore"):
@@ -73,138 +88,164 @@ def constant_(tensor, val):
     return tensor
 
 
-def ones_(tensor):
+def ones_(tensor, *, full_shape=None, index=None):
     """Fill with 1."""
-    return constant_(tensor, 1.0)
+    return constant_(tensor, 1.0, full_shape=full_shape, index=index)
 
 
-def zeros_(tensor):
+def zeros_(tensor, *, full_shape=None, index=None):
     """Fill with 0."""
-    return constant_(tensor, 0.0)
+    return constant_(tensor, 0.0, full_shape=full_shape, index=index)
 
 
 @_args.inplace
-def eye_(tensor):
+def eye_(tensor, *, full_shape=None, index=None):
     """The identity matrix of a 2-D array (ones on the main diagonal of a non-square one)."""
     arr = _args.target(tensor)
-    if arr.ndim != 2:
+    full, where = _args.shard(arr, full_shape, index)
+    if len(full) != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
-    arr.fill(0)
-    np.fill_diagonal(arr, 1)
+    if where is None:
+        arr.fill(0)
+        np.fill_diagonal(arr, 1)
+    else:
+        rows, cols = _fill.positions(full, where[1])
+        arr[...] = rows == cols
     return tensor
 
 
 @_args.inplace
-def dirac_(tensor, groups=1):
+def dirac_(tensor, groups=1, *, full_shape=None, index=None):
     """The Dirac delta of a conv weight ``(out, in, *k)``: the convolution is the identity on
     the first ``min(out/groups, in)`` channels of each group, with the delta at ``k // 2``."""
     arr = _args.target(tensor)
-    if arr.ndim not in (3, 4, 5):
+    full, where = _args.shard(arr, full_shape, index)
+    if len(full) not in (3, 4, 5):
         raise ValueError("Only tensors with 3, 4, or 5 dimensions are supported")
     if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
         raise ValueError(f"groups must be a positive int, got {groups!r}")
-    if arr.shape[0] % groups != 0:
+    if full[0] % groups != 0:
         raise ValueError("dim 0 must be divisible by groups")
-    per_group = arr.shape[0] // groups
-    d = np.arange(min(per_group, arr.shape[1]))
-    out_ch = (np.arange(groups)[:, None] * per_group + d).ravel()
-    centre = tuple(k // 2 for k in arr.shape[2:])
-    arr.fill(0)
-    arr[(out_ch, np.tile(d, groups)) + centre] = 1
+    per_group = full[0] // groups
+    width = min(per_group, full[1])
+    centre = tuple(k // 2 for k in full[2:])
+    if where is None:
+        d = np.arange(width)
+        out_ch = (np.arange(groups)[:, None] * per_group + d).ravel()
+        arr.fill(0)
+        arr[(out_ch, np.tile(d, groups)) + centre] = 1
+    else:
+        pos = _fill.positions(full, where[1])
+        one = (pos[0] % per_group == pos[1]) & (pos[1] < width)
+        for p, c in zip(pos[2:], centre):
+            one = one & (p == c)
+        arr[...] = one
     return tensor
 
 
 @_args.inplace
-def xavier_uniform_(tensor, gain=1.0, generator=None):
+def xavier_uniform_(tensor, gain=1.0, generator=None, *, full_shape=None, index=None):
     """U(-bound, bound) with bound = gain * sqrt(6 / (fan_in + fan_out)) (Glorot & Bengio)."""
     arr = _args.target(tensor)
-    fan_in, fan_out = torch_fans(arr.shape)
+    full, where = _args.shard(arr, full_shape, index)
+    fan_in, fan_out = torch_fans(full)
     g = _args.nonnegative(gain, "gain")     # torch's range would come out reversed
     if arr.size:
         bound = math.sqrt(3.0) * g * math.sqrt(2.0 / (fan_in + fan_out))
-        _fill.uniform(_args.generator(generator), arr, -bound, bound)
+        _fill.uniform(_args.generator(generator), arr, -bound, bound, where)
     return tensor
 
 
 @_args.inplace
-def xavier_normal_(tensor, gain=1.0, generator=None):
+def xavier_normal_(tensor, gain=1.0, generator=None, *, full_shape=None, index=None):
     """N(0, std**2) with std = gain * sqrt(2 / (fan_in + fan_out))."""
     arr = _args.target(tensor)
-    fan_in, fan_out = torch_fans(arr.shape)
+    full, where = _args.shard(arr, full_shape, index)
+    fan_in, fan_out = torch_fans(full)
     g = _args.nonnegative(gain, "gain")     # torch's std would be negative
     if arr.size:
-        _fill.normal(_args.generator(generator), arr, 0.0, g * math.sqrt(2.0 / (fan_in + fan_out)))
+        _fill.normal(_args.generator(generator), arr, 0.0,
+                     g * math.sqrt(2.0 / (fan_in + fan_out)), where)
     return tensor
 
 
-def _kaiming_std(arr, a, mode, nonlinearity):
+def _kaiming_std(arr, full, a, mode, nonlinearity):
     """gain / sqrt(fan), or None for a zero-element array (which torch warns about)."""
     if arr.size == 0:
         # The caller, past kaiming_*_ and the _args.inplace wrapper.
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=4)
         return None
-    fan = torch_fan(arr.shape, mode)
+    fan = torch_fan(full, mode)
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
 
 
 @_args.inplace
-def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+def kaiming_uniform_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None,
+                     *, full_shape=None, index=None):
     """U(-bound, bound) with bound = gain * sqrt(3 / fan) (He et al., 2015).
 
     ``a`` is the negative slope of a leaky_relu; ``mode`` picks fan_in (the forward pass's
     variance) or fan_out (the backward pass's)."""
     arr = _args.target(tensor)
-    std = _kaiming_std(arr, a, mode, nonlinearity)
+    full, where = _args.shard(arr, full_shape, index)
+    std = _kaiming_std(arr, full, a, mode, nonlinearity)
     if std is not None:
         bound = math.sqrt(3.0) * std
-        _fill.uniform(_args.generator(generator), arr, -bound, bound)
+        _fill.uniform(_args.generator(generator), arr, -bound, bound, where)
     return tensor
 
 
 @_args.inplace
-def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None):
+def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", generator=None,
+                    *, full_shape=None, index=None):
     """N(0, std**2) with std = gain / sqrt(fan)."""
     arr = _args.target(tensor)
-    std = _kaiming_std(arr, a, mode, nonlinearity)
+    full, where = _args.shard(arr, full_shape, index)
+    std = _kaiming_std(arr, full, a, mode, nonlinearity)
     if std is not None:
-        _fill.normal(_args.generator(generator), arr, 0.0, std)
+        _fill.normal(_args.generator(generator), arr, 0.0, std, where)
     return tensor
 
 
 @_args.inplace
-def orthogonal_(tensor, gain=1, generator=None):
+def orthogonal_(tensor, gain=1, generator=None, *, full_shape=None, index=None):
     """A (semi-)orthogonal matrix times ``gain`` (Saxe et al., 2013).
 
     The array is viewed as ``(shape[0], numel // shape[0])``, as torch does. QR runs through
     NumPy's LAPACK in float64 for float64 arrays and in float32 otherwise (float16 and
-    bfloat16 included), and the result is rounded once to the array's dtype."""
+    bfloat16 included), and the result is rounded once to the array's dtype. With index=,
+    the whole matrix is made (its memory and its QR), then cut: refused above 2**28
+    elements."""
     arr = _args.target(tensor)
-    if arr.ndim < 2:
+    full, where = _args.shard(arr, full_shape, index)
+    if len(full) < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     g = _args.finite(gain, "gain")
+    _fill.whole_for_index(full, where)
     if arr.size:
-        rows = arr.shape[0]
-        q = _fill.orthogonal_matrix(_args.generator(generator), rows, arr.size // rows,
-                                    arr.dtype)
+        rows = full[0]
+        q = _fill.orthogonal_matrix(_args.generator(generator), rows,
+                                    math.prod(full) // rows, arr.dtype)
         q *= g
-        _fill.write(arr, q.reshape(arr.shape))
+        _fill.write(arr, q.reshape(full), where)
     return tensor
 
 
 @_args.inplace
-def sparse_(tensor, sparsity, std=0.01, generator=None):
+def sparse_(tensor, sparsity, std=0.01, generator=None, *, full_shape=None, index=None):
     """N(0, std**2) with ``ceil(sparsity * rows)`` zeros in every column, at positions drawn
     uniformly (and from ``generator``) for each column (Martens, 2010)."""
     arr = _args.target(tensor)
-    if arr.ndim != 2:
+    full, where = _args.shard(arr, full_shape, index)
+    if len(full) != 2:
         raise ValueError("Only tensors with 2 dimensions are supported")
     frac = _args.probability(sparsity, "sparsity")
     s = _args.nonnegative(std, "std")
     if arr.size:
-        rows, cols = arr.shape
         g = _args.generator(generator)
-        _fill.normal(g, arr, 0.0, s)
-        zero = g.sparse_mask((rows, cols), k=math.ceil(frac * rows), axis=0)
+        _fill.normal(g, arr, 0.0, s, where)
+        zero = _fill.sparse_mask(g, full, math.ceil(frac * full[0]), 0,
+                                 None if where is None else where[1])
         np.copyto(arr, arr.dtype.type(0), where=zero)
     return tensor
 

@@ -38,16 +38,18 @@ class Initializer:
     _random = False
     dtype = None
 
-    def __call__(self, shape=None, dtype=None, *, generator=None, out=None):
+    def __call__(self, shape=None, dtype=None, *, generator=None, out=None, index=None):
+        """Values for a tensor of ``shape``; with ``index=`` (a NumPy basic index), only the
+        block ``full[index]``, bit for bit, fans still from the whole ``shape``."""
         if out is None:
-            return self._write(None, shape, dtype, generator)
-        return _write_out(out, self, shape, dtype, generator)
+            return self._write(None, shape, dtype, generator, index)
+        return _write_out(out, self, shape, dtype, generator, index)
 
-    def _write(self, out, shape, dtype, generator):
-        arr = _args.output(shape, dtype, out, self.dtype)
-        plan = self._check_shape(arr.shape)
+    def _write(self, out, shape, dtype, generator, index):
+        arr, full, where = _args.output(shape, dtype, out, self.dtype, index)
+        plan = self._check_shape(full)
         if arr.size:
-            self._fill(arr, self._generator(generator) if self._random else None, plan)
+            self._fill(arr, self._generator(generator) if self._random else None, plan, where)
         return arr
 
     def _generator(self, generator):
@@ -57,7 +59,7 @@ class Initializer:
         """Raise for a shape this initializer cannot fill; return what ``_fill`` needs."""
         return None
 
-    def _fill(self, arr, g, plan):
+    def _fill(self, arr, g, plan, where):
         raise NotImplementedError
 
     def get_config(self):
@@ -80,9 +82,9 @@ class Initializer:
 
 
 @_args.inplace
-def _write_out(out, init, shape, dtype, generator):
+def _write_out(out, init, shape, dtype, generator, index):
     """``init(out=...)``: an array, or a torch tensor (returned itself, meta unchanged)."""
-    return init._write(out, shape, dtype, generator)
+    return init._write(out, shape, dtype, generator, index)
 
 
 class RandomInitializer(Initializer):
@@ -105,7 +107,7 @@ class Constant(Initializer):
         self.value = _args.real(value, "value")
         self.dtype = None if dtype is None else _args.dtype(dtype)
 
-    def _fill(self, arr, g, plan):
+    def _fill(self, arr, g, plan, where):
         arr.fill(self.value)
 
     def _config(self):
@@ -119,10 +121,10 @@ class Zeros(Constant):
     def __init__(self):
         super().__init__(0.0)
 
-    def __call__(self, shape=None, dtype=None, *, generator=None, out=None):
+    def __call__(self, shape=None, dtype=None, *, generator=None, out=None, index=None):
         if shape is None and out is None:
             return self
-        return super().__call__(shape, dtype, generator=generator, out=out)
+        return super().__call__(shape, dtype, generator=generator, out=out, index=index)
 
     def _config(self):
         return {}
@@ -145,8 +147,8 @@ class RandomUniform(RandomInitializer):
             raise ValueError(f"minval must not exceed maxval, got {minval!r} > {maxval!r}")
         super().__init__(seed, dtype)
 
-    def _fill(self, arr, g, plan):
-        _fill.uniform(g, arr, self.minval, self.maxval)
+    def _fill(self, arr, g, plan, where):
+        _fill.uniform(g, arr, self.minval, self.maxval, where)
 
     def _config(self):
         return {"minval": self.minval, "maxval": self.maxval, "seed": self.seed}
@@ -160,8 +162,8 @@ class RandomNormal(RandomInitializer):
         self.stddev = _args.nonnegative(stddev, "stddev")
         super().__init__(seed, dtype)
 
-    def _fill(self, arr, g, plan):
-        _fill.normal(g, arr, self.mean, self.stddev)
+    def _fill(self, arr, g, plan, where):
+        _fill.normal(g, arr, self.mean, self.stddev, where)
 
     def _config(self):
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed}
@@ -179,10 +181,10 @@ class TruncatedNormal(RandomInitializer):
             raise ValueError(f"lower must be less than upper, got {lower!r} and {upper!r}")
         super().__init__(seed, dtype)
 
-    def _fill(self, arr, g, plan):
+    def _fill(self, arr, g, plan, where):
         _fill.truncated_normal(g, arr, self.mean, self.stddev,
                                self.mean + self.lower * self.stddev,
-                               self.mean + self.upper * self.stddev)
+                               self.mean + self.upper * self.stddev, where)
 
     def _config(self):
         return {"mean": self.mean, "stddev": self.stddev, "seed": self.seed,
@@ -217,16 +219,16 @@ class VarianceScaling(RandomInitializer):
     def _check_shape(self, shape):
         return axis_fans(shape, self.in_axis, self.out_axis, self.batch_axis)
 
-    def _fill(self, arr, g, plan):
+    def _fill(self, arr, g, plan, where):
         var = self.scale / scaled_fan(*plan, self.mode)
         if self.distribution == "uniform":
             limit = math.sqrt(3.0 * var)
-            _fill.uniform(g, arr, -limit, limit)
+            _fill.uniform(g, arr, -limit, limit, where)
         elif self.distribution == "untruncated_normal":
-            _fill.normal(g, arr, 0.0, math.sqrt(var))
+            _fill.normal(g, arr, 0.0, math.sqrt(var), where)
         else:
             std = math.sqrt(var) / TRUNCATED_STD
-            _fill.truncated_normal(g, arr, 0.0, std, -2.0 * std, 2.0 * std)
+            _fill.truncated_normal(g, arr, 0.0, std, -2.0 * std, 2.0 * std, where)
 
     def _axes_config(self):
         axes = {"in_axis": self.in_axis, "out_axis": self.out_axis,
@@ -306,8 +308,10 @@ class Orthogonal(RandomInitializer):
                              f"Received: shape={shape}")
         _column_axis(self.column_axis, len(shape))
 
-    def _fill(self, arr, g, plan):
-        _fill.write(arr, self._matrix(arr.shape, arr.dtype, g))
+    def _fill(self, arr, g, plan, where):
+        full = arr.shape if where is None else where[0]
+        _fill.whole_for_index(full, where)
+        _fill.write(arr, self._matrix(full, arr.dtype, g), where)
 
     def _matrix(self, shape, dt, g):
         axis = _column_axis(self.column_axis, len(shape))
@@ -337,10 +341,15 @@ class DeltaOrthogonal(Orthogonal):
             raise ValueError("`fan_in` must be less or equal than `fan_out`. ")
         _column_axis(self.column_axis, 2)
 
-    def _fill(self, arr, g, plan):
-        m = self._matrix(arr.shape[-2:], arr.dtype, g)
-        arr.fill(0)
-        _fill.write(arr[tuple((k - 1) // 2 for k in arr.shape[:-2])], m)
+    def _fill(self, arr, g, plan, where):
+        full = arr.shape if where is None else where[0]
+        m = self._matrix(full[-2:], arr.dtype, g)
+        kernel = np.zeros(full, dtype=arr.dtype) if where is not None else arr
+        kernel.fill(0)
+        kernel[tuple((k - 1) // 2 for k in full[:-2])] = m
+        if where is not None:
+            _fill.whole_for_index(full, where)
+            _fill.write(arr, kernel, where)
 
 
 class Identity(Initializer):
@@ -355,9 +364,13 @@ class Identity(Initializer):
             raise ValueError("Identity matrix initializer can only be used for 2D matrices. "
                              f"Received: shape={shape} of rank {len(shape)}.")
 
-    def _fill(self, arr, g, plan):
-        arr.fill(0)
-        np.fill_diagonal(arr, self.gain)
+    def _fill(self, arr, g, plan, where):
+        if where is None:
+            arr.fill(0)
+            np.fill_diagonal(arr, self.gain)
+        else:
+            rows, cols = _fill.positions(*where)
+            arr[...] = np.where(rows == cols, self.gain, 0.0)
 
     def _config(self):
         return {"gain": self.gain}
