@@ -40,10 +40,11 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    # fastinit.torch imports torch: only on first use, never by `import fastinit`.
-    if name == "torch":
+    # fastinit.torch and fastinit.dask import torch and dask: only on first use, never by
+    # `import fastinit`.
+    if name in ("torch", "dask"):
         import importlib
-        return importlib.import_module("fastinit.torch")
+        return importlib.import_module(f"fastinit.{name}")
     raise AttributeError(f"module 'fastinit' has no attribute {name!r}")
 
 __all__ = [
