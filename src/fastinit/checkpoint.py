@@ -1,0 +1,497 @@
+"""Randomly initialized model checkpoints, streamed to safetensors files.
+
+The model: a Hugging Face-style ``config.json`` of a decoder-only transformer (the llama,
+mistral and qwen2 family), a built-in preset, or a spec file that lists tensors. Tensor names
+and shapes follow the Hugging Face llama layout, so the output loads where such checkpoints
+load. Each tensor is made a block of rows at a time (``index=``), written, and forgotten:
+memory stays at a few blocks, whatever the checkpoint's size.
+
+Values: one ``Generator(seed)``; tensor k takes the next range of its stream after tensors
+0..k-1, in file order, exactly as the in-place fills would in memory. So the bytes depend on
+the seed, the scheme and the model only: not on the thread count, the block size or the
+sharding of the output.
+
+    >>> from fastinit import checkpoint
+    >>> plan = checkpoint.plan(checkpoint.PRESETS["llama-tiny"], scheme="hf", dtype="bf16")
+    >>> checkpoint.write(plan, "out/", seed=0)
+"""
+import copy
+import fnmatch
+import json
+import math
+import os
+import re
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from fastinit import init as _init
+from fastinit._core import BFLOAT16, Generator
+
+
+class CheckpointError(ValueError):
+    """A bad config, spec, preset, dtype or output path: one line for the user."""
+
+
+# ---- models --------------------------------------------------------------------------------
+
+PRESETS = {
+    # tiny models for tests and demos
+    "llama-tiny": {"model_type": "llama", "vocab_size": 1024, "hidden_size": 64,
+                   "intermediate_size": 176, "num_hidden_layers": 2, "num_attention_heads": 4,
+                   "num_key_value_heads": 2, "initializer_range": 0.02, "rms_norm_eps": 1e-6,
+                   "tie_word_embeddings": False},
+    "qwen2-tiny": {"model_type": "qwen2", "vocab_size": 1024, "hidden_size": 64,
+                   "intermediate_size": 160, "num_hidden_layers": 2, "num_attention_heads": 4,
+                   "num_key_value_heads": 2, "initializer_range": 0.02, "rms_norm_eps": 1e-6,
+                   "tie_word_embeddings": True},
+    "llama-100m": {"model_type": "llama", "vocab_size": 32000, "hidden_size": 768,
+                   "intermediate_size": 2048, "num_hidden_layers": 12,
+                   "num_attention_heads": 12, "num_key_value_heads": 12,
+                   "initializer_range": 0.02, "rms_norm_eps": 1e-6,
+                   "tie_word_embeddings": False},
+    # real architectures
+    "tinyllama-1.1b": {"model_type": "llama", "vocab_size": 32000, "hidden_size": 2048,
+                       "intermediate_size": 5632, "num_hidden_layers": 22,
+                       "num_attention_heads": 32, "num_key_value_heads": 4,
+                       "initializer_range": 0.02, "rms_norm_eps": 1e-5,
+                       "tie_word_embeddings": False},
+    "llama-7b": {"model_type": "llama", "vocab_size": 32000, "hidden_size": 4096,
+                 "intermediate_size": 11008, "num_hidden_layers": 32,
+                 "num_attention_heads": 32, "num_key_value_heads": 32,
+                 "initializer_range": 0.02, "rms_norm_eps": 1e-5,
+                 "tie_word_embeddings": False},
+    "mistral-7b": {"model_type": "mistral", "vocab_size": 32000, "hidden_size": 4096,
+                   "intermediate_size": 14336, "num_hidden_layers": 32,
+                   "num_attention_heads": 32, "num_key_value_heads": 8,
+                   "initializer_range": 0.02, "rms_norm_eps": 1e-5,
+                   "tie_word_embeddings": False},
+    "qwen2-0.5b": {"model_type": "qwen2", "vocab_size": 151936, "hidden_size": 896,
+                   "intermediate_size": 4864, "num_hidden_layers": 24,
+                   "num_attention_heads": 14, "num_key_value_heads": 2,
+                   "initializer_range": 0.02, "rms_norm_eps": 1e-6,
+                   "tie_word_embeddings": True},
+}
+
+_REQUIRED = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers",
+             "num_attention_heads")
+
+
+def _int(cfg, key, default=None):
+    v = cfg.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise CheckpointError(f"config: {key} must be a positive integer, got {v!r}")
+    return v
+
+
+def model_tensors(cfg):
+    """(name, shape) of every tensor of a llama-family model, in Hugging Face's layout."""
+    missing = [k for k in _REQUIRED if k not in cfg]
+    if missing:
+        raise CheckpointError(f"config: missing {', '.join(missing)}")
+    vocab, hidden = _int(cfg, "vocab_size"), _int(cfg, "hidden_size")
+    inter, layers = _int(cfg, "intermediate_size"), _int(cfg, "num_hidden_layers")
+    heads = _int(cfg, "num_attention_heads")
+    kv = _int(cfg, "num_key_value_heads", heads)
+    if cfg.get("head_dim") is None and hidden % heads:
+        raise CheckpointError(f"config: hidden_size {hidden} is not a multiple of "
+                              f"num_attention_heads {heads}")
+    head_dim = _int(cfg, "head_dim", hidden // heads) if cfg.get("head_dim") is not None \
+        else hidden // heads
+    if heads % kv:
+        raise CheckpointError(f"config: num_attention_heads {heads} is not a multiple of "
+                              f"num_key_value_heads {kv}")
+    attn_bias = bool(cfg.get("attention_bias", cfg.get("model_type") == "qwen2"))
+    mlp_bias = bool(cfg.get("mlp_bias", False))
+    out = [("model.embed_tokens.weight", (vocab, hidden))]
+    for i in range(layers):
+        p = f"model.layers.{i}."
+        for name, rows in (("q_proj", heads * head_dim), ("k_proj", kv * head_dim),
+                           ("v_proj", kv * head_dim)):
+            out.append((p + f"self_attn.{name}.weight", (rows, hidden)))
+            if attn_bias:
+                out.append((p + f"self_attn.{name}.bias", (rows,)))
+        out.append((p + "self_attn.o_proj.weight", (hidden, heads * head_dim)))
+        if cfg.get("attention_bias", False) and cfg.get("model_type") != "qwen2":
+            out.append((p + "self_attn.o_proj.bias", (hidden,)))
+        for name, shape in (("gate_proj", (inter, hidden)), ("up_proj", (inter, hidden)),
+                            ("down_proj", (hidden, inter))):
+            out.append((p + f"mlp.{name}.weight", shape))
+            if mlp_bias:
+                out.append((p + f"mlp.{name}.bias", shape[:1]))
+        out.append((p + "input_layernorm.weight", (hidden,)))
+        out.append((p + "post_attention_layernorm.weight", (hidden,)))
+    out.append(("model.norm.weight", (hidden,)))
+    if not cfg.get("tie_word_embeddings", False):
+        out.append(("lm_head.weight", (vocab, hidden)))
+    return out
+
+
+# ---- schemes: rules on tensor names --------------------------------------------------------
+
+SCHEMES = ("hf", "torch-default", "scaled", "trunc-normal")
+
+# What each rule calls: the torch-named in-place function and its parameters.
+INITS = {"normal": "normal_", "trunc_normal": "trunc_normal_", "uniform": "uniform_",
+         "zeros": "zeros_", "ones": "ones_", "constant": "constant_",
+         "kaiming_uniform": "kaiming_uniform_", "kaiming_normal": "kaiming_normal_",
+         "xavier_uniform": "xavier_uniform_", "xavier_normal": "xavier_normal_",
+         "orthogonal": "orthogonal_"}
+_DETERMINISTIC = ("zeros", "ones", "constant")
+
+
+def _kind(name, shape):
+    if name.endswith("norm.weight"):
+        return "norm"
+    if name.endswith(".bias"):
+        return "bias"
+    if "embed" in name:
+        return "embedding"
+    return "linear" if len(shape) == 2 else "other"
+
+
+def scheme_rule(scheme, name, shape, cfg, shapes):
+    """(init, params) of a tensor under a named scheme."""
+    std = float(cfg.get("initializer_range", 0.02))
+    kind = _kind(name, shape)
+    if kind == "norm":
+        return "ones", {}
+    if scheme == "torch-default":
+        if kind == "embedding":
+            return "normal", {"mean": 0.0, "std": 1.0}
+        if kind == "bias":
+            w = shapes.get(name[:-len("bias")] + "weight")
+            fan_in = w[1] if w and len(w) > 1 else shape[0]
+            bound = 1.0 / math.sqrt(fan_in)
+            return "uniform", {"a": -bound, "b": bound}
+        return "kaiming_uniform", {"a": math.sqrt(5)}
+    if kind == "bias":
+        return "zeros", {}
+    if scheme == "scaled" and re.search(r"(o_proj|down_proj)\.weight$", name):
+        layers = _int(cfg, "num_hidden_layers") if "num_hidden_layers" in cfg else 1
+        std = std / math.sqrt(2.0 * layers)
+    if scheme == "trunc-normal":
+        return "trunc_normal", {"mean": 0.0, "std": std, "a": -2.0 * std, "b": 2.0 * std}
+    return "normal", {"mean": 0.0, "std": std}
+
+
+# ---- the plan: every tensor, its dtype, its rule --------------------------------------------
+
+DTYPES = {"bf16": BFLOAT16, "f16": np.dtype(np.float16), "f32": np.dtype(np.float32),
+          "f64": np.dtype(np.float64)}
+_ALIASES = {"bfloat16": "bf16", "float16": "f16", "fp16": "f16", "half": "f16",
+            "float32": "f32", "fp32": "f32", "float": "f32", "float64": "f64", "double": "f64"}
+_ST_NAMES = {"bf16": "BF16", "f16": "F16", "f32": "F32", "f64": "F64"}
+
+
+def dtype_name(dt):
+    key = _ALIASES.get(str(dt).lower(), str(dt).lower())
+    if key not in DTYPES:
+        raise CheckpointError(f"unknown dtype {dt!r}; choose bf16, f16, f32 or f64")
+    return key
+
+
+@dataclass
+class Tensor:
+    name: str
+    shape: tuple
+    dtype: str              # bf16, f16, f32, f64
+    init: str               # a key of INITS
+    params: dict = field(default_factory=dict)
+
+    @property
+    def numel(self):
+        return math.prod(self.shape)
+
+    @property
+    def nbytes(self):
+        return self.numel * DTYPES[self.dtype].itemsize
+
+
+def _check_rule(name, init, params):
+    if init not in INITS:
+        raise CheckpointError(f"{name}: unknown init {init!r}; choose from "
+                              f"{', '.join(sorted(INITS))}")
+    if not isinstance(params, dict):
+        raise CheckpointError(f"{name}: init parameters must be a mapping")
+
+
+def _rule_of(entry, where):
+    """(init, params) from a spec entry: {"init": name, <params>} (or "params": {...})."""
+    if not isinstance(entry, dict) or "init" not in entry:
+        raise CheckpointError(f"{where}: needs an \"init\"")
+    params = dict(entry.get("params", {}))
+    params.update({k: v for k, v in entry.items()
+                   if k not in ("init", "params", "name", "shape", "pattern", "dtype")})
+    _check_rule(where, entry["init"], params)
+    return entry["init"], params
+
+
+def plan(model, scheme="hf", dtype="bf16", overrides=()):
+    """The tensors to write. model: a Hugging Face config dict, or a spec dict with
+    "tensors" (a list of {"name", "shape", "init", params...}). overrides: ({"pattern":
+    glob, "init": ..., params...}, ...); the last pattern that matches a name wins."""
+    if scheme not in SCHEMES:
+        raise CheckpointError(f"unknown scheme {scheme!r}; choose from {', '.join(SCHEMES)}")
+    dt = dtype_name(dtype)
+    if "tensors" in model:
+        entries = model["tensors"]
+        if not isinstance(entries, list) or not entries:
+            raise CheckpointError("spec: \"tensors\" must be a non-empty list")
+        out, seen = [], set()
+        for i, e in enumerate(entries):
+            if not isinstance(e, dict) or "name" not in e or "shape" not in e:
+                raise CheckpointError(f"spec: tensor {i} needs a \"name\" and a \"shape\"")
+            name = e["name"]
+            shape = e["shape"]
+            if not isinstance(name, str) or name in seen:
+                raise CheckpointError(f"spec: tensor name {name!r} is not a new string")
+            if not isinstance(shape, list) or any(isinstance(d, bool) or not isinstance(d, int)
+                                                  or d < 0 for d in shape):
+                raise CheckpointError(f"spec: {name}: shape must be a list of "
+                                      "non-negative integers")
+            seen.add(name)
+            init, params = _rule_of(e, f"spec: {name}")
+            out.append(Tensor(name, tuple(shape), dtype_name(e.get("dtype", dt)), init, params))
+        cfg = {}
+    else:
+        cfg = model
+        layout = model_tensors(cfg)
+        shapes = dict(layout)
+        out = [Tensor(n, s, dt, *scheme_rule(scheme, n, s, cfg, shapes)) for n, s in layout]
+    for o in overrides:
+        if not isinstance(o, dict) or not isinstance(o.get("pattern"), str):
+            raise CheckpointError("spec: every override needs a \"pattern\"")
+        init, params = _rule_of(o, f"override {o['pattern']!r}")
+        hits = [t for t in out if fnmatch.fnmatchcase(t.name, o["pattern"])]
+        if not hits:
+            raise CheckpointError(f"override {o['pattern']!r} matches no tensor")
+        for t in hits:
+            t.init, t.params = init, params
+            if "dtype" in o:
+                t.dtype = dtype_name(o["dtype"])
+    return out
+
+
+def load_model(path=None, preset=None):
+    """(model dict, overrides, scheme or None) from a config/spec file or a preset name."""
+    if preset is not None:
+        if preset not in PRESETS:
+            raise CheckpointError(f"unknown preset {preset!r}; choose from "
+                                  f"{', '.join(PRESETS)}")
+        return copy.deepcopy(PRESETS[preset]), [], None
+    try:
+        with open(path) as f:
+            spec = json.load(f)
+    except FileNotFoundError:
+        raise CheckpointError(f"no such file: {path}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise CheckpointError(f"cannot read {path}: {e}") from None
+    except json.JSONDecodeError as e:
+        raise CheckpointError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(spec, dict):
+        raise CheckpointError(f"{path}: expected a JSON object")
+    overrides = spec.get("overrides", [])
+    if not isinstance(overrides, list):
+        raise CheckpointError(f"{path}: \"overrides\" must be a list")
+    scheme = spec.get("scheme")
+    if "tensors" in spec:
+        return spec, overrides, scheme
+    if "preset" in spec:
+        model = load_model(preset=spec["preset"])[0]
+        model.update(spec.get("config", {}))
+        return model, overrides, scheme
+    if "config" in spec:
+        return dict(spec["config"]), overrides, scheme
+    if "hidden_size" in spec:
+        return spec, [], None
+    raise CheckpointError(f"{path}: neither a Hugging Face config (hidden_size, ...) nor a "
+                          "spec (\"tensors\", \"preset\" or \"config\")")
+
+
+# ---- sizes and layout of the output --------------------------------------------------------
+
+_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+          "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+
+
+def parse_size(text):
+    """'5GB' -> 5 * 10**9 (decimal, as Hugging Face); '2GiB' -> 2 * 2**30."""
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]*)\s*", str(text))
+    if not m or m.group(2).upper() not in _UNITS:
+        raise CheckpointError(f"bad size {text!r}; write e.g. 5GB, 500MB or 2GiB")
+    n = int(float(m.group(1)) * _UNITS[m.group(2).upper()])
+    if n <= 0:
+        raise CheckpointError(f"bad size {text!r}: must be positive")
+    return n
+
+
+def shards(tensors, max_size):
+    """Hugging Face's greedy split: a new file when the next tensor would pass max_size."""
+    out, cur, size = [], [], 0
+    for t in tensors:
+        if cur and size + t.nbytes > max_size:
+            out.append(cur)
+            cur, size = [], 0
+        cur.append(t)
+        size += t.nbytes
+    if cur:
+        out.append(cur)
+    return out
+
+
+def header(tensors):
+    """The safetensors header: 8-byte little-endian length, then JSON padded to 8 bytes."""
+    meta, off = {"__metadata__": {"format": "pt", "generator": "fastinit"}}, 0
+    for t in tensors:
+        meta[t.name] = {"dtype": _ST_NAMES[t.dtype], "shape": list(t.shape),
+                        "data_offsets": [off, off + t.nbytes]}
+        off += t.nbytes
+    text = json.dumps(meta, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text
+
+
+# ---- writing ---------------------------------------------------------------------------------
+
+BLOCK_BYTES = 64 << 20      # rows per block: about this much, so memory stays small
+
+
+def _blocks(t):
+    """Index of each block of rows of tensor t (the whole tensor when 0-d or orthogonal)."""
+    if not t.shape or t.numel == 0 or t.init == "orthogonal":
+        yield ()
+        return
+    row = t.nbytes // t.shape[0] if t.shape[0] else 0
+    step = max(1, BLOCK_BYTES // max(row, 1))
+    for r in range(0, t.shape[0], step):
+        yield (slice(r, min(r + step, t.shape[0])),)
+
+
+def _fill_block(t, g, index, buf):
+    fn = getattr(_init, INITS[t.init])
+    kw = {} if t.init in _DETERMINISTIC else {"generator": g}
+    try:
+        fn(buf, **t.params, **kw, full_shape=t.shape, index=index)
+    except TypeError as e:
+        raise CheckpointError(f"{t.name}: bad parameters for {t.init}: {e}") from None
+
+
+def _write_file(path, tensors, g, progress):
+    """One safetensors file, tensor by tensor, block by block: the next block is made while
+    the last one is written. Returns g advanced past these tensors."""
+    # Two buffers, taken in turn: one is filled while the other is written, and their pages
+    # are faulted in once, not per block.
+    spare = [np.empty(BLOCK_BYTES, np.uint8), np.empty(BLOCK_BYTES, np.uint8)]
+    turn = 0
+    with open(path, "wb") as f, ThreadPoolExecutor(1) as io:
+        f.write(header(tensors))
+        pending = None
+        for t in tensors:
+            start = g
+            for index in _blocks(t):
+                shape = t.shape if not index else (index[0].stop - index[0].start,) + t.shape[1:]
+                nbytes = math.prod(shape) * DTYPES[t.dtype].itemsize
+                if index and nbytes <= BLOCK_BYTES:
+                    buf = spare[turn][:nbytes].view(DTYPES[t.dtype]).reshape(shape)
+                    turn ^= 1
+                else:
+                    buf = np.empty(shape, DTYPES[t.dtype])
+                gb = copy.copy(start)
+                _fill_block(t, gb, index, buf)
+                if pending is not None:
+                    pending.result()
+                pending = io.submit(_write_buf, f, buf, progress)
+            if t.init not in _DETERMINISTIC:
+                g = gb      # every block's call advanced its copy by the whole tensor
+        if pending is not None:
+            pending.result()
+        f.flush()
+        os.fsync(f.fileno())
+    return g
+
+
+def _write_buf(f, buf, progress):
+    f.write(memoryview(np.ascontiguousarray(buf).view(np.uint8)).cast("B"))
+    if progress is not None:
+        progress(buf.nbytes)
+
+
+def output_files(out, tensors, max_shard_size=None):
+    """(directory or None, [(file name, tensors)]): a .safetensors path is one file; any other
+    path is a directory holding model.safetensors, or Hugging Face's sharded layout above
+    max_shard_size."""
+    if str(out).endswith(".safetensors") and not os.path.isdir(out):
+        if max_shard_size is not None and sum(t.nbytes for t in tensors) > max_shard_size:
+            raise CheckpointError("--max-shard-size needs a directory output, not a "
+                                  ".safetensors file")
+        return None, [(os.path.basename(out), tensors)]
+    parts = shards(tensors, max_shard_size) if max_shard_size else [tensors]
+    if len(parts) == 1:
+        return out, [("model.safetensors", tensors)]
+    n = len(parts)
+    return out, [(f"model-{i + 1:05d}-of-{n:05d}.safetensors", p) for i, p in enumerate(parts)]
+
+
+def _mkstemp(name, directory):
+    """A temporary file beside its final name, with the permissions a new file would get."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.fchmod(fd, 0o666 & ~umask)
+    return fd, tmp
+
+
+def write(tensors, out, seed=0, max_shard_size=None, force=False, progress=None, config=None):
+    """Write the checkpoint atomically: every file goes to a temporary name in its final
+    directory and is renamed into place only when all are complete; an error or an
+    interrupt removes them and leaves no partial checkpoint. Returns the paths written."""
+    directory, files = output_files(out, tensors, max_shard_size)
+    final_dir = directory if directory is not None else (os.path.dirname(os.path.abspath(out)))
+    targets = [os.path.join(final_dir, name) for name, _ in files]
+    extra = {}
+    if directory is not None and len(files) > 1:
+        weight_map = {t.name: name for name, part in files for t in part}
+        extra["model.safetensors.index.json"] = json.dumps(
+            {"metadata": {"total_size": sum(t.nbytes for t in tensors)},
+             "weight_map": weight_map}, indent=2).encode() + b"\n"
+    if directory is not None and config is not None:
+        extra["config.json"] = json.dumps(config, indent=2).encode() + b"\n"
+    existing = [p for p in targets + [os.path.join(final_dir, n) for n in extra]
+                if os.path.exists(p)]
+    if directory is not None and os.path.exists(directory) and not os.path.isdir(directory):
+        raise CheckpointError(f"{directory} exists and is not a directory")
+    if existing and not force:
+        raise CheckpointError(f"{existing[0]} exists; use --force to overwrite")
+    os.makedirs(final_dir, exist_ok=True)
+    temps = []
+    try:
+        g = Generator(seed)
+        for (name, part), target in zip(files, targets):
+            fd, tmp = _mkstemp(name, final_dir)
+            os.close(fd)
+            temps.append((tmp, target))
+            g = _write_file(tmp, part, g, progress)
+        for name, data in extra.items():
+            fd, tmp = _mkstemp(name, final_dir)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            temps.append((tmp, os.path.join(final_dir, name)))
+        if force and directory is not None:
+            # Stale shards of an earlier checkpoint would otherwise be left beside this one.
+            for old in os.listdir(final_dir):
+                if re.fullmatch(r"model(-\d{5}-of-\d{5})?\.safetensors(\.index\.json)?", old) \
+                        and os.path.join(final_dir, old) not in [t for _, t in temps]:
+                    os.remove(os.path.join(final_dir, old))
+        for tmp, target in temps:
+            os.replace(tmp, target)
+        temps = []
+        return targets + [os.path.join(final_dir, n) for n in extra]
+    finally:
+        for tmp, _ in temps:
+            try:
+                os.remove(tmp)
+            except OSError:
+                pass

@@ -1,0 +1,142 @@
+"""The ``fastinit`` command (also ``python -m fastinit``).
+
+    fastinit init CONFIG -o OUT [--preset NAME] [--dtype bf16|f16|f32|f64] [--seed N]
+                  [--scheme hf|torch-default|scaled|trunc-normal] [--threads N]
+                  [--max-shard-size 5GB] [--force] [--dry-run]
+
+Exit codes: 0 on success, 1 when writing fails, 2 for a bad command line, config, spec,
+preset, dtype or output path, 130 when interrupted.
+"""
+import argparse
+import os
+import sys
+import time
+
+from fastinit import checkpoint
+from fastinit._core import get_num_threads, set_num_threads
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="fastinit",
+                                description="Fast, reproducible random initialization.")
+    sub = p.add_subparsers(dest="command", required=True)
+    i = sub.add_parser("init", help="write a randomly initialized model checkpoint",
+                       description="Write a randomly initialized checkpoint (safetensors), "
+                                   "streamed: memory stays far below its size.")
+    i.add_argument("config", nargs="?",
+                   help="a Hugging Face config.json (llama/mistral/qwen2) or a spec file")
+    i.add_argument("-o", "--output", required=True,
+                   help="a .safetensors file, or a directory (model.safetensors, or shards)")
+    i.add_argument("--preset", help=f"a built-in model: {', '.join(checkpoint.PRESETS)}")
+    i.add_argument("--dtype", default=None,
+                   help="bf16 (default, or the config's torch_dtype), f16, f32 or f64")
+    i.add_argument("--seed", type=int, default=0, help="the seed (default 0)")
+    i.add_argument("--scheme", default=None,
+                   help=f"initialization scheme: {', '.join(checkpoint.SCHEMES)} (default hf)")
+    i.add_argument("--threads", type=int, default=None, help="threads (default: all CPUs)")
+    i.add_argument("--max-shard-size", default=None,
+                   help="split into Hugging Face shards above this size, e.g. 5GB")
+    i.add_argument("--force", action="store_true", help="overwrite an existing checkpoint")
+    i.add_argument("--dry-run", action="store_true",
+                   help="print the tensors and the total size, write nothing")
+    return p
+
+
+def _human(n):
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{n} B"
+        n /= 1000.0
+
+
+def _table(rows, out):
+    widths = [max(len(str(r[c])) for r in rows) for c in range(len(rows[0]))]
+    for r in rows:
+        out.write("  ".join(str(v).ljust(w) if c == 0 else str(v).rjust(w)
+                            for c, (v, w) in enumerate(zip(r, widths))).rstrip() + "\n")
+
+
+def _describe_init(t):
+    args = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                     for k, v in t.params.items())
+    return f"{t.init}({args})"
+
+
+def _progress(total):
+    """A tqdm bar (bytes, rate, ETA) on a terminal; nothing when stderr is piped or tqdm is
+    not installed. Returns (update, close)."""
+    if not sys.stderr.isatty():
+        return None, lambda: None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None, lambda: None
+    bar = tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1000, desc="writing",
+               file=sys.stderr, dynamic_ncols=True)
+    return bar.update, bar.close
+
+
+def _init(args):
+    if (args.config is None) == (args.preset is None):
+        raise checkpoint.CheckpointError("give a CONFIG file or --preset (one of them)")
+    model, overrides, spec_scheme = checkpoint.load_model(args.config, args.preset)
+    scheme = args.scheme or spec_scheme or "hf"
+    dtype = args.dtype or model.get("torch_dtype") or "bf16"
+    tensors = checkpoint.plan(model, scheme=scheme, dtype=dtype, overrides=overrides)
+    max_shard = None if args.max_shard_size is None else \
+        checkpoint.parse_size(args.max_shard_size)
+    if args.threads is not None:
+        if args.threads < 1:
+            raise checkpoint.CheckpointError("--threads must be at least 1")
+        set_num_threads(args.threads)
+    total = sum(t.nbytes for t in tensors)
+    params = sum(t.numel for t in tensors)
+    if args.dry_run:
+        rows = [("tensor", "shape", "dtype", "init", "bytes")]
+        rows += [(t.name, "x".join(map(str, t.shape)) or "()", t.dtype, _describe_init(t),
+                  f"{t.nbytes:,}") for t in tensors]
+        _table(rows, sys.stdout)
+        directory, files = checkpoint.output_files(args.output, tensors, max_shard)
+        where = os.path.join(directory, files[0][0]) if directory is not None else args.output
+        more = f" in {len(files)} files" if len(files) > 1 else ""
+        print(f"\n{len(tensors)} tensors, {params:,} parameters, {_human(total)} ({total:,} "
+              f"bytes){more}: {where}{' ...' if len(files) > 1 else ''} (dry run: nothing "
+              "written)")
+        return 0
+    update, close = _progress(total)
+    t0 = time.perf_counter()
+    try:
+        paths = checkpoint.write(tensors, args.output, seed=args.seed, max_shard_size=max_shard,
+                                 force=args.force, progress=update,
+                                 config=model if "tensors" not in model else None)
+    finally:
+        close()
+    dt = time.perf_counter() - t0
+    _table([("tensors", "parameters", "bytes", "seconds", "GB/s", "threads"),
+            (len(tensors), f"{params:,}", f"{total:,}", f"{dt:.2f}",
+             f"{total / dt / 1e9:.2f}", get_num_threads())], sys.stdout)
+    for p in paths:
+        print(f"wrote {p}")
+    return 0
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "init":
+            return _init(args)
+    except checkpoint.CheckpointError as e:
+        print(f"fastinit: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("fastinit: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    except OSError as e:
+        print(f"fastinit: error: {e.strerror or e}"
+              f"{': ' + e.filename if getattr(e, 'filename', None) else ''}", file=sys.stderr)
+        return 1
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
