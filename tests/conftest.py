@@ -26,3 +26,14 @@ def simd(request):
     assert fastinit.get_simd() == request.param
     yield request.param
     fastinit.set_simd("auto")
+
+
+@pytest.fixture
+def restore_default_generator():
+    """manual_seed replaces the process-wide default generator: put the old one back."""
+    import fastinit
+    saved = fastinit.default_generator()
+    state = saved.state
+    yield
+    saved.state = state
+    fastinit._args._default = saved

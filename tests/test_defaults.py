@@ -13,40 +13,8 @@ from scipy import stats
 
 import fastinit
 from fastinit import defaults
+from _laws import P_MIN, TRUNC, check_normal, check_truncnorm, check_uniform  # noqa: F401
 from _util import BF16, F16, F32, F64, as_bits, dtype_params, sentinel
-
-P_MIN = 1e-4
-TRUNC = 0.87962566103423978
-
-
-def check_uniform(x, lo, hi):
-    x = np.asarray(x, dtype=np.float64).ravel()
-    n = x.size
-    assert x.min() >= lo and x.max() < hi, (x.min(), x.max(), lo, hi)
-    slack = 40.0 * (hi - lo) / n
-    assert x.max() > hi - slack and x.min() < lo + slack, (x.min(), x.max(), lo, hi)
-    p = stats.kstest(x, stats.uniform(loc=lo, scale=hi - lo).cdf).pvalue
-    assert p > P_MIN, f"KS p={p:.3g} against U[{lo}, {hi})"
-
-
-def check_normal(x, mean, std):
-    x = np.asarray(x, dtype=np.float64).ravel()
-    n = x.size
-    assert abs(x.mean() - mean) < 6 * std / math.sqrt(n), (x.mean(), mean)
-    assert abs(x.std() / std - 1) < 6 / math.sqrt(2 * n), (x.std(), std)
-    p = stats.kstest(x, stats.norm(loc=mean, scale=std).cdf).pvalue
-    assert p > P_MIN, f"KS p={p:.3g} against N({mean}, {std}**2)"
-
-
-def check_truncnorm(x, std, bound):
-    """N(0, std) truncated to [-bound, bound]."""
-    x = np.asarray(x, dtype=np.float64).ravel()
-    assert np.abs(x).max() <= bound
-    assert x.max() > bound - 0.01 * std and x.min() < -bound + 0.01 * std
-    law = stats.truncnorm(-bound / std, bound / std, scale=std)
-    p = stats.kstest(x, law.cdf).pvalue
-    assert p > P_MIN, f"KS p={p:.3g}"
-
 
 # ---- torch's nn.Linear / nn.ConvNd ----------------------------------------------------------
 
@@ -219,7 +187,7 @@ def test_flax_defaults():
     # kernel (3, 5, 32, 96): fan_in = 3 * 5 * 32 = 480
     k = kernel_init((3, 5, 32, 96))
     std = math.sqrt(1 / 480) / TRUNC
-    check_truncnorm(k, std, 2 * std)
+    check_truncnorm(k, 0.0, std, -2 * std, 2 * std)
     assert abs(k.std() * math.sqrt(480) - 1) < 0.02        # variance 1/fan_in after truncation
     assert np.array_equal(k, defaults.flax_defaults(seed=3)[0]((3, 5, 32, 96)))
     b = bias_init((96,))
@@ -234,7 +202,7 @@ def test_flax_dense_(shape, fan_in):
     got = defaults.flax_dense_(k, b, generator=6)
     assert got[0] is k and got[1] is b
     std = math.sqrt(1 / fan_in) / TRUNC
-    check_truncnorm(k, std, 2 * std)
+    check_truncnorm(k, 0.0, std, -2 * std, 2 * std)
     assert np.all(b == 0)
     k2, _ = defaults.flax_dense_(np.empty(shape, np.float32), generator=6)
     assert np.array_equal(k, k2)

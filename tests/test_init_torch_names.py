@@ -17,9 +17,9 @@ import pytest
 from scipy import stats
 
 import fastinit
+from _laws import P_MIN, check, check_normal, check_range, check_truncnorm, check_uniform  # noqa: F401
 from _util import BF16, F16, F32, F64, as_bits, dtype_params, sentinel
 
-P_MIN = 1e-4
 
 # (shape, (fan_in, fan_out)) in torch's (out, in, *kernel) layout, fans computed by hand:
 # (384, 192): fan_in = 192, fan_out = 384
@@ -28,84 +28,6 @@ TORCH_SHAPES = {
     "linear": ((384, 192), (192, 384)),
     "conv2d": ((96, 32, 5, 3), (480, 1440)),
 }
-
-
-@pytest.fixture
-def restore_default_generator():
-    """manual_seed replaces the process-wide default generator: put the old one back."""
-    saved = fastinit.default_generator()
-    state = saved.state
-    yield
-    saved.state = state
-    fastinit._args._default = saved
-
-
-# ---- independent checks of a sample against its law ---------------------------------------
-
-def check_uniform(x, lo, hi):
-    """x ~ U[lo, hi): inside, reaching both ends (pins the bound to ~40/n of the width) and
-    KS-consistent with scipy's uniform."""
-    x = np.asarray(x, dtype=np.float64).ravel()
-    n = x.size
-    assert x.min() >= lo and x.max() < hi, (x.min(), x.max(), lo, hi)
-    slack = 40.0 * (hi - lo) / n        # P(missing it) < e^-20 for a correct sampler
-    assert x.max() > hi - slack and x.min() < lo + slack, (x.min(), x.max(), lo, hi)
-    p = stats.kstest(x, stats.uniform(loc=lo, scale=hi - lo).cdf).pvalue
-    assert p > P_MIN, f"KS p={p:.3g} against U[{lo}, {hi})"
-
-
-def check_normal(x, mean, std):
-    x = np.asarray(x, dtype=np.float64).ravel()
-    n = x.size
-    assert abs(x.mean() - mean) < 6 * std / math.sqrt(n), (x.mean(), mean)
-    assert abs(x.std() / std - 1) < 6 / math.sqrt(2 * n), (x.std(), std)
-    p = stats.kstest(x, stats.norm(loc=mean, scale=std).cdf).pvalue
-    assert p > P_MIN, f"KS p={p:.3g} against N({mean}, {std}**2)"
-
-
-def check_truncnorm(x, mean, std, a, b):
-    """x ~ N(mean, std) truncated to the absolute bounds [a, b]."""
-    x = np.asarray(x, dtype=np.float64).ravel()
-    assert x.min() >= a and x.max() <= b, (x.min(), x.max(), a, b)
-    law = stats.truncnorm((a - mean) / std, (b - mean) / std, loc=mean, scale=std)
-    n = x.size
-    assert abs(x.std() / law.std() - 1) < 6 / math.sqrt(n), (x.std(), law.std())
-    p = stats.kstest(x, law.cdf).pvalue
-    assert p > P_MIN, f"KS p={p:.3g} against truncnorm({mean}, {std}, [{a}, {b}])"
-    # the tails are not cut short of the bounds: the sample gets within 0.01 std of each
-    # finite bound (the density there is not negligible in any case used here)
-    if math.isfinite(b) and law.pdf(b) * std > 0.01:
-        assert x.max() > b - 0.01 * std
-    if math.isfinite(a) and law.pdf(a) * std > 0.01:
-        assert x.min() < a + 0.01 * std
-
-
-def check(x, expected):
-    kind, *params = expected
-    {"uniform": check_uniform, "normal": check_normal, "trunc": check_truncnorm}[kind](
-        x, *params)
-
-
-def check_range(x, expected, dtype):
-    """For 16-bit outputs: every value inside the law's support, the spread about right."""
-    kind, *params = expected
-    x = np.asarray(x).astype(np.float64).ravel()
-    assert np.isfinite(x).all()
-    assert np.unique(x).size > 10
-    if kind == "uniform":
-        lo, hi = params
-        assert x.min() >= lo and x.max() <= hi
-        assert x.max() > hi - 0.02 * (hi - lo) and x.min() < lo + 0.02 * (hi - lo)
-        assert abs(x.std() / ((hi - lo) / math.sqrt(12)) - 1) < 0.03
-    elif kind == "normal":
-        mean, std = params
-        assert abs(x.mean() - mean) < 0.03 * std + 1e-3 * abs(mean)
-        assert abs(x.std() / std - 1) < 0.03
-    else:
-        mean, std, a, b = params
-        assert x.min() >= a and x.max() <= b
-        law = stats.truncnorm((a - mean) / std, (b - mean) / std, loc=mean, scale=std)
-        assert abs(x.std() / law.std() - 1) < 0.03
 
 
 # ---- the cases: a fill and its law as a function of (fan_in, fan_out), by hand -----------

@@ -15,10 +15,9 @@ import pytest
 from scipy import stats
 
 import fastinit
+from _laws import P_MIN, TRUNC, check, check_normal, check_range, check_truncnorm, check_uniform  # noqa: F401
 from _util import BF16, F16, F32, F64, as_bits, dtype_params, sentinel
 
-P_MIN = 1e-4
-TRUNC = 0.87962566103423978      # std of N(0, 1) truncated to [-2, 2] (Keras's constant)
 
 # (shape, (fan_in, fan_out)) in the JAX/Keras layout, fans by hand:
 # (192, 384): fan_in 192, fan_out 384
@@ -27,75 +26,6 @@ JAX_SHAPES = {
     "dense": ((192, 384), (192, 384)),
     "conv2d": ((3, 5, 32, 96), (480, 1440)),
 }
-
-
-@pytest.fixture
-def restore_default_generator():
-    saved = fastinit.default_generator()
-    state = saved.state
-    yield
-    saved.state = state
-    fastinit._args._default = saved
-
-
-# ---- independent checks -------------------------------------------------------------------
-
-def check_uniform(x, lo, hi):
-    x = np.asarray(x, dtype=np.float64).ravel()
-    n = x.size
-    assert x.min() >= lo and x.max() < hi, (x.min(), x.max(), lo, hi)
-    slack = 40.0 * (hi - lo) / n
-    assert x.max() > hi - slack and x.min() < lo + slack, (x.min(), x.max(), lo, hi)
-    p = stats.kstest(x, stats.uniform(loc=lo, scale=hi - lo).cdf).pvalue
-    assert p > P_MIN, f"KS p={p:.3g} against U[{lo}, {hi})"
-
-
-def check_normal(x, mean, std):
-    x = np.asarray(x, dtype=np.float64).ravel()
-    n = x.size
-    assert abs(x.mean() - mean) < 6 * std / math.sqrt(n), (x.mean(), mean)
-    assert abs(x.std() / std - 1) < 6 / math.sqrt(2 * n), (x.std(), std)
-    p = stats.kstest(x, stats.norm(loc=mean, scale=std).cdf).pvalue
-    assert p > P_MIN, f"KS p={p:.3g} against N({mean}, {std}**2)"
-
-
-def check_truncnorm(x, mean, std, a, b):
-    """N(mean, std) truncated to the absolute [a, b]: inside, reaching near both bounds,
-    KS-consistent with scipy's truncnorm."""
-    x = np.asarray(x, dtype=np.float64).ravel()
-    assert x.min() >= a and x.max() <= b, (x.min(), x.max(), a, b)
-    assert x.max() > b - 0.01 * std and x.min() < a + 0.01 * std, (x.min(), x.max(), a, b)
-    law = stats.truncnorm((a - mean) / std, (b - mean) / std, loc=mean, scale=std)
-    assert abs(x.std() / law.std() - 1) < 6 / math.sqrt(x.size)
-    p = stats.kstest(x, law.cdf).pvalue
-    assert p > P_MIN, f"KS p={p:.3g} against truncnorm({mean}, {std}, [{a}, {b}])"
-
-
-def check(x, law):
-    kind, *params = law
-    {"uniform": check_uniform, "normal": check_normal, "trunc": check_truncnorm}[kind](
-        x, *params)
-
-
-def check_range(x, law):
-    """16-bit outputs: inside the support, the spread about right."""
-    kind, *params = law
-    x = np.asarray(x).astype(np.float64).ravel()
-    assert np.isfinite(x).all() and np.unique(x).size > 10
-    if kind == "uniform":
-        lo, hi = params
-        assert x.min() >= lo and x.max() <= hi
-        assert x.max() > hi - 0.02 * (hi - lo) and x.min() < lo + 0.02 * (hi - lo)
-        assert abs(x.std() / ((hi - lo) / math.sqrt(12)) - 1) < 0.03
-    elif kind == "normal":
-        mean, std = params
-        assert abs(x.mean() - mean) < 0.03 * std
-        assert abs(x.std() / std - 1) < 0.03
-    else:
-        mean, std, a, b = params
-        assert x.min() >= a and x.max() <= b
-        law = stats.truncnorm((a - mean) / std, (b - mean) / std, loc=mean, scale=std)
-        assert abs(x.std() / law.std() - 1) < 0.03
 
 
 def fan_of(mode, fi, fo):

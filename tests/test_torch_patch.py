@@ -25,9 +25,8 @@ import fastinit  # noqa: E402
 import fastinit.torch as ft  # noqa: E402
 from _util import (BF16, as_bits, counts_on_grid, grouped_chisquare,  # noqa: E402
                    rounded_normal_model, rounded_uniform_model)
-from test_init_torch_names import (ORTHO_TOL, P_MIN, assert_semi_orthogonal,  # noqa: E402
-                                   check_normal, check_truncnorm, check_uniform,
-                                   dirac_expected)
+from _laws import P_MIN, check_normal, check_truncnorm, check_uniform  # noqa: E402
+from test_init_torch_names import ORTHO_TOL, assert_semi_orthogonal, dirac_expected  # noqa: E402
 from test_torch import (NUMPY_DTYPE, SENTINEL, TORCH_DTYPES, rng_draw_state,  # noqa: E402
                         tensor_bits)
 from test_truncnorm import rounded_truncnorm_model  # noqa: E402
