@@ -247,6 +247,41 @@ static inline __m512 affine16_f64(int dist, const batch32 *bt, __m512 v)
 }
 
 
+static inline void batch32_init(batch32 *bt, const fi_params *p)
+{
+    bt->a = _mm512_set1_ps((float)p->a);
+    bt->b = _mm512_set1_ps((float)p->b);
+    bt->m = _mm512_set1_ps((float)p->m);
+    bt->lo = _mm512_set1_ps((float)p->lo);
+    bt->hi = _mm512_set1_ps((float)p->hi);
+    bt->ad = _mm512_set1_pd(p->a);
+    bt->bd = _mm512_set1_pd(p->b);
+    bt->md = _mm512_set1_pd(p->m);
+    bt->lod = _mm512_set1_pd(p->lo);
+    bt->hid = _mm512_set1_pd(p->hi);
+    bt->nrej = 0;
+}
+
+/* The 32-bit ziggurat's fast path on sixteen words: z (signed unless half, which keeps
+ * |z|), and in *fast the lanes inside their layer's rectangle. */
+static inline __m512 zig16(__m512i v, int half, __mmask16 *fast)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    __m512i idx = _mm512_and_si512(v, _mm512_set1_epi32(0xff));
+    __m512i u = _mm512_srli_epi32(v, 9);
+    __m512i wk0 = _mm512_i32gather_epi64(_mm512_castsi512_si256(idx), (const void *)zig_wk32, 8);
+    __m512i wk1 = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(idx, 1), (const void *)zig_wk32, 8);
+    __m512 wt = _mm512_castsi512_ps(_mm512_permutex2var_epi32(wk0, even, wk1));
+    __m512i kt = _mm512_permutex2var_epi32(wk0, odd, wk1);
+    __m512 z = _mm512_mul_ps(_mm512_cvtepi32_ps(u), wt);
+    if (!half)
+        z = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(z),
+                _mm512_slli_epi32(_mm512_and_si512(v, _mm512_set1_epi32(0x100)), 23)));
+    *fast = _mm512_cmplt_epu32_mask(u, kt);
+    return z;
+}
+
 /* Sixteen values i..i+15 from one register of words. */
 static inline __attribute__((always_inline)) void emit16(int dist, int dtype, int mode,
                                                          batch32 *bt, void *out, size_t i,
@@ -266,22 +301,13 @@ static inline __attribute__((always_inline)) void emit16(int dist, int dtype, in
             x = _mm512_min_ps(bt->hi, x);   /* hi < x ? hi : x */
         }
     } else {
-        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-        const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-        __m512i idx = _mm512_and_si512(v, _mm512_set1_epi32(0xff));
-        __m512i u = _mm512_srli_epi32(v, 9);
-        __m512i wk0 = _mm512_i32gather_epi64(_mm512_castsi512_si256(idx), (const void *)zig_wk32, 8);
-        __m512i wk1 = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(idx, 1), (const void *)zig_wk32, 8);
-        __m512 wt = _mm512_castsi512_ps(_mm512_permutex2var_epi32(wk0, even, wk1));
-        __m512i kt = _mm512_permutex2var_epi32(wk0, odd, wk1);
-        __m512 z = _mm512_mul_ps(_mm512_cvtepi32_ps(u), wt);
-        __m512i sbit = _mm512_slli_epi32(_mm512_and_si512(v, _mm512_set1_epi32(0x100)), 23);
-        z = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(z), sbit));
+        __mmask16 fast;
+        __m512 z = zig16(v, 0, &fast);
         if (mode == AFFINE_UNIT) x = _mm512_add_ps(_mm512_setzero_ps(), z);
         else if (mode == AFFINE_DOUBLE) x = affine16_f64(FI_NORMAL, bt, z);
         else x = _mm512_mul_ps(_mm512_add_ps(bt->a, _mm512_mul_ps(bt->b, z)), bt->m);
         /* Record the rejected lanes without a branch: one in five vectors has one, at random. */
-        __mmask16 r = _mm512_cmpge_epu32_mask(u, kt);
+        __mmask16 r = (__mmask16)~fast;
         const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
         _mm512_storeu_si512((void *)(bt->rej_word + bt->nrej), _mm512_maskz_compress_epi32(r, v));
         _mm512_storeu_si512((void *)(bt->rej_index + bt->nrej), _mm512_maskz_compress_epi32(r,
@@ -410,17 +436,7 @@ static inline __attribute__((always_inline)) void produce32_fused(
     round_keys rk;
     FI_ALIGN64 batch32 bt;
     make_keys(s->key, &rk);
-    bt.a = _mm512_set1_ps((float)p->a);
-    bt.b = _mm512_set1_ps((float)p->b);
-    bt.m = _mm512_set1_ps((float)p->m);
-    bt.lo = _mm512_set1_ps((float)p->lo);
-    bt.hi = _mm512_set1_ps((float)p->hi);
-    bt.ad = _mm512_set1_pd(p->a);
-    bt.bd = _mm512_set1_pd(p->b);
-    bt.md = _mm512_set1_pd(p->m);
-    bt.lod = _mm512_set1_pd(p->lo);
-    bt.hid = _mm512_set1_pd(p->hi);
-    bt.nrej = 0;
+    batch32_init(&bt, p);
     for (size_t g = 0; g < ngroups; g += 2) {
         state16 x, y;
         philox_main16x2(s->counter + 16 * (g0 + g),
@@ -939,20 +955,9 @@ static inline __attribute__((always_inline)) void tn_emit16(int dtype, int mode,
                                                             __m512 alpha, __m512 beta,
                                                             void *out, size_t i, __m512i v)
 {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
-    __m512i idx = _mm512_and_si512(v, _mm512_set1_epi32(0xff));
-    __m512i u = _mm512_srli_epi32(v, 9);
-    __m512i wk0 = _mm512_i32gather_epi64(_mm512_castsi512_si256(idx), (const void *)zig_wk32, 8);
-    __m512i wk1 = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(idx, 1), (const void *)zig_wk32, 8);
-    __m512 wt = _mm512_castsi512_ps(_mm512_permutex2var_epi32(wk0, even, wk1));
-    __m512i kt = _mm512_permutex2var_epi32(wk0, odd, wk1);
-    __m512 z = _mm512_mul_ps(_mm512_cvtepi32_ps(u), wt);
-    if (!half)
-        z = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(z),
-                _mm512_slli_epi32(_mm512_and_si512(v, _mm512_set1_epi32(0x100)), 23)));
-    __mmask16 fast = _mm512_cmplt_epu32_mask(u, kt);
+    __mmask16 fast;
+    __m512 z = zig16(v, half, &fast);
     __mmask16 ok = fast & _mm512_cmp_ps_mask(z, alpha, _CMP_GE_OQ)
                    & _mm512_cmp_ps_mask(z, beta, _CMP_LE_OQ);
     if (mirror) z = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(z), sign));
@@ -1057,15 +1062,7 @@ static inline __attribute__((always_inline)) void produce_truncnorm32_fused(
     round_keys rk;
     FI_ALIGN64 batch32 bt;
     make_keys(s->key, &rk);
-    bt.a = _mm512_set1_ps((float)p->a);
-    bt.b = _mm512_set1_ps((float)p->b);
-    bt.m = _mm512_set1_ps((float)p->m);
-    bt.lo = _mm512_set1_ps((float)p->lo);
-    bt.hi = _mm512_set1_ps((float)p->hi);
-    bt.ad = _mm512_set1_pd(p->a);
-    bt.bd = _mm512_set1_pd(p->b);
-    bt.md = _mm512_set1_pd(p->m);
-    bt.nrej = 0;
+    batch32_init(&bt, p);
     const float af = float_ceil(p->alpha), bf = float_floor(p->beta);
     const __m512 alpha = _mm512_set1_ps(af), beta = _mm512_set1_ps(bf);
     for (size_t g = 0; g < ngroups; g += 2) {
