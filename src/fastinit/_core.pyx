@@ -305,8 +305,13 @@ def plan_index(shape, index):
                     if not -n <= v <= n:
                         raise ValueError(f"slice {it!r} is out of range for dimension {d} of "
                                          f"size {n}")
-            if it.step is not None and operator.index(it.step) == 0:
-                raise ValueError("slice step cannot be zero")
+            if it.step is not None:
+                try:
+                    st = operator.index(it.step)
+                except TypeError:
+                    raise ValueError(f"slice steps must be ints, got {it!r}")
+                if st == 0:
+                    raise ValueError("slice step cannot be zero")
             st, sp, stp = it.indices(n)
             cnt = len(range(st, sp, stp))
             block.append(cnt)
@@ -329,15 +334,23 @@ def plan_index(shape, index):
     return tuple(block), starts, steps, counts, tuple(int_axes)
 
 
+cdef object _block_output(tuple full, object index, int code, object out, object dt):
+    """The array for the block full[index]: out, checked, or a new one."""
+    block = plan_index(full, index)[0]
+    if out is not None and isinstance(out, np.ndarray) and out.shape != block:
+        raise ValueError(f"out.shape {out.shape} is not the shape of size{list(full)}[index], "
+                         f"{block}")
+    return _output(block, code, out, dt)
+
+
 cdef object _fill_index(int dist, int code, fi_stream *s, const fi_params *p, tuple full,
-                        object index, object out, object dt):
-    """The block full[index] of a call whose stream is s, into out (or a new array)."""
+                        object index, object arr):
+    """The block full[index] of a call whose stream is s, into arr (its shape)."""
     cdef fi_out o
     cdef fi_block b
     cdef int d
     cdef uint64_t stride = 1
     shape, starts, steps, counts, int_axes = plan_index(full, index)
-    arr = _output(shape, code, out, dt)
     cdef uint64_t n = (<cnp.ndarray>arr).size
     if n == 0:
         return arr
@@ -609,9 +622,9 @@ cdef class Generator:
             if size is None:
                 raise ValueError("index= needs size=, the full shape it indexes")
             full = _shape_of(size)
-            plan_index(full, index)      # a bad index raises before the stream moves
+            arr = _block_output(full, index, code, out, dt)   # raises before the stream moves
             self._take(fi_blocks_for(dist, code, p, _prod(full)), &s)
-            return _fill_index(dist, code, &s, p, full, index, out, dt)
+            return _fill_index(dist, code, &s, p, full, index, arr)
         arr = _output(size, code, out, dt)
         cdef uint64_t n = (<cnp.ndarray>arr).size
         self._take(fi_blocks_for(dist, code, p, n), &s)
@@ -716,9 +729,10 @@ cdef class Generator:
             raise ValueError("sparse_mask takes slices shorter than 2**32")
         if index is not None:
             plan = plan_index(shp, index)
+            arr = _block_output(shp, index, code, out, dt)    # raises before the stream moves
             nslices = _prod(shp) // n if n else 0
             self._take(fi_mask_blocks(nslices), &s)
-            return _mask_block(&s, code, dt, shp, ax, k, plan, out)
+            return _mask_block(&s, code, shp, ax, k, plan, arr)
         arr = _output(shp, code, out, dt)
         nslices = arr.size // n if n else 0
         self._take(fi_mask_blocks(nslices), &s)
@@ -745,14 +759,13 @@ cdef class Generator:
         return arr
 
 
-cdef object _mask_block(fi_stream *s, int code, object dt, tuple shp, int ax, uint64_t k,
-                        tuple plan, object out):
-    """The block shp[index] of a sparse mask: its slices along ax are made whole (a slice's
-    positions depend on all of it), from their own counters, then cut to the block."""
+cdef object _mask_block(fi_stream *s, int code, tuple shp, int ax, uint64_t k, tuple plan,
+                        object arr):
+    """The block shp[index] of a sparse mask, into arr: its slices along ax are made whole (a
+    slice's positions depend on all of it), from their own counters, then cut to the block."""
     cdef fi_out o
     cdef uint64_t n = shp[ax], row = 0
     block, starts, steps, counts, int_axes = plan
-    arr = _output(block, code, out, dt)
     if arr.size == 0:
         return arr
     other = [d for d in range(len(shp)) if d != ax]

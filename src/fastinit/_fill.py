@@ -48,11 +48,16 @@ def compute_dtype(dt):
     return np.float64 if dt == np.float64 else np.float32
 
 
-def orthogonal_matrix(g, rows, cols, dt):
+def orthogonal_matrix(g, rows, cols, dt, make=True):
     """A Haar-distributed (rows, cols) matrix with orthonormal rows or columns, whichever are
     fewer: QR of a Gaussian matrix, with the signs of R's diagonal moved into Q (Mezzadri,
-    2007), so Q is uniform and not biased by LAPACK's sign convention."""
-    tall = g.standard_normal(size=(max(rows, cols), min(rows, cols)), dtype=compute_dtype(dt))
+    2007), so Q is uniform and not biased by LAPACK's sign convention. make=False only
+    advances g as making it would (for an empty shard), and returns None."""
+    size = (max(rows, cols), min(rows, cols))
+    if not make:
+        g.standard_normal(size=size, index=(slice(0, 0),), dtype=compute_dtype(dt))
+        return None
+    tall = g.standard_normal(size=size, dtype=compute_dtype(dt))
     q, r = np.linalg.qr(tall)
     q *= np.where(np.diagonal(r) < 0, -1, 1).astype(q.dtype)
     return q if rows >= cols else q.T

@@ -22,6 +22,7 @@ import math
 import os
 import re
 import tempfile
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -80,7 +81,9 @@ _REQUIRED = ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layer
 
 
 def _int(cfg, key, default=None):
-    v = cfg.get(key, default)
+    v = cfg.get(key)
+    if v is None:
+        v = default         # Hugging Face configs write null for "the default"
     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
         raise CheckpointError(f"config: {key} must be a positive integer, got {v!r}")
     return v
@@ -222,6 +225,8 @@ def _rule_of(entry, where):
     """(init, params) from a spec entry: {"init": name, <params>} (or "params": {...})."""
     if not isinstance(entry, dict) or "init" not in entry:
         raise CheckpointError(f"{where}: needs an \"init\"")
+    if not isinstance(entry.get("params", {}), dict):
+        raise CheckpointError(f"{where}: \"params\" must be a mapping")
     params = dict(entry.get("params", {}))
     params.update({k: v for k, v in entry.items()
                    if k not in ("init", "params", "name", "shape", "pattern", "dtype")})
@@ -272,7 +277,26 @@ def plan(model, scheme="hf", dtype="bf16", overrides=()):
             t.init, t.params = init, params
             if "dtype" in o:
                 t.dtype = dtype_name(o["dtype"])
+    for t in out:
+        _check_tensor(t)
     return out
+
+
+def _check_tensor(t):
+    """Run t's init on t's first row (an empty block for orthogonal, which would make its
+    whole matrix): every check of its shape and parameters, before anything is written,
+    --dry-run included."""
+    if t.shape:
+        rows = 0 if t.init == "orthogonal" else min(1, t.shape[0])
+        buf, index = np.empty((rows,) + t.shape[1:], DTYPES[t.dtype]), (slice(0, rows),)
+    else:
+        buf, index = np.empty((), DTYPES[t.dtype]), ()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # kaiming's zero-element warning
+        try:
+            _apply(t, Generator(0), index, buf)
+        except (TypeError, ValueError) as e:
+            raise CheckpointError(f"{t.name}: {t.init}: {e}") from None
 
 
 def load_model(path=None, preset=None):
@@ -305,7 +329,7 @@ def load_model(path=None, preset=None):
         return model, overrides, scheme
     if "config" in spec:
         return dict(spec["config"]), overrides, scheme
-    if "hidden_size" in spec:
+    if "hidden_size" in spec or "model_type" in spec or "vocab_size" in spec:
         return spec, [], None
     raise CheckpointError(f"{path}: neither a Hugging Face config (hidden_size, ...) nor a "
                           "spec (\"tensors\", \"preset\" or \"config\")")
@@ -370,13 +394,15 @@ def _blocks(t):
         yield (slice(r, min(r + step, t.shape[0])),)
 
 
-def _fill_block(t, g, index, buf):
+def _apply(t, g, index, buf):
+    """t's init on its block at index, written to buf."""
     fn = getattr(_init, INITS[t.init])
     kw = {} if t.init in _DETERMINISTIC else {"generator": g}
-    try:
-        fn(buf, **t.params, **kw, full_shape=t.shape, index=index)
-    except TypeError as e:
-        raise CheckpointError(f"{t.name}: bad parameters for {t.init}: {e}") from None
+    fn(buf, **t.params, **kw, full_shape=t.shape, index=index)
+
+
+def _fill_block(t, g, index, buf):
+    _apply(t, g, index, buf)
 
 
 def _write_file(path, tensors, g, progress):
@@ -414,7 +440,8 @@ def _write_file(path, tensors, g, progress):
 
 
 def _write_buf(f, buf, progress):
-    f.write(memoryview(np.ascontiguousarray(buf).view(np.uint8)).cast("B"))
+    if buf.nbytes:
+        f.write(memoryview(np.ascontiguousarray(buf).reshape(-1).view(np.uint8)))
     if progress is not None:
         progress(buf.nbytes)
 
@@ -444,10 +471,15 @@ def _mkstemp(name, directory):
     return fd, tmp
 
 
+_CHECKPOINT_FILE = re.compile(r"model(-\d{5}-of-\d{5})?\.safetensors(\.index\.json)?")
+
+
 def write(tensors, out, seed=0, max_shard_size=None, force=False, progress=None, config=None):
     """Write the checkpoint atomically: every file goes to a temporary name in its final
-    directory and is renamed into place only when all are complete; an error or an
-    interrupt removes them and leaves no partial checkpoint. Returns the paths written."""
+    directory; only when all are complete are the files they replace (and, in a directory,
+    any other checkpoint files there) moved aside, the new ones renamed into place, and the
+    old ones deleted. An error or an interrupt at any point removes what was written and puts
+    back what was there. Returns the paths written."""
     directory, files = output_files(out, tensors, max_shard_size)
     final_dir = directory if directory is not None else (os.path.dirname(os.path.abspath(out)))
     targets = [os.path.join(final_dir, name) for name, _ in files]
@@ -459,14 +491,21 @@ def write(tensors, out, seed=0, max_shard_size=None, force=False, progress=None,
              "weight_map": weight_map}, indent=2).encode() + b"\n"
     if directory is not None and config is not None:
         extra["config.json"] = json.dumps(config, indent=2).encode() + b"\n"
-    existing = [p for p in targets + [os.path.join(final_dir, n) for n in extra]
-                if os.path.exists(p)]
+    finals = targets + [os.path.join(final_dir, n) for n in extra]
     if directory is not None and os.path.exists(directory) and not os.path.isdir(directory):
         raise CheckpointError(f"{directory} exists and is not a directory")
-    if existing and not force:
-        raise CheckpointError(f"{existing[0]} exists; use --force to overwrite")
+    # What this checkpoint replaces: its own names, and in a directory every checkpoint file
+    # (an earlier checkpoint of another layout would otherwise be mixed with this one).
+    replaced = [p for p in finals if os.path.exists(p)]
+    if directory is not None and os.path.isdir(final_dir):
+        replaced += [os.path.join(final_dir, f) for f in sorted(os.listdir(final_dir))
+                     if _CHECKPOINT_FILE.fullmatch(f)
+                     and os.path.join(final_dir, f) not in replaced]
+    if replaced and not force:
+        raise CheckpointError(f"{replaced[0]} exists; use --force to overwrite")
+    made_dir = not os.path.isdir(final_dir)
     os.makedirs(final_dir, exist_ok=True)
-    temps = []
+    temps, aside, placed = [], [], []
     try:
         g = Generator(seed)
         for (name, part), target in zip(files, targets):
@@ -479,19 +518,39 @@ def write(tensors, out, seed=0, max_shard_size=None, force=False, progress=None,
             with os.fdopen(fd, "wb") as f:
                 f.write(data)
             temps.append((tmp, os.path.join(final_dir, name)))
-        if force and directory is not None:
-            # Stale shards of an earlier checkpoint would otherwise be left beside this one.
-            for old in os.listdir(final_dir):
-                if re.fullmatch(r"model(-\d{5}-of-\d{5})?\.safetensors(\.index\.json)?", old) \
-                        and os.path.join(final_dir, old) not in [t for _, t in temps]:
-                    os.remove(os.path.join(final_dir, old))
+        for i, old in enumerate(replaced):
+            backup = os.path.join(final_dir, f".{os.path.basename(old)}.old.{os.getpid()}.{i}")
+            os.replace(old, backup)
+            aside.append((backup, old))
         for tmp, target in temps:
             os.replace(tmp, target)
+            placed.append(target)
         temps = []
-        return targets + [os.path.join(final_dir, n) for n in extra]
+        placed = []
+        for backup, _ in aside:
+            os.remove(backup)
+        aside = []
+        return finals
     finally:
-        for tmp, _ in temps:
+        # Only reached with work to undo when something failed: new files out, old back in.
+        for target in placed:
+            _remove(target)
+        for backup, old in reversed(aside):
             try:
-                os.remove(tmp)
+                os.replace(backup, old)
             except OSError:
                 pass
+        for tmp, _ in temps:
+            _remove(tmp)
+        if made_dir and (placed or temps or aside):
+            try:
+                os.rmdir(final_dir)
+            except OSError:
+                pass
+
+
+def _remove(path):
+    try:
+        os.remove(path)
+    except OSError:
+        pass

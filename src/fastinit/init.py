@@ -39,7 +39,7 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None, *, full_shape=None, index=Non
     if lo > hi:
         raise ValueError(f"uniform_ expects to return a [from, to) range, but found "
                          f"from={a} > to={b}")
-    if arr.size:
+    if arr.size or where is not None:      # an empty shard still moves g
         _fill.uniform(_args.generator(generator), arr, lo, hi, where)
     return tensor
 
@@ -50,7 +50,7 @@ def normal_(tensor, mean=0.0, std=1.0, generator=None, *, full_shape=None, index
     arr = _args.target(tensor)
     _, where = _args.shard(arr, full_shape, index)
     m, s = _args.finite(mean, "mean"), _args.nonnegative(std, "std")
-    if arr.size:
+    if arr.size or where is not None:      # an empty shard still moves g
         _fill.normal(_args.generator(generator), arr, m, s, where)
     return tensor
 
@@ -68,7 +68,7 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *,
     lo, hi = _args.real(a, "a"), _args.real(b, "b")
     if math.isnan(lo) or math.isnan(hi) or not lo < hi:
         raise ValueError(f"trunc_normal_ needs a < b, got a={a!r}, b={b!r}")
-    if arr.size:
+    if arr.size or where is not None:      # an empty shard still moves g
         _fill.truncated_normal(_args.generator(generator), arr, m, s, lo, hi, where)
     return tensor
 
@@ -150,7 +150,7 @@ def xavier_uniform_(tensor, gain=1.0, generator=None, *, full_shape=None, index=
     full, where = _args.shard(arr, full_shape, index)
     fan_in, fan_out = torch_fans(full)
     g = _args.nonnegative(gain, "gain")     # torch's range would come out reversed
-    if arr.size:
+    if arr.size or where is not None:      # an empty shard still moves g
         bound = math.sqrt(3.0) * g * math.sqrt(2.0 / (fan_in + fan_out))
         _fill.uniform(_args.generator(generator), arr, -bound, bound, where)
     return tensor
@@ -163,15 +163,16 @@ def xavier_normal_(tensor, gain=1.0, generator=None, *, full_shape=None, index=N
     full, where = _args.shard(arr, full_shape, index)
     fan_in, fan_out = torch_fans(full)
     g = _args.nonnegative(gain, "gain")     # torch's std would be negative
-    if arr.size:
+    if arr.size or where is not None:      # an empty shard still moves g
         _fill.normal(_args.generator(generator), arr, 0.0,
                      g * math.sqrt(2.0 / (fan_in + fan_out)), where)
     return tensor
 
 
 def _kaiming_std(arr, full, a, mode, nonlinearity):
-    """gain / sqrt(fan), or None for a zero-element array (which torch warns about)."""
-    if arr.size == 0:
+    """gain / sqrt(fan), or None for a zero-element tensor (which torch warns about; an
+    empty shard of a tensor that is not empty still takes its place in the stream)."""
+    if math.prod(full) == 0:
         # The caller, past kaiming_*_ and the _args.inplace wrapper.
         warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=4)
         return None
@@ -222,12 +223,13 @@ def orthogonal_(tensor, gain=1, generator=None, *, full_shape=None, index=None):
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     g = _args.finite(gain, "gain")
     _fill.whole_for_index(full, where)
-    if arr.size:
+    if arr.size or where is not None:      # an empty shard still moves g
         rows = full[0]
         q = _fill.orthogonal_matrix(_args.generator(generator), rows,
-                                    math.prod(full) // rows, arr.dtype)
-        q *= g
-        _fill.write(arr, q.reshape(full), where)
+                                    math.prod(full) // rows, arr.dtype, make=arr.size > 0)
+        if q is not None:
+            q *= g
+            _fill.write(arr, q.reshape(full), where)
     return tensor
 
 
@@ -241,7 +243,7 @@ def sparse_(tensor, sparsity, std=0.01, generator=None, *, full_shape=None, inde
         raise ValueError("Only tensors with 2 dimensions are supported")
     frac = _args.probability(sparsity, "sparsity")
     s = _args.nonnegative(std, "std")
-    if arr.size:
+    if arr.size or where is not None:      # an empty shard still moves g
         g = _args.generator(generator)
         _fill.normal(g, arr, 0.0, s, where)
         zero = _fill.sparse_mask(g, full, math.ceil(frac * full[0]), 0,

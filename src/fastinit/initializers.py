@@ -48,7 +48,7 @@ class Initializer:
     def _write(self, out, shape, dtype, generator, index):
         arr, full, where = _args.output(shape, dtype, out, self.dtype, index)
         plan = self._check_shape(full)
-        if arr.size:
+        if arr.size or where is not None:      # an empty shard still takes its place in g
             self._fill(arr, self._generator(generator) if self._random else None, plan, where)
         return arr
 
@@ -311,13 +311,17 @@ class Orthogonal(RandomInitializer):
     def _fill(self, arr, g, plan, where):
         full = arr.shape if where is None else where[0]
         _fill.whole_for_index(full, where)
-        _fill.write(arr, self._matrix(full, arr.dtype, g), where)
+        m = self._matrix(full, arr.dtype, g, arr.size > 0)
+        if m is not None:
+            _fill.write(arr, m, where)
 
-    def _matrix(self, shape, dt, g):
+    def _matrix(self, shape, dt, g, make=True):
         axis = _column_axis(self.column_axis, len(shape))
         cols = shape[axis]
         rest = shape[:axis] + shape[axis + 1:]
-        q = _fill.orthogonal_matrix(g, math.prod(rest), cols, dt)
+        q = _fill.orthogonal_matrix(g, math.prod(rest), cols, dt, make)
+        if q is None:
+            return None
         q *= self.gain
         q = q.reshape(rest + (cols,))
         return q if axis == len(shape) - 1 else np.moveaxis(q, -1, axis)
@@ -343,12 +347,14 @@ class DeltaOrthogonal(Orthogonal):
 
     def _fill(self, arr, g, plan, where):
         full = arr.shape if where is None else where[0]
-        m = self._matrix(full[-2:], arr.dtype, g)
+        _fill.whole_for_index(full, where)
+        m = self._matrix(full[-2:], arr.dtype, g, arr.size > 0)
+        if m is None:
+            return
         kernel = np.zeros(full, dtype=arr.dtype) if where is not None else arr
         kernel.fill(0)
         kernel[tuple((k - 1) // 2 for k in full[:-2])] = m
         if where is not None:
-            _fill.whole_for_index(full, where)
             _fill.write(arr, kernel, where)
 
 
