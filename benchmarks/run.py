@@ -7,7 +7,7 @@ Run from the repository root (fastinit installed, e.g. ``pip install -e .``):
     python benchmarks/run.py --json out.json  # also write every number as JSON
     python benchmarks/run.py --simd avx2      # run fastinit on a forced SIMD path
     python benchmarks/run.py --n 2**24 --reps 11
-    python benchmarks/run.py --section issue3 # only section 2 (engine: only section 1)
+    python benchmarks/run.py --section issue3 # only section 2 (engine: 1, issue4: 3)
 
 Section 1 (engine). What is timed, for each distribution (uniform, normal), dtype (float32,
 bfloat16, float64) and thread count (1, and fastinit's default: all the CPUs this process
@@ -52,8 +52,29 @@ timed the same way (same buffers, interleaved shuffled reps, medians):
                users write, rng.random(n) < p, made like for like with preallocated buffers:
                np.less(rng.random(out=f), 0.3, out=u.view(bool)), f the float64 buffer
 
+Section 3 (issue4): the initializer API (fastinit.init, fastinit.initializers), on all
+threads (fastinit's default; torch.set_num_threads to match). The large matrix is the
+float32 (or bfloat16) buffer viewed as (n // c, c), c the largest power of 2 with c * c <= n:
+8192 x 8192 by default, 2048 x 2048 with --quick.
+
+    overhead   kaiming_uniform_(w, generator=g), xavier_normal_, trunc_normal_ on the float32
+               matrix against the bare fill each makes (g.uniform(-b, b, out=w) with the same
+               b, g.normal(0, std, out=w), g.truncated_normal(0, 1, -2, 2, out=w)):
+               max(25, 5 x reps) interleaved shuffled rounds; the ratio is the median of the
+               per-round ratios
+    small      10x10 float32 calls in us (timeit, medians of interleaved runs): the in-place
+               functions with generator=g, and initializer objects built and called in the
+               timed expression (he_normal(seed=0)((10, 10)), ...); orthogonal_ and
+               orthogonal(seed=0) next to np.linalg.qr of a 10x10 float32 matrix alone
+    torch      torch.nn.init's uniform_, normal_, trunc_normal_, xavier_uniform_,
+               xavier_normal_, kaiming_uniform_, kaiming_normal_ on the matrix in float32
+               (uniform_, normal_, trunc_normal_, kaiming_uniform_ also in bfloat16),
+               orthogonal_ on 2048 x 2048 and sparse_(x, 0.9) on 4096 x 1024, against
+               fastinit's same-named functions on NumPy arrays of the same shape and dtype;
+               ns per element, ms and torch/fi (informational)
+
 Its targets are PASS/FAIL lines too. Pass --strict to exit with status 1 when a target of
-either section fails.
+any section fails.
 """
 from __future__ import annotations
 
@@ -96,7 +117,7 @@ TARGETS = (
 )
 
 # Section 2 (issue 3): truncated normals, Bernoulli masks, sparse masks.
-SECTIONS = ("engine", "issue3", "all")
+SECTIONS = ("engine", "issue3", "issue4", "all")
 INF = float("inf")
 # (interval label, a, b, dtypes): truncated_normal(mean=0, std=1, a, b) against standard_normal.
 TN_CASES = (
@@ -135,6 +156,24 @@ ISSUE3_TARGETS = (
     ("bernoulli(0.3) uint8: >= 10x faster than NumPy random() < p", "bernoulli uint8",
      "numpy/fastinit", ">=", 10.0),
 )
+
+# Section 3 (issue 4): the initializer API (fastinit.init, fastinit.initializers), on all
+# threads. The large arrays are the float32 and bfloat16 buffers, viewed as a matrix
+# (matrix_shape: 8192 x 8192 for the default 2**26 elements, 2048 x 2048 with --quick).
+OVERHEAD_BOUND = 1.1            # kaiming_uniform_ within 1.1x the time of its bare uniform fill
+OVERHEAD_REPS = 25              # at least this many interleaved rounds (5x --reps if more)
+SMALL_SHAPE = (10, 10)          # the small calls: 100 float32 values
+SMALL_BOUND_US = 20.0           # every small call but the orthogonal ones: < 20 us
+SMALL_NUMBER = 2000             # calls per timeit run of the small calls
+ORTHO_SHAPE = (2048, 2048)      # orthogonal_ against torch; sparse_ uses SPARSE_SHAPE and
+                                # SPARSE_TORCH_SPARSITY (section 2's torch case)
+# torch.nn.init functions timed against fastinit's same-named ones on the large matrix, with
+# their defaults (the kaiming ones: a=0, fan_in, leaky_relu); the second tuple in bfloat16 too.
+INIT_FUNCS = ("uniform_", "normal_", "trunc_normal_", "xavier_uniform_", "xavier_normal_",
+              "kaiming_uniform_", "kaiming_normal_")
+INIT_FUNCS_BF16 = ("uniform_", "normal_", "trunc_normal_", "kaiming_uniform_")
+TORCH_SLOW = ("trunc_normal_", "sparse_")   # torch takes SLOW_REPS reps here (seconds a call
+                                            # for trunc_normal_ on 8192 x 8192)
 
 
 # ---- setup ----------------------------------------------------------------------------
@@ -212,10 +251,12 @@ def parallel_capacity(threads, loops=1000, reps=3):
 
 class Buffers:
     """One buffer per dtype, allocated and faulted in once, shared by every contender and
-    both sections; with masks=True (section 2) also the uint8 Bernoulli buffer and the
-    sparse-mask outputs (a bool array and a float32 torch tensor)."""
+    every section; with masks=True (section 2) also the uint8 Bernoulli buffer and the
+    sparse-mask outputs (a bool array and a float32 torch tensor); with matrices=True
+    (section 3) also float32 matrices of ORTHO_SHAPE and SPARSE_SHAPE, each with a torch
+    tensor on the same memory."""
 
-    def __init__(self, n, torch, masks=False):
+    def __init__(self, n, torch, masks=False, matrices=False):
         self.arrays, self.tensors = {}, {}
         for name, dt in DTYPES.items():
             a = np.empty(n, dtype=dt)
@@ -232,6 +273,21 @@ class Buffers:
             if torch is not None:
                 self.sparse_tensor = torch.empty(SPARSE_SHAPE, dtype=torch.float32)
                 self.sparse_tensor.zero_()
+        self.matrices, self.matrix_tensors = {}, {}
+        if matrices:
+            for shape in (ORTHO_SHAPE, SPARSE_SHAPE):
+                m = np.empty(shape, dtype=np.float32)
+                m.fill(0)
+                self.matrices[shape] = m
+                if torch is not None:
+                    self.matrix_tensors[shape] = torch.from_numpy(m)
+
+    def matrix(self, dtype, shape, torch):
+        """The dtype's buffer viewed as a matrix of shape (a prefix of it), and its torch
+        tensor on the same memory (None without torch)."""
+        size = math.prod(shape)
+        t = self.tensors[dtype][:size].view(shape) if torch is not None else None
+        return self.arrays[dtype][:size].reshape(shape), t
 
     @staticmethod
     def fill_view(a):
@@ -294,10 +350,11 @@ def contenders(dist, dtype, threads, g, rng, buffers, torch, pool):
 SETTLE_S = 0.005
 
 
-def time_case(calls, reps, order_rng, reps_of=None):
-    """Median seconds per call of each contender: a warm-up call each, then reps rounds,
-    each running every contender once, in a freshly shuffled order. reps_of gives some
-    contenders (slow ones) fewer reps: they take part in the first rounds only."""
+def time_samples(calls, reps, order_rng, reps_of=None):
+    """Nanoseconds of every timed call of each live contender, round by round: a warm-up
+    call each, then reps rounds, each running every contender once, in a freshly shuffled
+    order. reps_of gives some contenders (slow ones) fewer reps: they take part in the first
+    rounds only."""
     live = [name for name, fn in calls.items() if fn is not None]
     reps_of = {name: min(reps, (reps_of or {}).get(name, reps)) for name in live}
     for name in live:
@@ -317,6 +374,13 @@ def time_case(calls, reps, order_rng, reps_of=None):
                 samples[name].append(time.perf_counter_ns() - t0)
     finally:
         gc.enable()
+    return samples
+
+
+def time_case(calls, reps, order_rng, reps_of=None):
+    """Median seconds per call of each contender (None for one that is n/a), timed by
+    time_samples."""
+    samples = time_samples(calls, reps, order_rng, reps_of)
     return {name: (statistics.median(samples[name]) * 1e-9 if name in samples else None)
             for name in calls}
 
@@ -364,26 +428,33 @@ def run_cases(buffers, n, reps, thread_counts, torch, seed=12345):
     return rows
 
 
-def small_calls(reps, number=20000, seed=12345):
-    """Seconds per call of 100-value fills (float64, the default dtype), fastinit vs numpy."""
-    g = fastinit.Generator(seed)
-    rng = np.random.Generator(np.random.PCG64(seed))
-    timers = {
-        ("random", "fastinit"): timeit.Timer(lambda: g.random(100)),
-        ("random", "numpy"): timeit.Timer(lambda: rng.random(100)),
-        ("standard_normal", "fastinit"): timeit.Timer(lambda: g.standard_normal(100)),
-        ("standard_normal", "numpy"): timeit.Timer(lambda: rng.standard_normal(100)),
-    }
+def timeit_medians(calls, reps, number):
+    """Median seconds per call of each zero-argument call: timeit runs of `number` calls
+    after a warm-up of number // 10, in reps rounds that run every call once (interleaved,
+    like the large fills)."""
+    timers = {key: timeit.Timer(fn) for key, fn in calls.items()}
     for t in timers.values():
         t.timeit(number // 10)          # warm-up
     samples = {key: [] for key in timers}
     for _ in range(reps):
-        for key, t in timers.items():   # interleaved, like the large fills
+        for key, t in timers.items():
             samples[key].append(t.timeit(number) / number)
+    return {key: statistics.median(s) for key, s in samples.items()}
+
+
+def small_calls(reps, number=20000, seed=12345):
+    """Seconds per call of 100-value fills (float64, the default dtype), fastinit vs numpy."""
+    g = fastinit.Generator(seed)
+    rng = np.random.Generator(np.random.PCG64(seed))
+    secs = timeit_medians({
+        ("random", "fastinit"): lambda: g.random(100),
+        ("random", "numpy"): lambda: rng.random(100),
+        ("standard_normal", "fastinit"): lambda: g.standard_normal(100),
+        ("standard_normal", "numpy"): lambda: rng.standard_normal(100),
+    }, reps, number)
     out = {}
     for fn in ("random", "standard_normal"):
-        fi = statistics.median(samples[(fn, "fastinit")])
-        nps = statistics.median(samples[(fn, "numpy")])
+        fi, nps = secs[(fn, "fastinit")], secs[(fn, "numpy")]
         out[fn] = {"fastinit_us": fi * 1e6, "numpy_us": nps * 1e6, "fastinit/numpy": fi / nps}
     return out
 
@@ -528,6 +599,208 @@ def run_issue3(buffers, n, reps, thread_counts, torch, seed=12345):
         set_threads(max(thread_counts), torch)
     return rows
 
+# ---- section 3 (issue 4): the initializer API ------------------------------------------
+
+def matrix_shape(n):
+    """Section 3's large matrix: (n // cols, cols), cols the largest power of 2 with
+    cols * cols <= n (8192 x 8192 for 2**26, 2048 x 2048 for 2**22), on a prefix of the
+    buffers when n is not a multiple of cols."""
+    cols = 1 << ((n.bit_length() - 1) // 2)
+    return (n // cols, cols)
+
+
+def shape_label(shape):
+    return "x".join(str(d) for d in shape)
+
+
+def overhead_cases(w, g):
+    """(initializer call, bare fill, their zero-argument calls) on w: the same fill with the
+    same parameters, through the Python layer and straight into the engine."""
+    rows, cols = w.shape            # torch's layout (out, in): fan_in = cols, fan_out = rows
+    # kaiming_uniform_'s defaults: bound sqrt(3) * gain / sqrt(fan_in), gain sqrt(2)
+    # (leaky_relu with a=0)
+    bound = math.sqrt(3.0) * (math.sqrt(2.0) / math.sqrt(cols))
+    std = math.sqrt(2.0 / (cols + rows))        # xavier_normal_, gain 1
+    return (
+        ("kaiming_uniform_(w, generator=g)", f"g.uniform(-b, b, out=w), b = {bound:.4g}",
+         lambda: fastinit.kaiming_uniform_(w, generator=g),
+         lambda: g.uniform(-bound, bound, out=w)),
+        ("xavier_normal_(w, generator=g)", f"g.normal(0, std, out=w), std = {std:.4g}",
+         lambda: fastinit.xavier_normal_(w, generator=g),
+         lambda: g.normal(0.0, std, out=w)),
+        ("trunc_normal_(w, generator=g)", "g.truncated_normal(0, 1, -2, 2, out=w)",
+         lambda: fastinit.trunc_normal_(w, generator=g),
+         lambda: g.truncated_normal(0.0, 1.0, -2.0, 2.0, out=w)),
+    )
+
+
+def small_init_calls(g, a, q):
+    """Section 3's small calls on the 10x10 float32 array a: {label: (call, call of an
+    initializer object built once (None for the in-place functions), targeted)}; last the
+    informational np.linalg.qr of the 10x10 float32 q, what orthogonal_ pays LAPACK."""
+    vs_args = (2.0, "fan_in", "truncated_normal")
+    built = {"he": fastinit.he_normal(seed=0), "glorot": fastinit.glorot_uniform(seed=0),
+             "vs": fastinit.variance_scaling(*vs_args, seed=0),
+             "orth": fastinit.orthogonal(seed=0)}
+    return {
+        "kaiming_uniform_(a, generator=g)":
+            (lambda: fastinit.kaiming_uniform_(a, generator=g), None, True),
+        "xavier_normal_(a, generator=g)":
+            (lambda: fastinit.xavier_normal_(a, generator=g), None, True),
+        "trunc_normal_(a, generator=g)":
+            (lambda: fastinit.trunc_normal_(a, generator=g), None, True),
+        "normal_(a, generator=g)": (lambda: fastinit.normal_(a, generator=g), None, True),
+        "sparse_(a, 0.5, generator=g)":
+            (lambda: fastinit.sparse_(a, 0.5, generator=g), None, True),
+        "he_normal(seed=0)((10, 10))":
+            (lambda: fastinit.he_normal(seed=0)(SMALL_SHAPE),
+             lambda: built["he"](SMALL_SHAPE), True),
+        "glorot_uniform(seed=0)((10, 10))":
+            (lambda: fastinit.glorot_uniform(seed=0)(SMALL_SHAPE),
+             lambda: built["glorot"](SMALL_SHAPE), True),
+        "variance_scaling(2, 'fan_in', 'truncated_normal', seed=0)((10, 10))":
+            (lambda: fastinit.variance_scaling(*vs_args, seed=0)(SMALL_SHAPE),
+             lambda: built["vs"](SMALL_SHAPE), True),
+        "orthogonal_(a, generator=g)":
+            (lambda: fastinit.orthogonal_(a, generator=g), None, False),
+        "orthogonal(seed=0)((10, 10))":
+            (lambda: fastinit.orthogonal(seed=0)(SMALL_SHAPE),
+             lambda: built["orth"](SMALL_SHAPE), False),
+        "np.linalg.qr(q), q 10x10 float32": (lambda: np.linalg.qr(q), None, False),
+    }
+
+
+def init_cases(buffers, shape, torch):
+    """(function, dtype, array, tensor or None, extra args) of the comparison with
+    torch.nn.init: the large matrix in float32 and bfloat16, then orthogonal_ and sparse_ on
+    their fixed shapes."""
+    cases = []
+    for dtype, funcs in (("float32", INIT_FUNCS), ("bfloat16", INIT_FUNCS_BF16)):
+        a, t = buffers.matrix(dtype, shape, torch)
+        cases += [(fn, dtype, a, t, ()) for fn in funcs]
+    for fn, fixed, args in (("orthogonal_", ORTHO_SHAPE, ()),
+                            ("sparse_", SPARSE_SHAPE, (SPARSE_TORCH_SPARSITY,))):
+        cases.append((fn, "float32", buffers.matrices[fixed], buffers.matrix_tensors.get(fixed),
+                      args))
+    return cases
+
+
+def run_issue4(buffers, n, reps, threads, torch, seed=12345):
+    """Section 3's three tables, printed as they come: the Python layer's overhead on the
+    large matrix, the small calls, the comparison with torch.nn.init."""
+    g = fastinit.Generator(seed)
+    order_rng = random.Random(seed)
+    shape = matrix_shape(n)
+    size = math.prod(shape)
+    slow_reps = min(reps, SLOW_REPS)
+    overhead_reps = max(OVERHEAD_REPS, 5 * reps)
+    set_threads(threads, torch)
+    torch_threads = torch.get_num_threads() if torch is not None else None
+    print(f"threads: fastinit {fastinit.get_num_threads()} (fastinit.get_num_threads()), torch "
+          f"{fmt(torch_threads, 'd')} (torch.set_num_threads to match)")
+    result = {"shape": list(shape), "threads": threads, "torch_threads": torch_threads,
+              "overhead": [], "small_calls": [], "torch": []}
+
+    print()
+    print(f"Python-layer overhead: the initializer on w, a float32 {shape_label(shape)} matrix, "
+          f"against the bare")
+    print(f"Generator fill it makes (same parameters, same w); {overhead_reps} interleaved "
+          f"rounds; ms per call;")
+    print("init/bare: median of the per-round ratios (the target), of medians: ratio of "
+          "the median times")
+    print(OVERHEAD_HEADER)
+    print("-" * len(OVERHEAD_HEADER))
+    w, _ = buffers.matrix("float32", shape, torch)
+    for init_label, bare_label, init, bare in overhead_cases(w, g):
+        samples = time_samples({"init": init, "bare": bare}, overhead_reps, order_rng)
+        secs = {k: statistics.median(v) * 1e-9 for k, v in samples.items()}
+        row = {
+            "section": "issue4", "case": f"overhead {init_label.split('(')[0]}",
+            "kind": "overhead", "init": init_label, "bare": bare_label,
+            "shape": list(shape), "dtype": "float32", "threads": threads,
+            "reps": overhead_reps, "median_s": secs,
+            "ms": {k: v * 1e3 for k, v in secs.items()},
+            "samples_ms": {k: [x * 1e-6 for x in v] for k, v in samples.items()},
+            "ns_per_element": {k: v * 1e9 / size for k, v in secs.items()},
+            "ratios": {
+                "init/bare": statistics.median(i / b for i, b in zip(samples["init"],
+                                                                    samples["bare"])),
+                "of medians": ratio(secs["init"], secs["bare"]),
+            },
+        }
+        result["overhead"].append(row)
+        print_overhead_row(row)
+
+    small_reps = max(reps, 5)
+    a = np.zeros(SMALL_SHAPE, np.float32)
+    q = g.standard_normal(size=SMALL_SHAPE, dtype=np.float32)
+    cases = small_init_calls(g, a, q)
+    timed = {(label, "call"): call for label, (call, _, _) in cases.items()}
+    timed.update({(label, "built"): built for label, (_, built, _) in cases.items()
+                  if built is not None})
+    secs = timeit_medians(timed, small_reps, SMALL_NUMBER)
+    print()
+    print(f"Small calls: {SMALL_SHAPE[0]}x{SMALL_SHAPE[1]} float32 (a, or a new array), us per "
+          f"call (median of {small_reps} timeit runs of {SMALL_NUMBER}); built once: the")
+    print(f"initializer object made beforehand, only called; target: < {SMALL_BOUND_US:g} us "
+          f"but for the orthogonal ones (LAPACK's QR call)")
+    print(SMALL_HEADER)
+    print("-" * len(SMALL_HEADER))
+    for label, (_, built, targeted) in cases.items():
+        row = {"call": label, "us": secs[(label, "call")] * 1e6,
+               "built_once_us": secs[(label, "built")] * 1e6 if built is not None else None,
+               "targeted": targeted, "reps": small_reps, "number": SMALL_NUMBER}
+        result["small_calls"].append(row)
+        print_small_row(row)
+
+    print()
+    print(f"torch.nn.init against fastinit's same-named function, same shape and dtype, "
+          f"defaults: fastinit on a")
+    print("NumPy array with generator=g, torch on a tensor (torch.from_numpy: the same "
+          "memory); ns/element and ms per call;")
+    print(f"torch/fi: speed-up of fastinit. {reps} reps, {slow_reps} for orthogonal_ and for "
+          f"torch's {' and '.join(TORCH_SLOW)}")
+    if torch is None:
+        print("torch: n/a (torch skipped or not installed)")
+    print(INIT_HEADER)
+    print("-" * len(INIT_HEADER))
+    # what orthogonal_ pays LAPACK: the QR of a Gaussian matrix of its shape and dtype
+    qr_input = g.standard_normal(size=ORTHO_SHAPE, dtype=np.float32)
+    for fn, dtype, arr, t, args in init_cases(buffers, shape, torch):
+        fi = getattr(fastinit.init, fn)
+        calls = {"fastinit": lambda: fi(arr, *args, generator=g), "torch": None}
+        if t is not None:
+            ti = getattr(torch.nn.init, fn)
+            calls["torch"] = lambda: ti(t, *args)
+        if fn == "orthogonal_":
+            calls["np.linalg.qr"] = lambda: np.linalg.qr(qr_input)
+        case_reps = slow_reps if fn == "orthogonal_" else reps
+        torch_reps = slow_reps if fn in TORCH_SLOW else case_reps
+        secs = time_case(calls, case_reps, order_rng, reps_of={"torch": torch_reps})
+        row = {
+            "section": "issue4", "case": f"{fn} {dtype}", "kind": "torch.nn.init",
+            "function": fn, "args": list(args), "dtype": dtype, "shape": list(arr.shape),
+            "threads": threads, "torch_threads": torch_threads,
+            "reps": {"fastinit": case_reps,
+                     "torch": torch_reps if secs["torch"] is not None else None},
+            "median_s": secs,
+            "ms": {k: (None if v is None else v * 1e3) for k, v in secs.items()},
+            "ns_per_element": {k: (None if v is None else v * 1e9 / arr.size)
+                               for k, v in secs.items()},
+            "ratios": {"torch/fastinit": ratio(secs["torch"], secs["fastinit"])},
+        }
+        result["torch"].append(row)
+        print_init_row(row)
+    ortho = next(r for r in result["torch"] if r["function"] == "orthogonal_")
+    print()
+    print(f"orthogonal_ {shape_label(ortho['shape'])} float32 (informational): fastinit "
+          f"{fmt(ortho['ms']['fastinit'], '.1f')} ms, torch {fmt(ortho['ms']['torch'], '.1f')} "
+          f"ms, torch/fi {fmt(ortho['ratios']['torch/fastinit'], '.2f', 'x')}; np.linalg.qr "
+          f"of a {shape_label(ortho['shape'])} float32")
+    print(f"matrix alone (NumPy's LAPACK, timed with them): "
+          f"{fmt(ortho['ms']['np.linalg.qr'], '.1f')} ms")
+    return result
+
 
 # ---- report ---------------------------------------------------------------------------
 
@@ -561,6 +834,33 @@ BERNOULLI_HEADER = (f"{'p':<5} {'dtype':<6} {'thr':>3} | {'fastinit':>8} {'numpy
                     f"{'np/fi':>7}")
 
 
+OVERHEAD_HEADER = (f"{'initializer':<34} {'bare fill':<38} | {'init':>7} {'bare':>7} | "
+                   f"{'init/bare':>9} {'of medians':>10}")
+SMALL_HEADER = f"{'call':<67} | {'us':>6} {'built once':>10}"
+INIT_HEADER = (f"{'function':<16} {'dtype':<8} {'shape':<9} | {'fi ns/el':>8} {'torch':>8} | "
+               f"{'fi ms':>8} {'torch ms':>8} | {'torch/fi':>8}")
+
+
+def print_overhead_row(row):
+    ms, r = row["ms"], row["ratios"]
+    print(f"{row['init']:<34} {row['bare']:<38} | {ms['init']:7.2f} {ms['bare']:7.2f} | "
+          f"{fmt(r['init/bare'], '.4f', 'x'):>9} {fmt(r['of medians'], '.4f', 'x'):>10}",
+          flush=True)
+
+
+def print_small_row(row):
+    print(f"{row['call']:<67} | {row['us']:6.2f} {fmt(row['built_once_us'], '.2f'):>10}",
+          flush=True)
+
+
+def print_init_row(row):
+    ns, ms, r = row["ns_per_element"], row["ms"], row["ratios"]
+    print(f"{row['function']:<16} {row['dtype']:<8} {shape_label(row['shape']):<9} | "
+          f"{fmt(ns['fastinit'], '.3f'):>8} {fmt(ns['torch'], '.3f'):>8} | "
+          f"{fmt(ms['fastinit'], '.2f'):>8} {fmt(ms['torch'], '.1f'):>8} | "
+          f"{fmt(r['torch/fastinit'], '.1f', 'x'):>8}", flush=True)
+
+
 def print_tn_row(row):
     ns, r = row["ns_per_element"], row["ratios"]
     print(f"{row['interval']:<9} {row['dtype']:<9} {row['threads']:>3} | "
@@ -589,6 +889,8 @@ def target_status(value, op, bound):
         return "N/A"
     if op == ">=":
         return "PASS" if value >= bound else "FAIL"
+    if op == "<":
+        return "PASS" if value < bound else "FAIL"
     return "PASS" if value <= bound else "FAIL"
 
 
@@ -614,12 +916,34 @@ def check_issue3_targets(rows, all_threads):
     return checks
 
 
+def check_issue4_targets(result):
+    """Section 3's targets: the overhead of kaiming_uniform_ on the large matrix, and the
+    time of every targeted small call (in us: the check's "unit")."""
+    over = next(r for r in result["overhead"] if r["case"] == "overhead kaiming_uniform_")
+    value = over["ratios"]["init/bare"]
+    checks = [{"target": f"kaiming_uniform_ {shape_label(over['shape'])} f32: within "
+                         f"{OVERHEAD_BOUND:g}x g.uniform(-b, b)",
+               "case": over["case"], "ratio": "init/bare", "value": value, "op": "<=",
+               "bound": OVERHEAD_BOUND, "threads": result["threads"],
+               "status": target_status(value, "<=", OVERHEAD_BOUND)}]
+    for row in result["small_calls"]:
+        if row["targeted"]:
+            checks.append({"target": f"{row['call']}: < {SMALL_BOUND_US:g} us",
+                           "case": row["call"], "ratio": "us/call", "value": row["us"],
+                           "op": "<", "bound": SMALL_BOUND_US, "unit": "us",
+                           "threads": result["threads"],
+                           "status": target_status(row["us"], "<", SMALL_BOUND_US)})
+    return checks
+
+
 def print_checks(checks):
     width = max(58, max(len(c["target"]) for c in checks))
     for c in checks:
-        value = fmt(c["value"], ".2f", "x")
+        unit = c.get("unit", "x")
+        unit = unit if unit == "x" else " " + unit
+        value = fmt(c["value"], ".2f", unit)
         print(f"  {c['status']:<4}  {c['target']:<{width}} ({c['ratio']} = {value}, "
-              f"needs {c['op']} {c['bound']:g}x)")
+              f"needs {c['op']} {c['bound']:g}{unit})")
 
 
 def parse_count(text):
@@ -658,11 +982,13 @@ def main(argv=None):
     p.add_argument("--strict", action="store_true", help="exit with status 1 if a target fails")
     p.add_argument("--section", default="all", choices=SECTIONS,
                    help="engine: section 1 (uniform/normal fills and small calls); issue3: "
-                        "section 2 (truncated normal, Bernoulli, sparse masks); all (default)")
+                        "section 2 (truncated normal, Bernoulli, sparse masks); issue4: "
+                        "section 3 (the initializer API); all (default)")
     args = p.parse_args(argv)
     started = time.perf_counter()
     engine = args.section in ("engine", "all")
     issue3 = args.section in ("issue3", "all")
+    issue4 = args.section in ("issue4", "all")
 
     n = args.n if args.n is not None else (2**22 if args.quick else 2**26)
     reps = args.reps if args.reps is not None else (3 if args.quick else 7)
@@ -691,9 +1017,10 @@ def main(argv=None):
     print(f"  run:      n = {n:,} elements{power}, median of {reps} reps after a warm-up, "
           f"threads {thread_counts}, section {args.section}")
 
-    buffers = Buffers(n, torch, masks=issue3)
+    buffers = Buffers(n, torch, masks=issue3, matrices=issue4)
     rows, checks, small = [], [], None
     issue3_rows, issue3_checks = [], []
+    issue4_result, issue4_checks = None, []
 
     if engine:
         print()
@@ -729,6 +1056,20 @@ def main(argv=None):
               f"{info['fastinit_simd']}):")
         print_checks(issue3_checks)
 
+    if issue4:
+        print()
+        print("Section 3 (issue4): the initializer API (fastinit.init, fastinit.initializers)")
+        section_started = time.perf_counter()
+        issue4_result = run_issue4(buffers, n, reps, all_threads, torch)
+        issue4_result["elapsed_s"] = time.perf_counter() - section_started
+
+        issue4_checks = check_issue4_targets(issue4_result)
+        print()
+        print(f"Section 3 targets (all threads = {all_threads}, SIMD path "
+              f"{info['fastinit_simd']}):")
+        print_checks(issue4_checks)
+        print(f"Section 3 elapsed: {issue4_result['elapsed_s']:.1f} s")
+
     elapsed = time.perf_counter() - started
     print()
     print(f"Elapsed: {elapsed:.1f} s")
@@ -738,16 +1079,20 @@ def main(argv=None):
                   "config": {"n": n, "reps": reps, "simd_requested": args.simd,
                              "thread_counts": thread_counts, "section": args.section,
                              "torch_trunc_normal_prefix": min(n, TORCH_TN_PREFIX),
-                             "slow_reps": min(reps, SLOW_REPS)},
+                             "slow_reps": min(reps, SLOW_REPS),
+                             "issue4_shape": list(matrix_shape(n)),
+                             "issue4_overhead_reps": max(OVERHEAD_REPS, 5 * reps)},
                   "cases": rows, "checks": checks, "small_calls": small,
                   "issue3": {"cases": issue3_rows, "checks": issue3_checks},
+                  "issue4": dict(issue4_result or {}, checks=issue4_checks),
                   "elapsed_s": elapsed}
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
             f.write("\n")
         print(f"\nwrote {args.json}")
 
-    if args.strict and any(c["status"] == "FAIL" for c in checks + issue3_checks):
+    if args.strict and any(c["status"] == "FAIL"
+                           for c in checks + issue3_checks + issue4_checks):
         return 1
     return 0
 
