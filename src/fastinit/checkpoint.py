@@ -19,6 +19,7 @@ import copy
 import fnmatch
 import json
 import math
+import mmap
 import os
 import re
 import tempfile
@@ -380,18 +381,8 @@ def header(tensors):
 
 # ---- writing ---------------------------------------------------------------------------------
 
-BLOCK_BYTES = 64 << 20      # rows per block: about this much, so memory stays small
-
-
-def _blocks(t):
-    """Index of each block of rows of tensor t (the whole tensor when 0-d or orthogonal)."""
-    if not t.shape or t.numel == 0 or t.init == "orthogonal":
-        yield ()
-        return
-    row = t.nbytes // t.shape[0] if t.shape[0] else 0
-    step = max(1, BLOCK_BYTES // max(row, 1))
-    for r in range(0, t.shape[0], step):
-        yield (slice(r, min(r + step, t.shape[0])),)
+BLOCK_BYTES = 64 << 20      # each of the two staging buffers: memory stays at about 2x this
+_ALIGN = 4096               # O_DIRECT's unit of offsets and lengths
 
 
 def _apply(t, g, index, buf):
@@ -405,45 +396,134 @@ def _fill_block(t, g, index, buf):
     _apply(t, g, index, buf)
 
 
+class _Sink:
+    """A file written front to back through two page-aligned staging buffers: blocks are
+    generated straight into one while an I/O thread writes the other. Writes bypass the page
+    cache (O_DIRECT) where the file system allows, so the CPU makes values instead of copying
+    them, and the kernel's dirty pages do not pile up; a final partial page is written padded
+    and the file truncated back to its size."""
+
+    def __init__(self, path, size, progress):
+        size = max(_ALIGN, size // _ALIGN * _ALIGN)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+        self.direct = hasattr(os, "O_DIRECT")
+        try:
+            self.fd = os.open(path, flags | (os.O_DIRECT if self.direct else 0), 0o666)
+        except OSError:
+            self.direct = False
+            self.fd = os.open(path, flags, 0o666)
+        self.bufs = [mmap.mmap(-1, size), mmap.mmap(-1, size)]     # page-aligned
+        self.views = [np.frombuffer(b, np.uint8) for b in self.bufs]
+        self.pending = [None, None]
+        self.cur, self.used, self.offset = 0, 0, 0
+        self.io = ThreadPoolExecutor(1)
+        self.progress = progress
+
+    def space(self):
+        return len(self.bufs[self.cur]) - self.used
+
+    def reserve(self, nbytes):
+        """The next nbytes of the file, as a view to fill (nbytes <= space())."""
+        return self.views[self.cur][self.used:self.used + nbytes]
+
+    def commit(self, nbytes):
+        self.used += nbytes
+        if self.progress is not None:
+            self.progress(nbytes)
+
+    def put(self, data):
+        """Copy bytes in (the header, and blocks too large for the buffers)."""
+        data = memoryview(data).cast("B")
+        while len(data):
+            if not self.space():
+                self.flush()
+            n = min(self.space(), len(data))
+            self.reserve(n)[:] = np.frombuffer(data[:n], np.uint8)
+            self.commit(n)
+            data = data[n:]
+
+    def _write(self, i, nbytes, offset):
+        view = memoryview(self.bufs[i])[:nbytes]
+        while len(view):
+            n = os.pwrite(self.fd, view, offset)
+            view, offset = view[n:], offset + n
+
+    def flush(self):
+        """Hand the whole pages of the current buffer to the I/O thread; carry the partial
+        last page over to the other buffer."""
+        cur, nxt = self.cur, self.cur ^ 1
+        whole = self.used - self.used % _ALIGN if self.direct else self.used
+        if self.pending[nxt] is not None:
+            self.pending[nxt].result()
+            self.pending[nxt] = None
+        tail = self.used - whole
+        self.views[nxt][:tail] = self.views[cur][whole:self.used]
+        if whole:
+            self.pending[cur] = self.io.submit(self._write, cur, whole, self.offset)
+        self.offset += whole
+        self.cur, self.used = nxt, tail
+
+    def close(self):
+        try:
+            for i in (0, 1):
+                if self.pending[i] is not None:
+                    self.pending[i].result()
+            size = self.offset + self.used
+            if self.used:
+                padded = -(-self.used // _ALIGN) * _ALIGN if self.direct else self.used
+                self.views[self.cur][self.used:padded] = 0
+                self._write(self.cur, padded, self.offset)
+                os.ftruncate(self.fd, size)
+            os.fsync(self.fd)
+        finally:
+            self.io.shutdown()
+            os.close(self.fd)
+            self.views = self.bufs = None     # the buffers go with their last view
+
+
+def _write_tensor(sink, t, g):
+    """Tensor t's bytes into the sink, rows at a time straight into its buffers; returns g
+    advanced past t. Every block is the call over the whole tensor, cut by index=."""
+    dt = DTYPES[t.dtype]
+    if not t.shape or t.numel == 0 or t.init == "orthogonal":
+        buf = np.empty(t.shape, dt)
+        gb = copy.copy(g)
+        _fill_block(t, gb, (), buf)
+        sink.put(buf.reshape(-1).view(np.uint8))
+        return gb
+    row = t.nbytes // t.shape[0]
+    r, gb = 0, g
+    while r < t.shape[0]:
+        if sink.space() < row:
+            sink.flush()
+        n = min(sink.space() // row, t.shape[0] - r)
+        gb = copy.copy(g)
+        if n == 0:              # one row longer than a buffer: made apart, copied in
+            buf = np.empty((1,) + t.shape[1:], dt)
+            _fill_block(t, gb, (slice(r, r + 1),), buf)
+            sink.put(buf.reshape(-1).view(np.uint8))
+            r += 1
+            continue
+        view = sink.reserve(n * row).view(dt).reshape((n,) + t.shape[1:])
+        _fill_block(t, gb, (slice(r, r + n),), view)
+        sink.commit(n * row)
+        r += n
+    return gb
+
+
 def _write_file(path, tensors, g, progress):
-    """One safetensors file, tensor by tensor, block by block: the next block is made while
-    the last one is written. Returns g advanced past these tensors."""
-    # Two buffers, taken in turn: one is filled while the other is written, and their pages
-    # are faulted in once, not per block.
-    spare = [np.empty(BLOCK_BYTES, np.uint8), np.empty(BLOCK_BYTES, np.uint8)]
-    turn = 0
-    with open(path, "wb") as f, ThreadPoolExecutor(1) as io:
-        f.write(header(tensors))
-        pending = None
+    """One safetensors file, tensor by tensor, block by block. Returns g advanced past these
+    tensors (deterministic inits draw nothing)."""
+    sink = _Sink(path, BLOCK_BYTES, progress)
+    try:
+        sink.put(np.frombuffer(header(tensors), np.uint8))
         for t in tensors:
-            start = g
-            for index in _blocks(t):
-                shape = t.shape if not index else (index[0].stop - index[0].start,) + t.shape[1:]
-                nbytes = math.prod(shape) * DTYPES[t.dtype].itemsize
-                if index and nbytes <= BLOCK_BYTES:
-                    buf = spare[turn][:nbytes].view(DTYPES[t.dtype]).reshape(shape)
-                    turn ^= 1
-                else:
-                    buf = np.empty(shape, DTYPES[t.dtype])
-                gb = copy.copy(start)
-                _fill_block(t, gb, index, buf)
-                if pending is not None:
-                    pending.result()
-                pending = io.submit(_write_buf, f, buf, progress)
+            gb = _write_tensor(sink, t, g)
             if t.init not in _DETERMINISTIC:
                 g = gb      # every block's call advanced its copy by the whole tensor
-        if pending is not None:
-            pending.result()
-        f.flush()
-        os.fsync(f.fileno())
+    finally:
+        sink.close()
     return g
-
-
-def _write_buf(f, buf, progress):
-    if buf.nbytes:
-        f.write(memoryview(np.ascontiguousarray(buf).reshape(-1).view(np.uint8)))
-    if progress is not None:
-        progress(buf.nbytes)
 
 
 def output_files(out, tensors, max_shard_size=None):
