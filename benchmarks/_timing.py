@@ -150,8 +150,8 @@ def version(dist):
         return None
 
 
-def machine_info(packages=("numpy", "torch", "fastinit")):
-    """CPU, cores, RAM and package versions, without importing the packages."""
+def cpu_and_cores():
+    """The CPU's model name and the cores this process may use."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -165,6 +165,12 @@ def machine_info(packages=("numpy", "torch", "fastinit")):
         cores = len(os.sched_getaffinity(0))
     except AttributeError:
         cores = os.cpu_count()
+    return cpu, cores
+
+
+def machine_info(packages=("numpy", "torch", "fastinit")):
+    """CPU, cores, RAM and package versions, without importing the packages."""
+    cpu, cores = cpu_and_cores()
     info = {"cpu": cpu, "cores_available": cores, "python": platform.python_version(),
             "mem_total_gib": gib(meminfo("MemTotal")),
             "mem_available_gib": gib(meminfo("MemAvailable")),

@@ -190,19 +190,8 @@ def load_torch(disabled):
 
 
 def machine_info(torch):
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:
-        cores = os.cpu_count()
+    from _timing import cpu_and_cores     # benchmarks/ is on sys.path when run as a script
+    cpu, cores = cpu_and_cores()
     import ml_dtypes
     return {
         "cpu": cpu,
