@@ -1060,3 +1060,42 @@ def test_orthogonal_index_at_small_sizes_is_not_refused():
     # far below the limit: fine, and equal to the whole matrix's block
     full = fastinit.Orthogonal(seed=1)((40, 30), F32)
     assert_bits_equal(fastinit.Orthogonal(seed=1)((40, 30), F32, index=np.s_[5:9]), full[5:9])
+
+
+# ---- the framework defaults that fill a weight and a bias -----------------------------------
+
+@pytest.mark.parametrize("index", [np.s_[2:9], np.s_[:, 1:5], np.s_[3:12:2, ::-1], np.s_[11:]])
+def test_torch_linear_shards(index):
+    from fastinit import defaults
+    full = (12, 7)
+    w, b = np.empty(full, np.float32), np.empty(12, np.float32)
+    defaults.torch_linear_(w, b, generator=3)
+    rows = index[0] if isinstance(index, tuple) else index
+    ws, bs = np.empty(w[index].shape, np.float32), np.empty(b[rows].shape, np.float32)
+    g = fastinit.Generator(3)
+    defaults.torch_linear_(ws, bs, generator=g, full_shape=full, index=index)
+    assert_bits_equal(ws, w[index], "weight shard")
+    assert_bits_equal(bs, b[rows], "bias shard")
+    g2 = fastinit.Generator(3)
+    defaults.torch_linear_(np.empty(full, np.float32), np.empty(12, np.float32), generator=g2)
+    assert g.counter == g2.counter
+    with pytest.raises(ValueError):        # a bias that is not the weight's rows
+        defaults.torch_linear_(ws, np.empty(3, np.float32), generator=3, full_shape=full,
+                               index=index)
+
+
+def test_torch_embedding_and_flax_dense_shards():
+    from fastinit import defaults
+    e = np.empty((10, 4), np.float32)
+    defaults.torch_embedding_(e, padding_idx=3, generator=1)
+    for index in (np.s_[1:6], np.s_[4:], np.s_[:, 2:]):
+        es = np.empty(e[index].shape, np.float32)
+        defaults.torch_embedding_(es, padding_idx=3, generator=1, full_shape=(10, 4),
+                                  index=index)
+        assert_bits_equal(es, e[index], f"embedding {index}")
+    k, kb = np.empty((3, 3, 4, 6), np.float32), np.full(6, 7.0, np.float32)
+    defaults.flax_dense_(k, kb, generator=2)
+    ks, kbs = np.empty((3, 3, 4, 2), np.float32), np.full(2, 7.0, np.float32)
+    defaults.flax_dense_(ks, kbs, generator=2, full_shape=(3, 3, 4, 6), index=np.s_[..., 2:4])
+    assert_bits_equal(ks, k[..., 2:4], "flax kernel shard")
+    assert (kbs == 0).all()

@@ -14,41 +14,61 @@ from fastinit.init import kaiming_uniform_, normal_, uniform_, zeros_
 from fastinit.initializers import RandomInitializer, lecun_normal, register, zeros
 
 
-def torch_linear_(weight, bias=None, generator=None):
+def _dim_index(full, index, dim):
+    """The entry of index for one dim of full, as a 1-D index of that dim."""
+    return (_fill.axis_slice(full, () if index is None else index, dim),)
+
+
+def torch_linear_(weight, bias=None, generator=None, *, full_shape=None, index=None):
     """``nn.Linear`` and ``nn.ConvNd``'s ``reset_parameters``: the weight by
     ``kaiming_uniform_(a=sqrt(5))``, i.e. U(±1/sqrt(fan_in)), and the bias by U(±1/sqrt(fan_in)),
-    with fan_in from the weight's shape. Returns ``(weight, bias)``."""
+    with fan_in from the weight's shape. Returns ``(weight, bias)``.
+
+    Sharded: ``full_shape`` is the whole weight's and ``weight`` its block at ``index``; the
+    bias is then the block of the whole bias for the same output rows (index's first entry)."""
     if _args.is_meta(weight):
         return weight, bias
     w = _args.target(weight)
+    full, where = _args.shard(w, full_shape, index)
     b = None if bias is None or _args.is_meta(bias) else _args.target(bias)
+    bias_where = {} if where is None else {"full_shape": full[:1],
+                                           "index": _dim_index(full, index, 0)}
+    if b is not None and where is not None:
+        _args.shard(b, *bias_where.values())       # a bad bias raises before anything moves
     # One generator for both (an int seed or a torch.Generator gives one key), drawn only
     # when there are values to write.
-    g = _args.generator(generator) if w.size or (b is not None and b.size) else None
-    kaiming_uniform_(weight, a=math.sqrt(5), generator=g)
+    g = _args.generator(generator) if math.prod(full) or b is not None else None
+    kaiming_uniform_(weight, a=math.sqrt(5), generator=g, full_shape=full_shape, index=index)
     if b is not None:
-        fan_in, _ = torch_fans(w.shape)
+        fan_in, _ = torch_fans(full)
         bound = 1.0 / math.sqrt(fan_in) if fan_in > 0 else 0.0
-        uniform_(bias, -bound, bound, generator=g)
+        uniform_(bias, -bound, bound, generator=g, **bias_where)
     return weight, bias
 
 
 torch_conv_ = torch_linear_
 
 
-def torch_embedding_(weight, padding_idx=None, generator=None):
-    """``nn.Embedding``'s ``reset_parameters``: N(0, 1), with the ``padding_idx`` row zeroed."""
+def torch_embedding_(weight, padding_idx=None, generator=None, *, full_shape=None,
+                     index=None):
+    """``nn.Embedding``'s ``reset_parameters``: N(0, 1), with the ``padding_idx`` row zeroed
+    (in a shard, where that row falls in it)."""
     if _args.is_meta(weight):
         return weight
     arr = _args.target(weight)
+    full, where = _args.shard(arr, full_shape, index)
     if padding_idx is not None:
-        rows = arr.shape[0] if arr.ndim else 0
+        rows = full[0] if full else 0
         if isinstance(padding_idx, bool) or not isinstance(padding_idx, int) or \
                 not -rows <= padding_idx < rows:
             raise ValueError(f"padding_idx must be within num_embeddings, got {padding_idx!r}")
-    normal_(weight, 0.0, 1.0, generator=generator)
+    normal_(weight, 0.0, 1.0, generator=generator, full_shape=full_shape, index=index)
     if padding_idx is not None:
-        arr[padding_idx] = 0
+        if where is None:
+            arr[padding_idx] = 0
+        else:
+            rows_here = _fill.positions(full, where[1])[0]
+            np.copyto(arr, arr.dtype.type(0), where=rows_here == padding_idx % full[0])
     return weight
 
 
@@ -58,15 +78,21 @@ def flax_defaults(seed=None):
     return lecun_normal(seed=seed), zeros
 
 
-def flax_dense_(kernel, bias=None, generator=None):
+def flax_dense_(kernel, bias=None, generator=None, *, full_shape=None, index=None):
     """Fill a Flax-layout ``(*kernel, in, out)`` kernel with ``lecun_normal`` and the bias with
-    zeros. Returns ``(kernel, bias)``."""
+    zeros. Returns ``(kernel, bias)``. Sharded as ``torch_linear_``, the bias following the
+    kernel's last (output) dim."""
     if _args.is_meta(kernel):
         return kernel, bias
+    k = _args.target(kernel)
+    full, where = _args.shard(k, full_shape, index)
     if bias is not None and not _args.is_meta(bias):
-        _args.target(bias)          # a bad bias raises before the kernel is written
+        b = _args.target(bias)          # a bad bias raises before the kernel is written
+        if where is not None:
+            _args.shard(b, full[-1:], _dim_index(full, index, len(full) - 1))
     # seed=0 only spares drawing a seed from the default generator: generator= takes over.
-    lecun_normal(seed=0)(out=kernel, generator=_args.generator(generator))
+    lecun_normal(seed=0)(full, out=kernel, generator=_args.generator(generator),
+                         index=None if where is None else where[1])
     if bias is not None:
         zeros_(bias)
     return kernel, bias
