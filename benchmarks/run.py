@@ -190,7 +190,7 @@ def load_torch(disabled):
 
 
 def machine_info(torch):
-    from _timing import cpu_and_cores     # benchmarks/ is on sys.path when run as a script
+    from _timing import cpu_and_cores, parallel_capacity   # benchmarks/ is on sys.path
     cpu, cores = cpu_and_cores()
     import ml_dtypes
     return {
@@ -205,37 +205,8 @@ def machine_info(torch):
         "fastinit_simd": fastinit.get_simd(),
         "fastinit_simd_available": list(fastinit.available_simd()),
         "fastinit_threads_default": fastinit.get_num_threads(),
-        "parallel_capacity": parallel_capacity(fastinit.get_num_threads()),
+        "parallel_capacity": parallel_capacity(fastinit.get_num_threads(), loops=1000),
     }
-
-
-def parallel_capacity(threads, loops=1000, reps=3):
-    """How many threads' worth of compute `threads` threads get here: a compute-bound,
-    cache-resident NumPy loop (np.exp releases the GIL) run once alone, then once on each
-    of `threads` threads at the same time. About `threads` on dedicated cores; less on a
-    shared or throttled machine, which caps every all-threads row."""
-    if threads < 2:
-        return 1.0
-    x = np.linspace(-1.0, 1.0, 1 << 14)
-
-    def work():
-        y = np.empty_like(x)
-        for _ in range(loops):
-            np.exp(x, out=y)
-
-    estimates = []
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        work()
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            work()
-            alone = time.perf_counter() - t0
-            t0 = time.perf_counter()
-            for f in [pool.submit(work) for _ in range(threads)]:
-                f.result()
-            together = time.perf_counter() - t0
-            estimates.append(threads * alone / together)
-    return statistics.median(estimates)
 
 
 class Buffers:
