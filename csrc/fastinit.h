@@ -138,6 +138,13 @@ void fi_fill_strided(int dist, int dtype, const fi_stream *s, const fi_params *p
 void fi_fill_block(int dist, int dtype, const fi_stream *s, const fi_params *p,
                    const fi_out *o, const fi_block *b, uint64_t start, uint64_t n);
 
+/* The orthonormal factor Q of the QR factorization of a, column-major m x n, m >= n, with
+ * column k of Q times scale and the sign of R_kk (+1 where R_kk = 0): Q of a Gaussian
+ * matrix is then Haar distributed. Written to q (m x n, column-major); a is overwritten;
+ * work holds 2n doubles. Unblocked Householder in double precision, for small matrices. */
+void fi_orthonormal_columns(double *a, double *q, double *work, int64_t m, int64_t n,
+                            double scale);
+
 /* SIMD paths: the best one this CPU runs is the default; any supported one may be forced. */
 int fi_simd_supported(int level);
 int fi_simd_best(void);

@@ -241,11 +241,28 @@ def test_copies_continue_identically(how):
     assert g.counter == c
 
 
-@pytest.mark.parametrize("how", ["pickle", "deepcopy"])
-def test_copies_spawn_like_the_original(how):
-    g = fastinit.Generator(77)
-    h = pickle.loads(pickle.dumps(g)) if how == "pickle" else copy.deepcopy(g)
+@pytest.mark.parametrize("spawned_before", [False, True])
+@pytest.mark.parametrize("seed", [77, np.random.SeedSequence(77)])
+@pytest.mark.parametrize("how", ["pickle", "copy", "deepcopy"])
+def test_copies_spawn_like_the_original(how, seed, spawned_before):
+    g = fastinit.Generator(seed)
+    if spawned_before:
+        g.spawn(2)
+    h = {"pickle": lambda: pickle.loads(pickle.dumps(g)), "copy": lambda: copy.copy(g),
+         "deepcopy": lambda: copy.deepcopy(g)}[how]()
     assert [k.key for k in h.spawn(3)] == [k.key for k in g.spawn(3)]
+
+
+def test_int_seed_keys_are_those_of_its_seed_sequence():
+    # ints take a cached path; the key is still SeedSequence(seed)'s, for any int
+    for seed in (0, 1, 77, 2**32 + 5, 2**100 + 3, np.int64(9)):
+        for _ in range(2):                                  # the cached second time too
+            want = tuple(int(w) for w in np.random.SeedSequence(int(seed)).generate_state(2, np.uint32))
+            assert fastinit.Generator(seed).key == want
+    with pytest.raises(TypeError):
+        fastinit.Generator(True)
+    with pytest.raises(ValueError):
+        fastinit.Generator(-1)
 
 
 def test_pickle_all_protocols():

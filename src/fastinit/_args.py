@@ -129,6 +129,8 @@ def is_meta(t):
 
 def shape(s):
     """A shape: an int or a sequence of non-negative ints."""
+    if type(s) is tuple and all(type(d) is int and d >= 0 for d in s):
+        return s                                # the common case, without exceptions
     try:
         dims = (operator.index(s),)
     except TypeError:

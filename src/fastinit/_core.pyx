@@ -3,6 +3,7 @@
 Generator, releases the GIL and splits each fill across threads. The C kernels below it
 know nothing of Python; the Python package above it holds the names and docs."""
 
+import copy
 import itertools
 import operator
 import os
@@ -13,6 +14,7 @@ import numpy as np
 cimport numpy as cnp
 from cython.parallel cimport prange
 from libc.stdint cimport int64_t, uint32_t, uint64_t
+from libc.stdlib cimport free, malloc
 
 cnp.import_array()
 
@@ -57,6 +59,8 @@ cdef extern from "fastinit.h" nogil:
     void fi_fill_strided(int dist, int dtype, const fi_stream *s, const fi_params *p,
                          const fi_out *o, uint64_t start, uint64_t n)
     int fi_simd_supported(int level)
+    void fi_orthonormal_columns(double *a, double *q, double *work, int64_t m, int64_t n,
+                                double scale)
     int fi_simd_best()
     int fi_simd_get()
     int fi_simd_set(int level)
@@ -382,6 +386,31 @@ cdef void _describe(cnp.ndarray arr, fi_out *o) noexcept:
         o.strides[d] = cnp.PyArray_STRIDES(arr)[d]
 
 
+# ---- small QR -------------------------------------------------------------------------
+
+def orthonormal_columns(a, double scale=1.0):
+    """Q of the QR factorization of a (m, n) float64 matrix, m >= n, with column k times
+    scale and the sign of R_kk (fi_orthonormal_columns): for small matrices, where LAPACK's
+    call overhead is most of the time. a is left unchanged."""
+    cdef cnp.ndarray work_a = np.array(a, dtype=np.float64, order="F", copy=True)
+    if work_a.ndim != 2 or work_a.shape[0] < work_a.shape[1]:
+        raise ValueError(f"orthonormal_columns needs a tall 2-D matrix, not shape {a.shape}")
+    cdef int64_t m = work_a.shape[0], n = work_a.shape[1]
+    cdef cnp.ndarray q = np.empty((m, n), np.float64, order="F")
+    cdef double small[128]
+    cdef double *work = &small[0]
+    if n > 64:
+        work = <double *>malloc(2 * n * sizeof(double))
+        if work == NULL:
+            raise MemoryError()
+    with nogil:
+        fi_orthonormal_columns(<double *>cnp.PyArray_DATA(work_a), <double *>cnp.PyArray_DATA(q),
+                               work, m, n, scale)
+    if n > 64:
+        free(work)
+    return q
+
+
 # ---- SIMD paths -----------------------------------------------------------------------
 
 SIMD_PATHS = ("scalar", "avx2", "avx512")
@@ -512,6 +541,15 @@ def fill_range(dist, key, counter, start, out, *params):
     return out
 
 
+# int seed -> its SeedSequence's key (bounded: cleared when full)
+_INT_SEED_KEYS = {}
+
+
+cdef tuple _key_of(object ss):
+    key = ss.generate_state(2, np.uint32)
+    return (int(key[0]), int(key[1]))
+
+
 def _from_state(state, seed_seq):
     g = Generator.__new__(Generator)
     g._seed_seq = seed_seq
@@ -534,18 +572,34 @@ cdef class Generator:
     cdef public object _seed_seq
 
     def __init__(self, seed=None):
-        if isinstance(seed, np.random.SeedSequence):
-            ss = seed
-        elif seed is None or isinstance(seed, (int, np.integer)):
-            ss = np.random.SeedSequence(None if seed is None else operator.index(seed))
+        cdef tuple key
+        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+            # An int seed's key comes from its SeedSequence, which is made only when spawn()
+            # needs it: making it costs more than a small fill (initializer objects make a
+            # Generator per construction).
+            seed = operator.index(seed)
+            key = _INT_SEED_KEYS.get(seed)
+            if key is None:
+                key = _key_of(np.random.SeedSequence(seed))
+                if len(_INT_SEED_KEYS) >= 4096:
+                    _INT_SEED_KEYS.clear()
+                _INT_SEED_KEYS[seed] = key
+            self._seed_seq = seed
+        elif isinstance(seed, np.random.SeedSequence) or seed is None:
+            self._seed_seq = np.random.SeedSequence() if seed is None else seed
+            key = _key_of(self._seed_seq)
         else:
             raise TypeError(f"seed must be None, a non-negative int or a SeedSequence, "
                             f"not {type(seed).__name__}")
-        key = ss.generate_state(2, np.uint32)
-        self._seed_seq = ss
         self._key[0] = key[0]
         self._key[1] = key[1]
         self._counter = 0
+
+    cdef object _seedseq(self):
+        """The SeedSequence of this Generator's seed, made now if it was an int."""
+        if not isinstance(self._seed_seq, np.random.SeedSequence):
+            self._seed_seq = np.random.SeedSequence(self._seed_seq)
+        return self._seed_seq
 
     # -- state --
 
@@ -583,16 +637,23 @@ cdef class Generator:
 
     def spawn(self, n_children):
         """n independent Generators, from the children of this one's SeedSequence."""
-        return [Generator(ss) for ss in self._seed_seq.spawn(operator.index(n_children))]
+        return [Generator(ss) for ss in self._seedseq().spawn(operator.index(n_children))]
 
     def __reduce__(self):
         return (_from_state, (self.state, self._seed_seq))
 
     def __copy__(self):
-        return _from_state(self.state, self._seed_seq)
+        """An independent Generator in the same state, whose spawn() gives what this one's
+        would (as a pickled copy does)."""
+        cdef Generator g = Generator.__new__(Generator)
+        g._key[0] = self._key[0]
+        g._key[1] = self._key[1]
+        g._counter = self._counter
+        ss = self._seed_seq
+        g._seed_seq = ss if not isinstance(ss, np.random.SeedSequence) else copy.deepcopy(ss)
+        return g
 
     def __deepcopy__(self, memo):
-        import copy
         return _from_state(self.state, copy.deepcopy(self._seed_seq, memo))
 
     def __repr__(self):

@@ -8,6 +8,13 @@ import math
 
 import numpy as np
 
+from fastinit._core import orthonormal_columns
+
+# QR of a tall (m, n) matrix with m * n**2 at most this goes to fastinit's own unblocked
+# Householder (_core.orthonormal_columns), larger ones to NumPy's LAPACK: below it, LAPACK's
+# call overhead (about 20 us) is most of the time; above, its blocked code is faster.
+SMALL_QR_MAX = 1 << 15
+
 # Above this many elements, orthogonal with index= refuses: it must make the whole matrix.
 ORTHOGONAL_INDEX_MAX = 1 << 28
 
@@ -48,18 +55,22 @@ def compute_dtype(dt):
     return np.float64 if dt == np.float64 else np.float32
 
 
-def orthogonal_matrix(g, rows, cols, dt, make=True):
-    """A Haar-distributed (rows, cols) matrix with orthonormal rows or columns, whichever are
-    fewer: QR of a Gaussian matrix, with the signs of R's diagonal moved into Q (Mezzadri,
-    2007), so Q is uniform and not biased by LAPACK's sign convention. make=False only
-    advances g as making it would (for an empty shard), and returns None."""
+def orthogonal_matrix(g, rows, cols, dt, make=True, scale=1.0):
+    """``scale`` times a Haar-distributed (rows, cols) matrix with orthonormal rows or
+    columns, whichever are fewer: QR of a Gaussian matrix, with the signs of R's diagonal
+    moved into Q (Mezzadri, 2007), so Q is uniform and not biased by LAPACK's sign
+    convention. make=False only advances g as making it would (for an empty shard), and
+    returns None."""
     size = (max(rows, cols), min(rows, cols))
     if not make:
         g.standard_normal(size=size, index=(slice(0, 0),), dtype=compute_dtype(dt))
         return None
     tall = g.standard_normal(size=size, dtype=compute_dtype(dt))
-    q, r = np.linalg.qr(tall)
-    q *= np.where(np.diagonal(r) < 0, -1, 1).astype(q.dtype)
+    if size[0] * size[1] ** 2 <= SMALL_QR_MAX:
+        q = orthonormal_columns(tall, scale)       # signs and scale applied, in float64
+    else:
+        q, r = np.linalg.qr(tall)
+        q *= np.where(np.diagonal(r) < 0, -scale, scale).astype(q.dtype)
     return q if rows >= cols else q.T
 
 

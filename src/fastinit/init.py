@@ -230,9 +230,8 @@ def orthogonal_(tensor, gain=1, generator=None, *, full_shape=None, index=None):
     if arr.size or where is not None:      # an empty shard still moves g
         rows = full[0]
         q = _fill.orthogonal_matrix(_args.generator(generator), rows,
-                                    math.prod(full) // rows, arr.dtype, make=arr.size > 0)
+                                    math.prod(full) // rows, arr.dtype, arr.size > 0, g)
         if q is not None:
-            q *= g
             _fill.write(arr, q.reshape(full), where)
     return tensor
 

@@ -319,10 +319,9 @@ class Orthogonal(RandomInitializer):
         axis = _column_axis(self.column_axis, len(shape))
         cols = shape[axis]
         rest = shape[:axis] + shape[axis + 1:]
-        q = _fill.orthogonal_matrix(g, math.prod(rest), cols, dt, make)
+        q = _fill.orthogonal_matrix(g, math.prod(rest), cols, dt, make, self.gain)
         if q is None:
             return None
-        q *= self.gain
         q = q.reshape(rest + (cols,))
         return q if axis == len(shape) - 1 else np.moveaxis(q, -1, axis)
 
