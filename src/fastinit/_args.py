@@ -192,6 +192,8 @@ def output(shp, dt, out, default_dtype, index=None):
 
 def real(x, name):
     """A real number (bools and non-numbers are refused)."""
+    if type(x) is float or type(x) is int:      # the common case, without the ABC check
+        return float(x)
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {x!r}")
     return float(x)

@@ -804,7 +804,11 @@ cdef class Generator:
         kc = k
         if kk == 0:
             return arr
-        _describe(np.moveaxis(arr, ax, -1), &o)
+        if ax == len(shp) - 1:
+            _describe(arr, &o)
+        else:                           # axis last (np.moveaxis, without its overhead)
+            _describe(arr.transpose(tuple(range(ax)) + tuple(range(ax + 1, len(shp))) + (ax,)),
+                      &o)
         o.contiguous = 0
         nt = _num_threads
         # Threads for large masks: chunks of slices worth about 2**16 draws each.

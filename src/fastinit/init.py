@@ -251,7 +251,7 @@ def sparse_(tensor, sparsity, std=0.01, generator=None, *, full_shape=None, inde
         _fill.normal(g, arr, 0.0, s, where)
         zero = _fill.sparse_mask(g, full, math.ceil(frac * full[0]), 0,
                                  None if where is None else where[1])
-        np.copyto(arr, arr.dtype.type(0), where=zero)
+        arr[zero] = 0
     return tensor
 
 
