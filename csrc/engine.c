@@ -303,6 +303,7 @@ int fi_truncnorm_params(int dtype, double mean, double std, double low, double h
     p->beta = beta;
     p->edge = p->mirror ? high : low;
     p->lam = 0.5 * (alpha + hypot(alpha, 2.0));             /* Robert's optimal rate */
+    p->inv_lam = 1.0 / p->lam;
     if (!(alpha < beta)) {
         /* The standardized bounds overflowed or met: all the mass sits at the bound
          * nearest the mean, to double precision. */
@@ -458,12 +459,12 @@ double fi_truncnorm_value(uint32_t w_lo, uint32_t w_hi, const fi_stream *s, uint
             if (p->method == FI_TN_UNIFORM) {
                 z = alpha + (beta - alpha) * u1;
                 double m = alpha > 0 ? alpha : 0.0;        /* the point of [alpha, beta] nearest 0 */
-                if (u2 < fi_exp(-0.5 * ((z - m) * (z + m)))) break;    /* no cancellation */
+                if (fi_below_exp(u2, -0.5 * ((z - m) * (z + m)))) break;    /* no cancellation */
             } else {    /* Robert (1995): alpha + Exp(lam), accepted with exp(-(z - lam)^2 / 2) */
                 double e = -fi_log(u1);
-                z = alpha + e / lam;
+                z = alpha + e * p->inv_lam;
                 double d = z - lam;
-                if (u2 < fi_exp(-0.5 * d * d) && z <= beta) break;
+                if (fi_below_exp(u2, -0.5 * d * d) && z <= beta) break;
             }
         }
     }

@@ -48,6 +48,7 @@ typedef struct {
 typedef struct {
     double a, b, m, lo, hi;
     double alpha, beta, lam;    /* truncnorm: standardized bounds, exponential rate */
+    double inv_lam;             /* truncnorm: 1 / lam, so proposals multiply */
     double edge;                /* truncnorm: the bound alpha stands for (high if mirror) */
     int method, mirror;
     int wide;                   /* truncnorm: 53-bit uniforms (float64), else 32-bit */

@@ -182,6 +182,18 @@ static inline double fi_exp(double v)
     return fi_bits_f64(fi_f64_bits(p) + ((fi_f64_bits(k) - fi_f64_bits(FI_ROUNDER)) << 52));
 }
 
+/* u < exp(f) for f <= 0, the acceptance test of the uniform and exponential proposals.
+ * 1 + f <= exp(f) <= 1 + f + f*f/2 decides almost every u without the exponential, which
+ * a vector unit then skips when all its lanes are decided. Every path takes the same
+ * steps, so the decisions, rounding included, are the same everywhere. */
+static inline int fi_below_exp(double u, double f)
+{
+    double lower = 1.0 + f;
+    if (u < lower) return 1;
+    if (u >= lower + 0.5 * f * f) return 0;
+    return u < fi_exp(f);
+}
+
 /* log(x) for normal x > 0, within about 2 ulps, from adds, multiplies and one division,
  * like fi_exp and for the same reason (kernels_avx512.c mirrors it). x = 2**e * m with m in
  * [sqrt(1/2), sqrt(2)); log m = 2 atanh(s), s = (m - 1)/(m + 1), |s| < 0.172, by its series

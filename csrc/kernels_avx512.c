@@ -348,20 +348,34 @@ static void first_retry_blocks(int dtype, const fi_stream *s, const round_keys *
     _mm512_storeu_si512((void *)(w[3] + 16), y.c3);
 }
 
-/* fi_exp of internal.h, eight lanes, operation for operation. */
-static inline __m512d exp8(__m512d v)
+/* fi_exp of internal.h on n vectors of eight lanes, operation for operation. The n Horner
+ * chains advance together: each is a long run of dependent adds and multiplies, and
+ * interleaving them lets the vector units overlap their latencies. */
+static inline __attribute__((always_inline)) void expN(__m512d *v, int n)
 {
     const __m512d rounder = _mm512_set1_pd(FI_ROUNDER);
-    __m512d k = _mm512_add_pd(_mm512_mul_pd(v, _mm512_set1_pd(FI_LOG2E)), rounder);
-    __m512d n = _mm512_sub_pd(k, rounder);
-    __m512d r = _mm512_sub_pd(_mm512_sub_pd(v, _mm512_mul_pd(n, _mm512_set1_pd(FI_LN2_HI))),
-                              _mm512_mul_pd(n, _mm512_set1_pd(FI_LN2_LO)));
-    __m512d p = _mm512_set1_pd(fi_exp_taylor[12]);
+    __m512d k[4], r[4], p[4];
+    for (int j = 0; j < n; j++) {
+        k[j] = _mm512_add_pd(_mm512_mul_pd(v[j], _mm512_set1_pd(FI_LOG2E)), rounder);
+        __m512d nn = _mm512_sub_pd(k[j], rounder);
+        r[j] = _mm512_sub_pd(_mm512_sub_pd(v[j], _mm512_mul_pd(nn, _mm512_set1_pd(FI_LN2_HI))),
+                             _mm512_mul_pd(nn, _mm512_set1_pd(FI_LN2_LO)));
+        p[j] = _mm512_set1_pd(fi_exp_taylor[12]);
+    }
     for (int i = 11; i >= 0; i--)
-        p = _mm512_add_pd(_mm512_mul_pd(p, r), _mm512_set1_pd(fi_exp_taylor[i]));
-    __m512i e = _mm512_slli_epi64(_mm512_sub_epi64(_mm512_castpd_si512(k),
-                                                   _mm512_castpd_si512(rounder)), 52);
-    return _mm512_castsi512_pd(_mm512_add_epi64(_mm512_castpd_si512(p), e));
+        for (int j = 0; j < n; j++)
+            p[j] = _mm512_add_pd(_mm512_mul_pd(p[j], r[j]), _mm512_set1_pd(fi_exp_taylor[i]));
+    for (int j = 0; j < n; j++) {
+        __m512i e = _mm512_slli_epi64(_mm512_sub_epi64(_mm512_castpd_si512(k[j]),
+                                                       _mm512_castpd_si512(rounder)), 52);
+        v[j] = _mm512_castsi512_pd(_mm512_add_epi64(_mm512_castpd_si512(p[j]), e));
+    }
+}
+
+static inline __m512d exp8(__m512d v)
+{
+    expN(&v, 1);
+    return v;
 }
 
 /* What fi_normal_slow_f32 does first, for eight rejected draws at once: the wedge test with
@@ -695,7 +709,7 @@ static inline void store8_f64_as(int dtype, void *out, size_t i, __m512d x)
 }
 
 typedef struct {
-    __m512d a, b, lo, hi, alpha, beta, lam, width, m;
+    __m512d a, b, lo, hi, alpha, beta, lam, inv_lam, width, m;
 } tn_par;
 
 typedef struct {
@@ -713,6 +727,7 @@ static inline tn_par tn_par_of(const fi_params *p)
     t.alpha = _mm512_set1_pd(p->alpha);
     t.beta = _mm512_set1_pd(p->beta);
     t.lam = _mm512_set1_pd(p->lam);
+    t.inv_lam = _mm512_set1_pd(p->inv_lam);
     t.width = _mm512_set1_pd(p->beta - p->alpha);
     t.m = _mm512_set1_pd(p->alpha > 0 ? p->alpha : 0.0);   /* the point of [alpha, beta] nearest 0 */
     return t;
@@ -771,56 +786,90 @@ static inline __attribute__((always_inline)) __mmask8 tn_emit8(int dtype, int ha
     return ok;
 }
 
-/* fi_log of internal.h, eight lanes, operation for operation. */
-static inline __m512d log8(__m512d x)
+/* fi_log of internal.h on n vectors of eight lanes, operation for operation, the chains
+ * interleaved as in expN. */
+static inline __attribute__((always_inline)) void logN(__m512d *x, int n)
 {
-    __m512i b = _mm512_castpd_si512(x);
-    __m512d e = _mm512_cvtepi64_pd(_mm512_sub_epi64(_mm512_srli_epi64(b, 52), _mm512_set1_epi64(1023)));
-    __m512d m = _mm512_castsi512_pd(_mm512_or_si512(_mm512_and_si512(b, _mm512_set1_epi64(0x000fffffffffffffll)),
-                                                    _mm512_set1_epi64(0x3ff0000000000000ll)));
-    __mmask8 big = _mm512_cmp_pd_mask(m, _mm512_set1_pd(FI_SQRT2), _CMP_GT_OQ);
-    m = _mm512_mask_mul_pd(m, big, m, _mm512_set1_pd(0.5));
-    e = _mm512_mask_add_pd(e, big, e, _mm512_set1_pd(1.0));
     const __m512d one = _mm512_set1_pd(1.0);
-    __m512d sv = _mm512_div_pd(_mm512_sub_pd(m, one), _mm512_add_pd(m, one));
-    __m512d s2 = _mm512_mul_pd(sv, sv);
-    __m512d q = _mm512_set1_pd(fi_log_series[9]);
+    __m512d e[4], sv[4], s2[4], q[4];
+    for (int j = 0; j < n; j++) {
+        __m512i b = _mm512_castpd_si512(x[j]);
+        e[j] = _mm512_cvtepi64_pd(_mm512_sub_epi64(_mm512_srli_epi64(b, 52), _mm512_set1_epi64(1023)));
+        __m512d m = _mm512_castsi512_pd(_mm512_or_si512(_mm512_and_si512(b, _mm512_set1_epi64(0x000fffffffffffffll)),
+                                                        _mm512_set1_epi64(0x3ff0000000000000ll)));
+        __mmask8 big = _mm512_cmp_pd_mask(m, _mm512_set1_pd(FI_SQRT2), _CMP_GT_OQ);
+        m = _mm512_mask_mul_pd(m, big, m, _mm512_set1_pd(0.5));
+        e[j] = _mm512_mask_add_pd(e[j], big, e[j], one);
+        sv[j] = _mm512_div_pd(_mm512_sub_pd(m, one), _mm512_add_pd(m, one));
+        s2[j] = _mm512_mul_pd(sv[j], sv[j]);
+        q[j] = _mm512_set1_pd(fi_log_series[9]);
+    }
     for (int i = 8; i >= 0; i--)
-        q = _mm512_add_pd(_mm512_mul_pd(q, s2), _mm512_set1_pd(fi_log_series[i]));
-    return _mm512_add_pd(_mm512_mul_pd(e, _mm512_set1_pd(FI_LN2_HI)),
-                         _mm512_add_pd(_mm512_mul_pd(_mm512_add_pd(sv, sv), q),
-                                       _mm512_mul_pd(e, _mm512_set1_pd(FI_LN2_LO))));
+        for (int j = 0; j < n; j++)
+            q[j] = _mm512_add_pd(_mm512_mul_pd(q[j], s2[j]), _mm512_set1_pd(fi_log_series[i]));
+    for (int j = 0; j < n; j++)
+        x[j] = _mm512_add_pd(_mm512_mul_pd(e[j], _mm512_set1_pd(FI_LN2_HI)),
+                             _mm512_add_pd(_mm512_mul_pd(_mm512_add_pd(sv[j], sv[j]), q[j]),
+                                           _mm512_mul_pd(e[j], _mm512_set1_pd(FI_LN2_LO))));
 }
 
 /* The uniform and exponential proposals with 32-bit uniforms (float16, bfloat16, float32):
- * the first proposal of values i..i+7 from their main-stream words w1 and w2, as
- * fi_truncnorm_value makes it. Rejected lanes are noted in rj for the scalar sampler. */
-static inline __attribute__((always_inline)) __mmask8 tn_prop8(int dtype, int method, int mirror,
+ * the first proposal of values i..i+8n-1 (n <= 4 vectors of eight, their chains
+ * interleaved) from their main-stream words w1 and w2 (r[j]: w1 low, w2 high), as
+ * fi_truncnorm_value makes it. Rejected lanes are noted in rj for the scalar sampler.
+ * Returns the accepted lanes, eight bits a vector. */
+static inline __attribute__((always_inline)) uint32_t tn_propN(int dtype, int method, int mirror,
                                                                const tn_par *bt, tn_rej *rj,
-                                                               void *out, size_t i, __m512i r)
+                                                               void *out, size_t i,
+                                                               const __m512i *r, int n)
 {
     const __m512d two32 = _mm512_set1_pd(0x1p-32);
-    __m256i w1 = _mm512_cvtepi64_epi32(r), w2 = _mm512_cvtepi64_epi32(_mm512_srli_epi64(r, 32));
-    __m512d d1 = _mm512_cvtepu32_pd(w1);
-    __m512d u2 = _mm512_mul_pd(_mm512_cvtepu32_pd(w2), two32);
-    __m512d z;
-    __mmask8 ok;
-    if (method == FI_TN_EXP) {
-        __m512d u1 = _mm512_mul_pd(_mm512_add_pd(d1, _mm512_set1_pd(1.0)), two32);
-        __m512d e = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(log8(u1)),
-                                        _mm512_set1_epi64((long long)0x8000000000000000ull)));
-        z = _mm512_add_pd(bt->alpha, _mm512_div_pd(e, bt->lam));
-        __m512d d = _mm512_sub_pd(z, bt->lam);
-        __m512d f = exp8(_mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(-0.5), d), d));
-        ok = _mm512_cmp_pd_mask(u2, f, _CMP_LT_OQ) & _mm512_cmp_pd_mask(z, bt->beta, _CMP_LE_OQ);
-    } else {
-        z = _mm512_add_pd(bt->alpha, _mm512_mul_pd(bt->width, _mm512_mul_pd(d1, two32)));
-        __m512d f = exp8(_mm512_mul_pd(_mm512_set1_pd(-0.5),
-                                       _mm512_mul_pd(_mm512_sub_pd(z, bt->m), _mm512_add_pd(z, bt->m))));
-        ok = _mm512_cmp_pd_mask(u2, f, _CMP_LT_OQ);
+    __m512d z[4], u2[4], f[4];
+    for (int j = 0; j < n; j++) {
+        __m256i w1 = _mm512_cvtepi64_epi32(r[j]), w2 = _mm512_cvtepi64_epi32(_mm512_srli_epi64(r[j], 32));
+        __m512d d1 = _mm512_cvtepu32_pd(w1);
+        u2[j] = _mm512_mul_pd(_mm512_cvtepu32_pd(w2), two32);
+        if (method == FI_TN_EXP)
+            z[j] = _mm512_mul_pd(_mm512_add_pd(d1, _mm512_set1_pd(1.0)), two32);    /* u1 */
+        else
+            z[j] = _mm512_add_pd(bt->alpha, _mm512_mul_pd(bt->width, _mm512_mul_pd(d1, two32)));
     }
-    tn_finish8(dtype, mirror, bt, rj, out, i, r, z, ok);
-    return ok;
+    if (method == FI_TN_EXP) {
+        logN(z, n);
+        for (int j = 0; j < n; j++) {
+            __m512d e = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(z[j]),
+                                            _mm512_set1_epi64((long long)0x8000000000000000ull)));
+            z[j] = _mm512_add_pd(bt->alpha, _mm512_mul_pd(e, bt->inv_lam));
+            __m512d d = _mm512_sub_pd(z[j], bt->lam);
+            f[j] = _mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(-0.5), d), d);
+        }
+    } else {
+        for (int j = 0; j < n; j++)
+            f[j] = _mm512_mul_pd(_mm512_set1_pd(-0.5),
+                                 _mm512_mul_pd(_mm512_sub_pd(z[j], bt->m), _mm512_add_pd(z[j], bt->m)));
+    }
+    /* fi_below_exp(u2, f): the bounds first, the exponential only if a lane needs it. */
+    __mmask8 below[4], und[4], any = 0;
+    for (int j = 0; j < n; j++) {
+        __m512d lower = _mm512_add_pd(_mm512_set1_pd(1.0), f[j]);
+        __m512d upper = _mm512_add_pd(lower, _mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(0.5), f[j]), f[j]));
+        below[j] = _mm512_cmp_pd_mask(u2[j], lower, _CMP_LT_OQ);
+        und[j] = (__mmask8)(~below[j] & _mm512_cmp_pd_mask(u2[j], upper, _CMP_LT_OQ));
+        any |= und[j];
+    }
+    if (any) {
+        expN(f, n);
+        for (int j = 0; j < n; j++)
+            below[j] |= und[j] & _mm512_cmp_pd_mask(u2[j], f[j], _CMP_LT_OQ);
+    }
+    uint32_t acc = 0;
+    for (int j = 0; j < n; j++) {
+        __mmask8 ok = below[j];
+        if (method == FI_TN_EXP) ok &= _mm512_cmp_pd_mask(z[j], bt->beta, _CMP_LE_OQ);
+        tn_finish8(dtype, mirror, bt, rj, out, i + 8 * (size_t)j, r[j], z[j], ok);
+        acc |= (uint32_t)ok << (8 * j);
+    }
+    return acc;
 }
 
 /* One batch of truncated normals by a proposal that has a vector form: the first proposal of
@@ -851,10 +900,11 @@ static inline __attribute__((always_inline)) void produce_truncnorm_fused(
                             _mm512_permutex2var_epi32(st->c0, second, st->c1),
                             _mm512_permutex2var_epi32(st->c2, first, st->c3),
                             _mm512_permutex2var_epi32(st->c2, second, st->c3)};
-            for (int k = 0; k < 4; k++) {
-                if (normal) tn_emit8(dtype, half, mirror, &bt, &rj, out, i + 8 * (size_t)k, r[k]);
-                else tn_prop8(dtype, method, mirror, &bt, &rj, out, i + 8 * (size_t)k, r[k]);
-            }
+            if (normal)
+                for (int k = 0; k < 4; k++)
+                    tn_emit8(dtype, half, mirror, &bt, &rj, out, i + 8 * (size_t)k, r[k]);
+            else
+                tn_propN(dtype, method, mirror, &bt, &rj, out, i, r, 4);
         }
     }
     if (!normal) {
@@ -873,7 +923,7 @@ static inline __attribute__((always_inline)) void produce_truncnorm_fused(
                     __m512i r2 = _mm512_or_si512(
                         _mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(w[0] + q))),
                         _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(w[1] + q))), 32));
-                    settled |= (uint32_t)tn_prop8(FI_F64, method, mirror, &bt, NULL, xs, q, r2) << q;
+                    settled |= tn_propN(FI_F64, method, mirror, &bt, NULL, xs, q, &r2, 1) << q;
                 }
             }
             for (size_t q = 0; q < cnt; q++) {
