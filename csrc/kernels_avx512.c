@@ -813,26 +813,37 @@ static inline __attribute__((always_inline)) void logN(__m512d *x, int n)
                                            _mm512_mul_pd(e[j], _mm512_set1_pd(FI_LN2_LO))));
 }
 
-/* The uniform and exponential proposals with 32-bit uniforms (float16, bfloat16, float32):
- * the first proposal of values i..i+8n-1 (n <= 4 vectors of eight, their chains
- * interleaved) from their main-stream words w1 and w2 (r[j]: w1 low, w2 high), as
- * fi_truncnorm_value makes it. Rejected lanes are noted in rj for the scalar sampler.
+/* The uniform and exponential proposals: the first proposal of values i..i+8n-1 (n <= 4
+ * vectors of eight, their chains interleaved), as fi_truncnorm_value makes it. With 32-bit
+ * uniforms (float16, bfloat16, float32; r2 NULL) from their main-stream words w1 and w2
+ * (r[j]: w1 low, w2 high); with 53-bit ones (float64) as described below. Rejected lanes are noted in rj for the scalar sampler.
  * Returns the accepted lanes, eight bits a vector. */
 static inline __attribute__((always_inline)) uint32_t tn_propN(int dtype, int method, int mirror,
                                                                const tn_par *bt, tn_rej *rj,
                                                                void *out, size_t i,
-                                                               const __m512i *r, int n)
+                                                               const __m512i *r, int n,
+                                                               const __m512i *r2)
 {
-    const __m512d two32 = _mm512_set1_pd(0x1p-32);
+    const __m512d two32 = _mm512_set1_pd(0x1p-32), two53 = _mm512_set1_pd(0x1p-53);
     __m512d z[4], u2[4], f[4];
     for (int j = 0; j < n; j++) {
-        __m256i w1 = _mm512_cvtepi64_epi32(r[j]), w2 = _mm512_cvtepi64_epi32(_mm512_srli_epi64(r[j], 32));
-        __m512d d1 = _mm512_cvtepu32_pd(w1);
-        u2[j] = _mm512_mul_pd(_mm512_cvtepu32_pd(w2), two32);
-        if (method == FI_TN_EXP)
-            z[j] = _mm512_mul_pd(_mm512_add_pd(d1, _mm512_set1_pd(1.0)), two32);    /* u1 */
-        else
-            z[j] = _mm512_add_pd(bt->alpha, _mm512_mul_pd(bt->width, _mm512_mul_pd(d1, two32)));
+        __m512d u1;
+        if (r2) {
+            /* float64: 53-bit uniforms, u1 from the two main-stream words (the retry
+             * stream's retry_open01 or retry_co01), u2 from words 0 and 1 of the first
+             * retry block (retry_co01), in r2. */
+            __m512i b1 = _mm512_srli_epi64(r[j], 11);
+            if (method == FI_TN_EXP) b1 = _mm512_add_epi64(b1, _mm512_set1_epi64(1));
+            u1 = _mm512_mul_pd(_mm512_cvtepu64_pd(b1), two53);
+            u2[j] = _mm512_mul_pd(_mm512_cvtepu64_pd(_mm512_srli_epi64(r2[j], 11)), two53);
+        } else {
+            __m256i w1 = _mm512_cvtepi64_epi32(r[j]), w2 = _mm512_cvtepi64_epi32(_mm512_srli_epi64(r[j], 32));
+            __m512d d1 = _mm512_cvtepu32_pd(w1);
+            u2[j] = _mm512_mul_pd(_mm512_cvtepu32_pd(w2), two32);
+            u1 = method == FI_TN_EXP ? _mm512_mul_pd(_mm512_add_pd(d1, _mm512_set1_pd(1.0)), two32)
+                                     : _mm512_mul_pd(d1, two32);
+        }
+        z[j] = method == FI_TN_EXP ? u1 : _mm512_add_pd(bt->alpha, _mm512_mul_pd(bt->width, u1));
     }
     if (method == FI_TN_EXP) {
         logN(z, n);
@@ -900,11 +911,25 @@ static inline __attribute__((always_inline)) void produce_truncnorm_fused(
                             _mm512_permutex2var_epi32(st->c0, second, st->c1),
                             _mm512_permutex2var_epi32(st->c2, first, st->c3),
                             _mm512_permutex2var_epi32(st->c2, second, st->c3)};
-            if (normal)
+            if (normal) {
                 for (int k = 0; k < 4; k++)
                     tn_emit8(dtype, half, mirror, &bt, &rj, out, i + 8 * (size_t)k, r[k]);
-            else
-                tn_propN(dtype, method, mirror, &bt, &rj, out, i, r, 4);
+            } else if (dtype == FI_F64) {
+                /* u2 of these 32 values: their first retry blocks, (block, 1, slot), the
+                 * blocks of this group with slot 0 (x) and 1 (y). */
+                state16 rx = group_counters(s->counter + 16 * (g0 + g + (size_t)j)), ry;
+                rx.c2 = _mm512_set1_epi32(1);
+                ry = rx;
+                ry.c3 = rx.c2;
+                philox16x2(&rx, &ry, &rk);
+                __m512i r2[4] = {_mm512_permutex2var_epi32(rx.c0, first, rx.c1),
+                                 _mm512_permutex2var_epi32(rx.c0, second, rx.c1),
+                                 _mm512_permutex2var_epi32(ry.c0, first, ry.c1),
+                                 _mm512_permutex2var_epi32(ry.c0, second, ry.c1)};
+                tn_propN(dtype, method, mirror, &bt, &rj, out, i, r, 4, r2);
+            } else {
+                tn_propN(dtype, method, mirror, &bt, &rj, out, i, r, 4, NULL);
+            }
         }
     }
     if (!normal) {
@@ -917,13 +942,14 @@ static inline __attribute__((always_inline)) void produce_truncnorm_fused(
             size_t cnt = rj.nrej - r0 < 32 ? rj.nrej - r0 : 32;
             uint32_t settled = 0;
             for (size_t q = 0; q < cnt; q++) index[q] = 32 * g0 + rj.rej_index[r0 + q];
-            if (p->max_attempts >= 2) {
+            /* (float64's second proposal takes other words: the scalar sampler's.) */
+            if (p->max_attempts >= 2 && dtype != FI_F64) {
                 first_retry_blocks(FI_F64, s, &rk, index, cnt, w);
                 for (size_t q = 0; q < cnt; q += 8) {
                     __m512i r2 = _mm512_or_si512(
                         _mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(w[0] + q))),
                         _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(w[1] + q))), 32));
-                    settled |= tn_propN(FI_F64, method, mirror, &bt, NULL, xs, q, &r2, 1) << q;
+                    settled |= tn_propN(FI_F64, method, mirror, &bt, NULL, xs, q, &r2, 1, NULL) << q;
                 }
             }
             for (size_t q = 0; q < cnt; q++) {
@@ -1163,18 +1189,16 @@ static void produce_truncnorm(int dtype, const fi_stream *s, uint64_t g0, size_t
         produce_truncnorm32(dtype, s, g0, ngroups, out, p);
         return;
     }
-    if (p->max_attempts == 0 || m > FI_TN_EXP
-        || (p->wide && m != FI_TN_NORMAL && m != FI_TN_HALFNORMAL)) {
+    if (p->max_attempts == 0 || m > FI_TN_EXP) {
         produce_truncnorm_scalar(dtype, s, g0, ngroups, out, p);
         return;
     }
 #define CASE(T, M, R) \
     if (dtype == T && m == M && p->mirror == R) { produce_truncnorm_fused(T, M, R, s, g0, ngroups, out, p); return; }
-    /* A full normal is never mirrored; float64 takes the uniform and exponential proposals
-     * with 53-bit uniforms, on the scalar sampler. */
+    /* A full normal is never mirrored. */
 #define ALL(T) CASE(T, FI_TN_UNIFORM, 0) CASE(T, FI_TN_UNIFORM, 1) CASE(T, FI_TN_EXP, 0) CASE(T, FI_TN_EXP, 1)
     CASE(FI_F64, FI_TN_NORMAL, 0) CASE(FI_F64, FI_TN_HALFNORMAL, 0) CASE(FI_F64, FI_TN_HALFNORMAL, 1)
-    ALL(FI_F32) ALL(FI_BF16) ALL(FI_F16)
+    ALL(FI_F64) ALL(FI_F32) ALL(FI_BF16) ALL(FI_F16)
 #undef ALL
 #undef CASE
 }
