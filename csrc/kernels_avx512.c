@@ -945,12 +945,15 @@ static inline __attribute__((always_inline)) void produce_truncnorm_fused(
             /* (float64's second proposal takes other words: the scalar sampler's.) */
             if (p->max_attempts >= 2 && dtype != FI_F64) {
                 first_retry_blocks(FI_F64, s, &rk, index, cnt, w);
-                for (size_t q = 0; q < cnt; q += 8) {
-                    __m512i r2 = _mm512_or_si512(
-                        _mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(w[0] + q))),
-                        _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(w[1] + q))), 32));
-                    settled |= tn_propN(FI_F64, method, mirror, &bt, NULL, xs, q, &r2, 1, NULL) << q;
-                }
+                /* All 32 slots in four interleaved vectors once more than eight are
+                 * used (those past cnt hold value index[0]'s words: wasted, harmless). */
+                __m512i r2[4];
+                for (int k = 0; k < 4; k++)
+                    r2[k] = _mm512_or_si512(
+                        _mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(w[0] + 8 * k))),
+                        _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(w[1] + 8 * k))), 32));
+                settled = cnt > 8 ? tn_propN(FI_F64, method, mirror, &bt, NULL, xs, 0, r2, 4, NULL)
+                                  : tn_propN(FI_F64, method, mirror, &bt, NULL, xs, 0, r2, 1, NULL);
             }
             for (size_t q = 0; q < cnt; q++) {
                 size_t li = rj.rej_index[r0 + q];
