@@ -4,6 +4,7 @@
  */
 #include <float.h>
 #include <stdlib.h>
+#include <string.h>
 #include <math.h>
 #include "philox.h"
 #include "internal.h"
@@ -647,6 +648,16 @@ void fi_fill_contig(int dist, int dtype, const fi_stream *s, const fi_params *p,
                     void *dst, uint64_t start, uint64_t n)
 {
     active(dist, dtype, s, p, dst, start, (size_t)n);
+}
+
+void fi_fill_bits(void *dst, size_t itemsize, uint64_t bits, size_t n)
+{
+    switch (itemsize) {
+    case 1: memset(dst, (int)(uint8_t)bits, n); break;
+    case 2: { uint16_t *d = dst, v = (uint16_t)bits; for (size_t i = 0; i < n; i++) d[i] = v; break; }
+    case 4: { uint32_t *d = dst, v = (uint32_t)bits; for (size_t i = 0; i < n; i++) d[i] = v; break; }
+    default: { uint64_t *d = dst; for (size_t i = 0; i < n; i++) d[i] = bits; break; }
+    }
 }
 
 /* Copy n values to the strided output, value `start` first, walking C order. */

@@ -139,6 +139,10 @@ void fi_fill_strided(int dist, int dtype, const fi_stream *s, const fi_params *p
 void fi_fill_block(int dist, int dtype, const fi_stream *s, const fi_params *p,
                    const fi_out *o, const fi_block *b, uint64_t start, uint64_t n);
 
+/* n values of itemsize bytes (1, 2, 4 or 8) at dst, each set to the low bytes of bits: the
+ * constant fills, as plain stores the compiler vectorizes. */
+void fi_fill_bits(void *dst, size_t itemsize, uint64_t bits, size_t n);
+
 /* The orthonormal factor Q of the QR factorization of a, column-major m x n, m >= n, with
  * column k of Q times scale and the sign of R_kk (+1 where R_kk = 0): Q of a Gaussian
  * matrix is then Haar distributed. Written to q (m x n, column-major); a is overwritten;

@@ -354,6 +354,48 @@ def test_constant_ones_zeros(dtype):
     assert fastinit.zeros_(t) is t and np.all(t.astype(np.float64) == 0.0)
 
 
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("value", [-0.25, -0.0, 1e-30, float("nan"), float("inf")])
+@pytest.mark.parametrize("dtype", dtype_params())
+def test_constant_large_takes_the_threaded_fill(dtype, value, threads):
+    # above _fill.CONSTANT_THREADED_MIN, C-contiguous: _core.fill_bits, in chunks over threads;
+    # every element must carry the bits NumPy's own conversion of the value gives
+    old = fastinit.get_num_threads()
+    fastinit.set_num_threads(threads)
+    try:
+        n = (1 << 21) + 3                       # a ragged last chunk
+        t = np.full(n, 7, dtype)
+        with np.errstate(over="ignore"):
+            want = np.array(np.float32(value) if t.itemsize == 2 else value).astype(dtype)
+        assert fastinit.constant_(t, value) is t
+        assert np.all(as_bits(t) == as_bits(want)), dtype
+        big = fastinit.constant(value)((1030, 1030), dtype)     # the initializer object too
+        with np.errstate(over="ignore"):
+            want_obj = np.array(value).astype(dtype)            # (converted directly)
+        assert np.all(as_bits(big) == as_bits(want_obj))
+    finally:
+        fastinit.set_num_threads(old)
+
+
+def test_constant_non_contiguous_large_leaves_the_rest():
+    base = np.full((1024, 512), 3.0, np.float32)
+    fastinit.constant_(base[:, ::2], 0.5)
+    assert np.all(base[:, ::2] == 0.5) and np.all(base[:, 1::2] == 3.0)
+
+
+def test_fill_bits_refuses_what_it_cannot_write():
+    from fastinit._core import fill_bits
+    a = np.zeros((4, 4), np.float32)
+    with pytest.raises(ValueError, match="C-contiguous"):
+        fill_bits(a.T, 1)
+    a.flags.writeable = False
+    with pytest.raises(ValueError, match="C-contiguous"):
+        fill_bits(a, 1)
+    assert not a.any()
+    with pytest.raises(ValueError, match="items of 1, 2, 4 or 8"):
+        fill_bits(np.zeros(3, np.complex128), 1)
+
+
 # ---- sparse_ ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("sparsity", [0.0, 0.1, 0.5, 0.9, 1.0])

@@ -59,6 +59,7 @@ cdef extern from "fastinit.h" nogil:
     void fi_fill_strided(int dist, int dtype, const fi_stream *s, const fi_params *p,
                          const fi_out *o, uint64_t start, uint64_t n)
     int fi_simd_supported(int level)
+    void fi_fill_bits(void *dst, size_t itemsize, uint64_t bits, size_t n)
     void fi_orthonormal_columns(double *a, double *q, double *work, int64_t m, int64_t n,
                                 double scale)
     int fi_simd_best()
@@ -384,6 +385,27 @@ cdef void _describe(cnp.ndarray arr, fi_out *o) noexcept:
     for d in range(o.ndim):
         o.shape[d] = cnp.PyArray_DIMS(arr)[d]
         o.strides[d] = cnp.PyArray_STRIDES(arr)[d]
+
+
+# ---- constants ------------------------------------------------------------------------
+
+def fill_bits(cnp.ndarray arr, uint64_t bits):
+    """Set every element of arr, C-contiguous and writeable, to the bit pattern `bits` (its
+    low itemsize bytes), split over the threads as the random fills are."""
+    if not cnp.PyArray_IS_C_CONTIGUOUS(arr) or not arr.flags.writeable:
+        raise ValueError("fill_bits writes to a writeable C-contiguous array")
+    cdef size_t es = arr.itemsize, n = arr.size, chunk = 1 << 20, t, nchunks
+    if es not in (1, 2, 4, 8):
+        raise ValueError(f"fill_bits takes items of 1, 2, 4 or 8 bytes, not {es}")
+    cdef char *data = cnp.PyArray_BYTES(arr)
+    cdef int nt = _num_threads
+    nchunks = (n + chunk - 1) // chunk
+    with nogil:
+        if nt <= 1 or nchunks <= 1:
+            fi_fill_bits(data, es, bits, n)
+        else:
+            for t in prange(nchunks, num_threads=nt, schedule="static"):
+                fi_fill_bits(data + t * chunk * es, es, bits, min(chunk, n - t * chunk))
 
 
 # ---- small QR -------------------------------------------------------------------------

@@ -8,12 +8,16 @@ import math
 
 import numpy as np
 
-from fastinit._core import orthonormal_columns
+from fastinit._core import fill_bits, orthonormal_columns
 
 # QR of a tall (m, n) matrix with m * n**2 at most this goes to fastinit's own unblocked
 # Householder (_core.orthonormal_columns), larger ones to NumPy's LAPACK: below it, LAPACK's
 # call overhead (about 20 us) is most of the time; above, its blocked code is faster.
 SMALL_QR_MAX = 1 << 15
+
+# Constant fills of at least this many elements go to the threaded _core.fill_bits.
+CONSTANT_THREADED_MIN = 1 << 16
+_UINT = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}
 
 # Above this many elements, orthogonal with index= refuses: it must make the whole matrix.
 ORTHOGONAL_INDEX_MAX = 1 << 28
@@ -31,6 +35,19 @@ def uniform(g, a, lo, hi, where=None):
         a.fill(lo)
     else:
         g.uniform(lo, hi, out=a, **_kw(where))
+    return a
+
+
+def constant(a, x):
+    """Every element of a set to x (a scalar of a's dtype). Large C-contiguous arrays take the
+    threaded bit-pattern fill; the rest NumPy's fill, through the bits for the 16-bit dtypes
+    (NumPy fills ml_dtypes' bfloat16 one Python-level element at a time)."""
+    if a.flags.c_contiguous and a.size >= CONSTANT_THREADED_MIN:
+        fill_bits(a, int(np.array(x, a.dtype).view(_UINT[a.itemsize])))
+    elif a.itemsize == 2:
+        a.view(np.uint16).fill(np.array(x, a.dtype).view(np.uint16))
+    else:
+        a.fill(x)
     return a
 
 

@@ -84,11 +84,7 @@ def constant_(tensor, val, *, full_shape=None, index=None):
         x = arr.dtype.type(np.float32(v) if arr.itemsize == 2 else v)
     if math.isfinite(v) and not np.isfinite(x):
         raise ValueError(f"value cannot be converted to type {arr.dtype} without overflow")
-    if arr.itemsize == 2:
-        # NumPy fills ml_dtypes' bfloat16 one element at a time: fill its bits instead.
-        arr.view(np.uint16).fill(np.array(x).view(np.uint16))
-    else:
-        arr.fill(x)
+    _fill.constant(arr, x)
     return tensor
 
 

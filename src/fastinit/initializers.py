@@ -108,7 +108,7 @@ class Constant(Initializer):
         self.dtype = None if dtype is None else _args.dtype(dtype)
 
     def _fill(self, arr, g, plan, where):
-        arr.fill(self.value)
+        _fill.constant(arr, arr.dtype.type(self.value))
 
     def _config(self):
         return {"value": self.value}
