@@ -816,8 +816,9 @@ static inline __attribute__((always_inline)) void logN(__m512d *x, int n)
 /* The uniform and exponential proposals: the first proposal of values i..i+8n-1 (n <= 4
  * vectors of eight, their chains interleaved), as fi_truncnorm_value makes it. With 32-bit
  * uniforms (float16, bfloat16, float32; r2 NULL) from their main-stream words w1 and w2
- * (r[j]: w1 low, w2 high); with 53-bit ones (float64) as described below. Rejected lanes are noted in rj for the scalar sampler.
- * Returns the accepted lanes, eight bits a vector. */
+ * (r[j]: w1 low, w2 high); with 53-bit ones (float64) as described below. Rejected lanes
+ * are noted in rj, when given, for the scalar sampler. Returns the accepted lanes, eight
+ * bits a vector. */
 static inline __attribute__((always_inline)) uint32_t tn_propN(int dtype, int method, int mirror,
                                                                const tn_par *bt, tn_rej *rj,
                                                                void *out, size_t i,
