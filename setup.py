@@ -8,7 +8,8 @@ import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-CSRC = ["csrc/engine.c", "csrc/qr.c", "csrc/kernels_scalar.c", "csrc/kernels_avx2.c", "csrc/kernels_avx512.c"]
+CSRC = ["csrc/engine.c", "csrc/qr.c", "csrc/kernels_scalar.c", "csrc/kernels_avx2.c", "csrc/kernels_avx512.c",
+        "csrc/kernels_avx512vbmi.c"]
 
 if sys.platform == "win32":
     cflags, lflags = ["/O2", "/openmp", "/fp:precise"], []

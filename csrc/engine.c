@@ -596,7 +596,7 @@ static int detect(void)
     if (!f16c || !__builtin_cpu_supports("avx2")) return FI_SIMD_SCALAR;
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
         && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
-        return FI_SIMD_AVX512;
+        return __builtin_cpu_supports("avx512vbmi") ? FI_SIMD_AVX512_VBMI : FI_SIMD_AVX512;
     return FI_SIMD_AVX2;
 #else
     return FI_SIMD_SCALAR;
@@ -633,6 +633,7 @@ int fi_simd_set(int level)
     if (!fi_simd_supported(level)) return -1;
     switch (level) {
 #ifdef FI_X86
+    case FI_SIMD_AVX512_VBMI: active = fi_fill_contig_avx512vbmi; break;
     case FI_SIMD_AVX512: active = fi_fill_contig_avx512; break;
     case FI_SIMD_AVX2: active = fi_fill_contig_avx2; break;
 #endif

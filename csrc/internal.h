@@ -21,6 +21,7 @@ void fi_fill_contig_scalar(int, int, const fi_stream *, const fi_params *, void 
 int fi_cpu_has_bf16(void);      /* AVX512_BF16 */
 void fi_fill_contig_avx2(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t);
 void fi_fill_contig_avx512(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t);
+void fi_fill_contig_avx512vbmi(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t);
 #endif
 
 /* The ziggurat's rare slow path (wedges, tail, redraws), shared by every SIMD path so that

@@ -1,9 +1,17 @@
 /* kernels_avx512.c -- Philox4x32-10 on 32 blocks at a time (two groups), and every fill
  * fused with it so the words never leave the registers. Compiled for
  * AVX-512 by the pragma, whatever the build's flags; run only where CPUID says so.
- * Every operation mirrors the generic loops of kernels.inc.h, so the bits are the same. */
+ * Every operation mirrors the generic loops of kernels.inc.h, so the bits are the same.
+ * kernels_avx512vbmi.c compiles this file again with FI_AVX512_VBMI, for CPUs with
+ * AVX512_VBMI: there the ziggurat's table lookups are byte shuffles instead of gathers. */
 #if defined(__x86_64__) || defined(_M_X64)
+#ifdef FI_AVX512_VBMI
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx512vbmi,avx2,f16c")
+#define FI_CONTIG_NAME fi_fill_contig_avx512vbmi
+#else
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,f16c")
+#define FI_CONTIG_NAME fi_fill_contig_avx512
+#endif
 #include <immintrin.h>
 #include "philox.h"
 #include "internal.h"
@@ -224,7 +232,7 @@ static inline void store1(int dtype, void *out, size_t i, float x)
 typedef struct {
     __m512 a, b, m, lo, hi;
     __m512d ad, bd, md, lod, hid;
-    uint32_t rej_index[FI_BATCH_GROUPS * 64 + 16], rej_word[FI_BATCH_GROUPS * 64 + 16];
+        uint32_t rej_index[FI_BATCH_GROUPS * 64 + 16], rej_word[FI_BATCH_GROUPS * 64 + 16];
     size_t nrej;
 } batch32;
 
@@ -262,18 +270,67 @@ static inline void batch32_init(batch32 *bt, const fi_params *p)
     bt->nrej = 0;
 }
 
-/* The 32-bit ziggurat's fast path on sixteen words: z (signed unless half, which keeps
- * |z|), and in *fast the lanes inside their layer's rectangle. */
-static inline __m512 zig16(__m512i v, int half, __mmask16 *fast)
+/* The layer widths w (as float) and fast-path thresholds k of 64 words, four registers
+ * v[j] of sixteen: entry (word & 0xff) of zig_wk32. */
+static inline __attribute__((always_inline)) void zig_layers64(const __m512i *v, __m512 *wt,
+                                                               __m512i *kt)
 {
+#ifdef FI_AVX512_VBMI
+    /* By byte shuffles on the table's byte planes, 64 lookups per shuffle. The words'
+     * low bytes are packed so that the interleaving unpacks below, which work within
+     * 128-bit lanes, give back entry (16c + 4t + d) of the packed order as dword 4c + d of
+     * register t: packed byte p = 16c + 4t + d is byte 0 of word 4c + d of v[t]. */
+    static const FI_ALIGN64 uint8_t pack[64] = {
+        0, 4, 8, 12, 64, 68, 72, 76, 0, 4, 8, 12, 64, 68, 72, 76,
+        16, 20, 24, 28, 80, 84, 88, 92, 16, 20, 24, 28, 80, 84, 88, 92,
+        32, 36, 40, 44, 96, 100, 104, 108, 32, 36, 40, 44, 96, 100, 104, 108,
+        48, 52, 56, 60, 112, 116, 120, 124, 48, 52, 56, 60, 112, 116, 120, 124};
+    const __m512i sel = _mm512_load_si512((const void *)pack);
+    /* Bytes p with t = 2 or 3 (bit 3 of p) come from v[2] and v[3]. */
+    __m512i idx = _mm512_mask_blend_epi8(0xFF00FF00FF00FF00ull,
+                                         _mm512_permutex2var_epi8(v[0], sel, v[1]),
+                                         _mm512_permutex2var_epi8(v[2], sel, v[3]));
+    __mmask64 upper = _mm512_movepi8_mask(idx);     /* entries 128..255 */
+    __m512i plane[8];
+    for (int m = 0; m < 7; m++) {
+        const uint8_t *t = zig_planes32[m];
+        __m512i lo = _mm512_permutex2var_epi8(_mm512_load_si512((const void *)t), idx,
+                                              _mm512_load_si512((const void *)(t + 64)));
+        __m512i hi = _mm512_permutex2var_epi8(_mm512_load_si512((const void *)(t + 128)), idx,
+                                              _mm512_load_si512((const void *)(t + 192)));
+        plane[m] = _mm512_mask_blend_epi8(upper, lo, hi);
+    }
+    plane[7] = _mm512_setzero_si512();               /* k < 2**23: its top byte */
+    for (int h = 0; h < 2; h++) {
+        const __m512i *b = plane + 4 * h;
+        __m512i l01 = _mm512_unpacklo_epi8(b[0], b[1]), h01 = _mm512_unpackhi_epi8(b[0], b[1]);
+        __m512i l23 = _mm512_unpacklo_epi8(b[2], b[3]), h23 = _mm512_unpackhi_epi8(b[2], b[3]);
+        __m512i r[4] = {_mm512_unpacklo_epi16(l01, l23), _mm512_unpackhi_epi16(l01, l23),
+                        _mm512_unpacklo_epi16(h01, h23), _mm512_unpackhi_epi16(h01, h23)};
+        for (int j = 0; j < 4; j++) {
+            if (h == 0) wt[j] = _mm512_castsi512_ps(r[j]);
+            else kt[j] = r[j];
+        }
+    }
+#else
     const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    __m512i idx = _mm512_and_si512(v, _mm512_set1_epi32(0xff));
+    for (int j = 0; j < 4; j++) {
+        __m512i idx = _mm512_and_si512(v[j], _mm512_set1_epi32(0xff));
+        __m512i wk0 = _mm512_i32gather_epi64(_mm512_castsi512_si256(idx), (const void *)zig_wk32, 8);
+        __m512i wk1 = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(idx, 1), (const void *)zig_wk32, 8);
+        wt[j] = _mm512_castsi512_ps(_mm512_permutex2var_epi32(wk0, even, wk1));
+        kt[j] = _mm512_permutex2var_epi32(wk0, odd, wk1);
+    }
+#endif
+}
+
+/* The 32-bit ziggurat's fast path on sixteen words v, given their layers' w and k: z
+ * (signed unless half, which keeps |z|), and in *fast the lanes inside their layer's
+ * rectangle. */
+static inline __m512 zig16(__m512i v, __m512 wt, __m512i kt, int half, __mmask16 *fast)
+{
     __m512i u = _mm512_srli_epi32(v, 9);
-    __m512i wk0 = _mm512_i32gather_epi64(_mm512_castsi512_si256(idx), (const void *)zig_wk32, 8);
-    __m512i wk1 = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(idx, 1), (const void *)zig_wk32, 8);
-    __m512 wt = _mm512_castsi512_ps(_mm512_permutex2var_epi32(wk0, even, wk1));
-    __m512i kt = _mm512_permutex2var_epi32(wk0, odd, wk1);
     __m512 z = _mm512_mul_ps(_mm512_cvtepi32_ps(u), wt);
     if (!half)
         z = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(z),
@@ -285,7 +342,7 @@ static inline __m512 zig16(__m512i v, int half, __mmask16 *fast)
 /* Sixteen values i..i+15 from one register of words. */
 static inline __attribute__((always_inline)) void emit16(int dist, int dtype, int mode,
                                                          batch32 *bt, void *out, size_t i,
-                                                         __m512i v)
+                                                         __m512i v, __m512 wt, __m512i kt)
 {
     __m512 x;
     if (dist == FI_UNIFORM) {
@@ -302,7 +359,7 @@ static inline __attribute__((always_inline)) void emit16(int dist, int dtype, in
         }
     } else {
         __mmask16 fast;
-        __m512 z = zig16(v, 0, &fast);
+        __m512 z = zig16(v, wt, kt, 0, &fast);
         if (mode == AFFINE_UNIT) x = _mm512_add_ps(_mm512_setzero_ps(), z);
         else if (mode == AFFINE_DOUBLE) x = affine16_f64(FI_NORMAL, bt, z);
         else x = _mm512_mul_ps(_mm512_add_ps(bt->a, _mm512_mul_ps(bt->b, z)), bt->m);
@@ -315,6 +372,21 @@ static inline __attribute__((always_inline)) void emit16(int dist, int dtype, in
         bt->nrej += (size_t)__builtin_popcount(r);
     }
     store16(dtype, out, i, x);
+}
+
+/* Values i..i+63 from the four registers of a group's words. */
+static inline __attribute__((always_inline)) void emit64(int dist, int dtype, int mode,
+                                                         batch32 *bt, void *out, size_t i,
+                                                         const state16 *x)
+{
+    const __m512i v[4] = {x->c0, x->c1, x->c2, x->c3};
+    __m512 wt[4];
+    __m512i kt[4];
+    if (dist == FI_UNIFORM)
+        for (int j = 0; j < 4; j++) wt[j] = _mm512_setzero_ps(), kt[j] = _mm512_setzero_si512();
+    else
+        zig_layers64(v, wt, kt);
+    for (int j = 0; j < 4; j++) emit16(dist, dtype, mode, bt, out, i + 16 * j, v[j], wt[j], kt[j]);
 }
 
 /* First retry blocks, counter (block, 1, slot), of up to 32 values given by their index
@@ -348,6 +420,39 @@ static void first_retry_blocks(int dtype, const fi_stream *s, const round_keys *
     _mm512_storeu_si512((void *)(w[3] + 16), y.c3);
 }
 
+/* first_retry_blocks for 32 rejected float32 values of the batch at group g0, given by
+ * their index in the batch li (bit 31 aside), with the counters made in vectors: value i =
+ * 64*g0 + li reads block base + 16*(li >> 6) + (li & 15), base = counter + 16*g0, slot
+ * (li & 63) >> 4. The offset is below 2**29, so the carry into the high word is one
+ * unsigned compare. */
+static void retry_blocks32(const fi_stream *s, uint64_t g0, const round_keys *rk,
+                           const uint32_t *li, uint32_t w[4][32])
+{
+    const uint64_t base = s->counter + 16 * g0;
+    const __m512i base_lo = _mm512_set1_epi32((int)(uint32_t)base);
+    const __m512i base_hi = _mm512_set1_epi32((int)(uint32_t)(base >> 32));
+    const __m512i one = _mm512_set1_epi32(1);
+    state16 st[2];
+    for (int h = 0; h < 2; h++) {
+        __m512i l = _mm512_and_si512(_mm512_loadu_si512((const void *)(li + 16 * h)),
+                                     _mm512_set1_epi32(0x7fffffff));
+        __m512i off = _mm512_add_epi32(_mm512_slli_epi32(_mm512_srli_epi32(l, 6), 4),
+                                       _mm512_and_si512(l, _mm512_set1_epi32(15)));
+        st[h].c0 = _mm512_add_epi32(base_lo, off);
+        st[h].c1 = _mm512_mask_add_epi32(base_hi, _mm512_cmplt_epu32_mask(st[h].c0, off),
+                                         base_hi, one);
+        st[h].c2 = one;
+        st[h].c3 = _mm512_srli_epi32(_mm512_and_si512(l, _mm512_set1_epi32(63)), 4);
+    }
+    philox16x2(&st[0], &st[1], rk);
+    for (int h = 0; h < 2; h++) {
+        _mm512_store_si512((void *)(w[0] + 16 * h), st[h].c0);
+        _mm512_store_si512((void *)(w[1] + 16 * h), st[h].c1);
+        _mm512_store_si512((void *)(w[2] + 16 * h), st[h].c2);
+        _mm512_store_si512((void *)(w[3] + 16 * h), st[h].c3);
+    }
+}
+
 /* fi_exp of internal.h on n vectors of eight lanes, operation for operation. The n Horner
  * chains advance together: each is a long run of dependent adds and multiplies, and
  * interleaving them lets the vector units overlap their latencies. */
@@ -378,65 +483,79 @@ static inline __m512d exp8(__m512d v)
     return v;
 }
 
-/* What fi_normal_slow_f32 does first, for eight rejected draws at once: the wedge test with
- * the first retry word, and if that fails, the redraw from the second word when it lands in
- * the fast region. Returns the lanes so settled (nine in ten), their values in *z; the
- * others (the tail, and rarer chains) go to the scalar slow path, which starts over. */
-static inline __mmask8 settle8_f32(__m256i word, __m256i r0, __m256i r1, __m256 *z,
-                                   __mmask8 *wedge_accepted)
+/* What fi_normal_slow_f32 does first, for rejected draws eight at a time in n <= 4 groups
+ * j: the wedge test with the first retry word r0[j], and if that fails, the redraw from the
+ * second word r1[j] when it lands in the fast region. Returns in ok[j] the lanes so settled
+ * (nine in ten), their values in z[j], and in wedge_accepted[j] those the wedge took; the
+ * others (the tail, and rarer chains) go to the scalar slow path, which starts over. The n
+ * exp chains run interleaved: one alone is a long run of dependent operations. */
+static inline __attribute__((always_inline)) void settle_f32(int n, const __m256i *word,
+                                                             const __m256i *r0, const __m256i *r1,
+                                                             __m256 *z, __mmask8 *ok,
+                                                             __mmask8 *wedge_accepted)
 {
     const __m256i low8 = _mm256_set1_epi32(0xff), sign = _mm256_set1_epi32(0x100);
-    __m256i idx = _mm256_and_si256(word, low8);
-    __mmask8 wedge = _mm256_cmpneq_epi32_mask(idx, _mm256_setzero_si256());
-    __m512d x = _mm512_mul_pd(_mm512_mul_pd(_mm512_cvtepi32_pd(_mm256_srli_epi32(word, 9)),
-                                            _mm512_set1_pd(0x1p-23)),
-                              _mm512_i32gather_pd(idx, zig_x, 8));
-    __m512d f0 = _mm512_i32gather_pd(idx, zig_f, 8);
-    __m512d f1 = _mm512_i32gather_pd(_mm256_add_epi32(idx, _mm256_set1_epi32(1)), zig_f, 8);
-    __m512d u = _mm512_mul_pd(_mm512_cvtepu32_pd(r0), _mm512_set1_pd(0x1p-32));
-    __m512d y = _mm512_add_pd(f0, _mm512_mul_pd(u, _mm512_sub_pd(f1, f0)));
-    __m512d e = exp8(_mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(-0.5), x), x));
-    __mmask8 accept = wedge & _mm512_cmp_pd_mask(y, e, _CMP_LT_OQ);
-    __m256i zx = _mm256_or_si256(_mm256_castps_si256(_mm512_cvtpd_ps(x)),
-                                 _mm256_slli_epi32(_mm256_and_si256(word, sign), 23));
-    __m256i idx2 = _mm256_and_si256(r1, low8), u2 = _mm256_srli_epi32(r1, 9);
-    __m256 w2 = _mm256_i32gather_ps(zig_w32, idx2, 4);
-    __m256i k2 = _mm256_i32gather_epi32((const int *)zig_k32, idx2, 4);
-    __mmask8 redraw = wedge & ~accept & _mm256_cmplt_epu32_mask(u2, k2);
-    __m256i z2 = _mm256_or_si256(_mm256_castps_si256(_mm256_mul_ps(_mm256_cvtepi32_ps(u2), w2)),
-                                 _mm256_slli_epi32(_mm256_and_si256(r1, sign), 23));
-    *z = _mm256_castsi256_ps(_mm256_mask_blend_epi32(redraw, zx, z2));
-    *wedge_accepted = accept;
-    return accept | redraw;
+    __m512d x[4], y[4], e[4];
+    __mmask8 wedge[4];
+    for (int j = 0; j < n; j++) {
+        __m256i idx = _mm256_and_si256(word[j], low8);
+        wedge[j] = _mm256_cmpneq_epi32_mask(idx, _mm256_setzero_si256());
+        x[j] = _mm512_mul_pd(_mm512_mul_pd(_mm512_cvtepi32_pd(_mm256_srli_epi32(word[j], 9)),
+                                           _mm512_set1_pd(0x1p-23)),
+                             _mm512_i32gather_pd(idx, zig_x, 8));
+        __m512d f0 = _mm512_i32gather_pd(idx, zig_f, 8);
+        __m512d f1 = _mm512_i32gather_pd(_mm256_add_epi32(idx, _mm256_set1_epi32(1)), zig_f, 8);
+        __m512d u = _mm512_mul_pd(_mm512_cvtepu32_pd(r0[j]), _mm512_set1_pd(0x1p-32));
+        y[j] = _mm512_add_pd(f0, _mm512_mul_pd(u, _mm512_sub_pd(f1, f0)));
+        e[j] = _mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(-0.5), x[j]), x[j]);
+    }
+    expN(e, n);
+    for (int j = 0; j < n; j++) {
+        __mmask8 accept = wedge[j] & _mm512_cmp_pd_mask(y[j], e[j], _CMP_LT_OQ);
+        __m256i zx = _mm256_or_si256(_mm256_castps_si256(_mm512_cvtpd_ps(x[j])),
+                                     _mm256_slli_epi32(_mm256_and_si256(word[j], sign), 23));
+        __m256i idx2 = _mm256_and_si256(r1[j], low8), u2 = _mm256_srli_epi32(r1[j], 9);
+        __m256 w2 = _mm256_i32gather_ps(zig_w32, idx2, 4);
+        __m256i k2 = _mm256_i32gather_epi32((const int *)zig_k32, idx2, 4);
+        __mmask8 redraw = wedge[j] & ~accept & _mm256_cmplt_epu32_mask(u2, k2);
+        __m256i z2 = _mm256_or_si256(_mm256_castps_si256(_mm256_mul_ps(_mm256_cvtepi32_ps(u2), w2)),
+                                     _mm256_slli_epi32(_mm256_and_si256(r1[j], sign), 23));
+        z[j] = _mm256_castsi256_ps(_mm256_mask_blend_epi32(redraw, zx, z2));
+        wedge_accepted[j] = accept;
+        ok[j] = accept | redraw;
+    }
 }
 
 /* The slow path for a batch's rejected float32 draws: first retry blocks 32 at a time, the
- * common cases settled eight at a time, the rest one by one. */
+ * common cases settled in vectors, the rest one by one. A batch holds at most 2048 draws,
+ * so reading 32 from a multiple of 32 stays inside the arrays. */
 static void finish_rejected(int dtype, const batch32 *bt, const fi_stream *s, uint64_t g0,
                             const round_keys *rk, void *out, const fi_params *p)
 {
     for (size_t r0 = 0; r0 < bt->nrej; r0 += 32) {
         FI_ALIGN64 uint32_t w[4][32];
         FI_ALIGN64 float z[32];
-        uint64_t index[32];
         size_t cnt = bt->nrej - r0 < 32 ? bt->nrej - r0 : 32;
+        __m256i word[4], r0v[4], r1v[4];
+        __m256 zv[4];
+        __mmask8 ok[4], wedge[4];
         uint32_t settled = 0;
-        for (size_t q = 0; q < cnt; q++) index[q] = 64 * g0 + bt->rej_index[r0 + q];
-        first_retry_blocks(dtype, s, rk, index, cnt, w);
-        for (size_t q = 0; q < cnt; q += 8) {
-            __m256 zq;
-            __mmask8 wedge;
-            __mmask8 m = settle8_f32(_mm256_loadu_si256((const __m256i *)(bt->rej_word + r0 + q)),
-                                     _mm256_load_si256((const __m256i *)(w[0] + q)),
-                                     _mm256_load_si256((const __m256i *)(w[1] + q)), &zq, &wedge);
-            _mm256_store_ps(z + q, zq);
-            settled |= (uint32_t)m << q;
+        retry_blocks32(s, g0, rk, bt->rej_index + r0, w);
+        for (int j = 0; j < 4; j++) {
+            word[j] = _mm256_loadu_si256((const __m256i *)(bt->rej_word + r0 + 8 * j));
+            r0v[j] = _mm256_load_si256((const __m256i *)(w[0] + 8 * j));
+            r1v[j] = _mm256_load_si256((const __m256i *)(w[1] + 8 * j));
+        }
+        settle_f32(4, word, r0v, r1v, zv, ok, wedge);
+        for (int j = 0; j < 4; j++) {
+            _mm256_store_ps(z + 8 * j, zv[j]);
+            settled |= (uint32_t)ok[j] << 8 * j;
         }
         for (size_t q = 0; q < cnt; q++) {
             size_t li = bt->rej_index[r0 + q];
             if (!(settled >> q & 1)) {
                 uint32_t retry1[4] = {w[0][q], w[1][q], w[2][q], w[3][q]};
-                z[q] = fi_normal_slow_f32(bt->rej_word[r0 + q], s, index[q], retry1);
+                z[q] = fi_normal_slow_f32(bt->rej_word[r0 + q], s, 64 * g0 + li, retry1);
             }
             store1(dtype, out, li, fi_affine32(dtype, p, z[q]));
         }
@@ -455,17 +574,8 @@ static inline __attribute__((always_inline)) void produce32_fused(
         state16 x, y;
         philox_main16x2(s->counter + 16 * (g0 + g),
                         s->counter + 16 * (g0 + (g + 1 < ngroups ? g + 1 : g)), &rk, &x, &y);
-        size_t i = 64 * g;
-        emit16(dist, dtype, mode, &bt, out, i, x.c0);
-        emit16(dist, dtype, mode, &bt, out, i + 16, x.c1);
-        emit16(dist, dtype, mode, &bt, out, i + 32, x.c2);
-        emit16(dist, dtype, mode, &bt, out, i + 48, x.c3);
-        if (g + 1 < ngroups) {
-            emit16(dist, dtype, mode, &bt, out, i + 64, y.c0);
-            emit16(dist, dtype, mode, &bt, out, i + 80, y.c1);
-            emit16(dist, dtype, mode, &bt, out, i + 96, y.c2);
-            emit16(dist, dtype, mode, &bt, out, i + 112, y.c3);
-        }
+        emit64(dist, dtype, mode, &bt, out, 64 * g, &x);
+        if (g + 1 < ngroups) emit64(dist, dtype, mode, &bt, out, 64 * g + 64, &y);
     }
     if (bt.nrej)
         finish_rejected(dtype, &bt, s, g0, &rk, out, p);
@@ -536,7 +646,7 @@ static inline __attribute__((always_inline)) void emit8(int dist, batch64 *bt, d
     _mm512_storeu_pd(out + i, x);
 }
 
-/* settle8_f32 for float64: the wedge's height from the first two retry words (53 bits, on
+/* settle_f32 for float64: the wedge's height from the first two retry words (53 bits, on
  * (0, 1]), the redraw from the last two. */
 static inline __mmask8 settle8_f64(__m512i words, const uint32_t *r0, const uint32_t *r1,
                                    const uint32_t *r2, const uint32_t *r3, __m512d *z)
@@ -1027,26 +1137,34 @@ static float float_floor(double x)
     return (double)f > x ? nextafterf(f, -INFINITY) : f;
 }
 
+/* fi_truncnorm_x32 on sixteen lanes of z (|z| when mirrored): x as normal() makes it from
+ * -z or z, clamped to [lo, hi]. */
+static inline __m512 tn_x16(int mode, int mirror, const batch32 *bt, __m512 z)
+{
+    if (mirror) z = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(z),
+                                                        _mm512_set1_epi32((int)0x80000000u)));
+    __m512 x;
+    if (mode == AFFINE_UNIT) x = _mm512_add_ps(_mm512_setzero_ps(), z);
+    else if (mode == AFFINE_DOUBLE) x = affine16_f64(FI_NORMAL, bt, z);
+    else x = _mm512_mul_ps(_mm512_add_ps(bt->a, _mm512_mul_ps(bt->b, z)), bt->m);
+    return _mm512_min_ps(bt->hi, _mm512_max_ps(bt->lo, x));
+}
+
 /* Values i..i+15 from one register of words, as normal() makes them (emit16) from a first
  * draw in the ziggurat's fast region that lands inside [alpha, beta], clamped to [lo, hi];
  * the other lanes are noted in bt for tn_finish32. */
 static inline __attribute__((always_inline)) void tn_emit16(int dtype, int mode, int half,
                                                             int mirror, batch32 *bt,
                                                             __m512 alpha, __m512 beta,
-                                                            void *out, size_t i, __m512i v)
+                                                            void *out, size_t i, __m512i v,
+                                                            __m512 wt, __m512i kt)
 {
     const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
     __mmask16 fast;
-    __m512 z = zig16(v, half, &fast);
+    __m512 z = zig16(v, wt, kt, half, &fast);
     __mmask16 ok = fast & _mm512_cmp_ps_mask(z, alpha, _CMP_GE_OQ)
                    & _mm512_cmp_ps_mask(z, beta, _CMP_LE_OQ);
-    if (mirror) z = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(z), sign));
-    __m512 x;
-    if (mode == AFFINE_UNIT) x = _mm512_add_ps(_mm512_setzero_ps(), z);
-    else if (mode == AFFINE_DOUBLE) x = affine16_f64(FI_NORMAL, bt, z);
-    else x = _mm512_mul_ps(_mm512_add_ps(bt->a, _mm512_mul_ps(bt->b, z)), bt->m);
-    x = _mm512_min_ps(bt->hi, _mm512_max_ps(bt->lo, x));
-    store16(dtype, out, i, x);
+    store16(dtype, out, i, tn_x16(mode, mirror, bt, z));
     /* Rejected lanes: the index, with bit 31 set when the draw was in the fast region (so
      * it fell outside the bounds), and the word. */
     __mmask16 no = (__mmask16)~ok;
@@ -1073,64 +1191,91 @@ static inline __mmask8 zig_fast8(int half, __m256i word, __m256 *z)
 }
 
 /* The values a batch's first draws did not settle, 32 at a time with their first retry
- * blocks, eight lanes at once, as fi_truncnorm_z32 goes on: a first draw outside the fast
- * region continues as the ziggurat's slow path (settle8_f32 reads retry words 0 and 1);
+ * blocks, as fi_truncnorm_z32 goes on: a first draw outside the fast region continues as
+ * the ziggurat's slow path (settle_f32 reads retry words 0 and 1);
  * then, while a draw lands in the fast region but outside the bounds, the next proposal is
  * the ziggurat draw of the next retry word of the block. Lanes that need more (the tail, a
  * later draw outside the fast region, the block used up) go to fi_truncnorm_z32, which
- * starts over. */
-static void tn_finish32(int dtype, int half, int mirror, const batch32 *bt, __m256 alpha,
-                        __m256 beta, const fi_stream *s, uint64_t g0, const round_keys *rk,
-                        void *out, const fi_params *p)
+ * starts over. The settled values are made sixteen at a time, as tn_emit16 makes them,
+ * and only their stores are scalar: a central interval rejects one value in twenty. */
+static void tn_finish32(int dtype, int mode, int half, int mirror, const batch32 *bt,
+                        __m256 alpha, __m256 beta, const fi_stream *s, uint64_t g0,
+                        const round_keys *rk, void *out, const fi_params *p)
 {
     const int dt = dtype == DT_BF16_HW ? FI_BF16 : dtype;
     const uint32_t low31 = 0x7fffffffu;
     for (size_t r0 = 0; r0 < bt->nrej; r0 += 32) {
         FI_ALIGN64 uint32_t w[4][32];
-        FI_ALIGN64 uint64_t index[32];
         FI_ALIGN64 float zs[32];
+        FI_ALIGN64 uint32_t xs[32];     /* the settled values in the output dtype */
         size_t cnt = bt->nrej - r0 < 32 ? bt->nrej - r0 : 32;
-        uint32_t settled = 0;
-        for (size_t q = 0; q < cnt; q++) index[q] = 64 * g0 + (bt->rej_index[r0 + q] & low31);
-        first_retry_blocks(FI_F32, s, rk, index, cnt, w);
-        for (size_t q = 0; q < cnt; q += 8) {
-            __m256i word = _mm256_loadu_si256((const __m256i *)(bt->rej_word + r0 + q));
-            __m256i flag = _mm256_loadu_si256((const __m256i *)(bt->rej_index + r0 + q));
-            __m256i wv[4];
-            for (int k = 0; k < 4; k++) wv[k] = _mm256_load_si256((const __m256i *)(w[k] + q));
-            __mmask8 first_fast = _mm256_movepi32_mask(flag);
-            __m256 z;
-            __mmask8 wedge;
-            __mmask8 slow = (__mmask8)~first_fast & settle8_f32(word, wv[0], wv[1], &z, &wedge);
-            if (half) z = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), z);
-            __mmask8 inside = _mm256_cmp_ps_mask(z, alpha, _CMP_GE_OQ) & _mm256_cmp_ps_mask(z, beta, _CMP_LE_OQ);
-            __mmask8 done = slow & inside;
-            __mmask8 alive = first_fast | (slow & (__mmask8)~inside);
+        const uint32_t valid = cnt == 32 ? ~0u : (1u << cnt) - 1;
+        __m256i word[4], wv[4][4], pos[4];
+        __m256 z[4];
+        __mmask8 first_fast[4], slow[4], wedge[4], done[4], alive[4];
+        uint32_t settled = 0, from_fast = 0;
+        retry_blocks32(s, g0, rk, bt->rej_index + r0, w);
+        for (int j = 0; j < 4; j++) {
+            word[j] = _mm256_loadu_si256((const __m256i *)(bt->rej_word + r0 + 8 * j));
+            first_fast[j] = _mm256_movepi32_mask(_mm256_loadu_si256(
+                                (const __m256i *)(bt->rej_index + r0 + 8 * j)));
+            for (int k = 0; k < 4; k++)
+                wv[k][j] = _mm256_load_si256((const __m256i *)(w[k] + 8 * j));
+            from_fast |= (uint32_t)first_fast[j] << 8 * j;
+            z[j] = _mm256_setzero_ps();
+            slow[j] = wedge[j] = 0;
+        }
+        /* The ziggurat's slow path, for the lanes whose first draw was outside its fast
+         * region (a central interval's rejects mostly were not). */
+        if (~from_fast & valid)
+            settle_f32(4, word, wv[0], wv[1], z, slow, wedge);
+        for (int j = 0; j < 4; j++) {
+            slow[j] &= (__mmask8)~first_fast[j];
+            if (half) z[j] = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), z[j]);
+            __mmask8 inside = _mm256_cmp_ps_mask(z[j], alpha, _CMP_GE_OQ)
+                              & _mm256_cmp_ps_mask(z[j], beta, _CMP_LE_OQ);
+            done[j] = slow[j] & inside;
+            alive[j] = first_fast[j] | (slow[j] & (__mmask8)~inside);
             /* The retry word each live lane reads next. */
-            __m256i pos = _mm256_maskz_mov_epi32(slow, _mm256_set1_epi32(2));
-            pos = _mm256_mask_mov_epi32(pos, slow & wedge, _mm256_set1_epi32(1));
-            for (int k = 0; k < 4 && alive && p->max_attempts >= (uint32_t)k + 2; k++) {
-                __m256i c = wv[0];
-                c = _mm256_mask_mov_epi32(c, _mm256_cmpeq_epi32_mask(pos, _mm256_set1_epi32(1)), wv[1]);
-                c = _mm256_mask_mov_epi32(c, _mm256_cmpeq_epi32_mask(pos, _mm256_set1_epi32(2)), wv[2]);
-                c = _mm256_mask_mov_epi32(c, _mm256_cmpeq_epi32_mask(pos, _mm256_set1_epi32(3)), wv[3]);
-                alive &= _mm256_cmplt_epi32_mask(pos, _mm256_set1_epi32(4));
+            pos[j] = _mm256_maskz_mov_epi32(slow[j], _mm256_set1_epi32(2));
+            pos[j] = _mm256_mask_mov_epi32(pos[j], slow[j] & wedge[j], _mm256_set1_epi32(1));
+        }
+        /* Then, while a lane draws in the fast region but outside the bounds, the draw of
+         * its next retry word; the four groups' table lookups are independent. */
+        for (uint32_t k = 0; k < 4 && p->max_attempts >= k + 2; k++) {
+            if (!(alive[0] | alive[1] | alive[2] | alive[3])) break;
+            for (int j = 0; j < 4; j++) {
+                __m256i c = wv[0][j];
+                c = _mm256_mask_mov_epi32(c, _mm256_cmpeq_epi32_mask(pos[j], _mm256_set1_epi32(1)), wv[1][j]);
+                c = _mm256_mask_mov_epi32(c, _mm256_cmpeq_epi32_mask(pos[j], _mm256_set1_epi32(2)), wv[2][j]);
+                c = _mm256_mask_mov_epi32(c, _mm256_cmpeq_epi32_mask(pos[j], _mm256_set1_epi32(3)), wv[3][j]);
+                alive[j] &= _mm256_cmplt_epi32_mask(pos[j], _mm256_set1_epi32(4));
                 __m256 zc;
                 __mmask8 fast = zig_fast8(half, c, &zc);
-                __mmask8 ok = alive & fast & _mm256_cmp_ps_mask(zc, alpha, _CMP_GE_OQ)
+                __mmask8 ok = alive[j] & fast & _mm256_cmp_ps_mask(zc, alpha, _CMP_GE_OQ)
                               & _mm256_cmp_ps_mask(zc, beta, _CMP_LE_OQ);
-                z = _mm256_mask_mov_ps(z, ok, zc);
-                done |= ok;
-                alive &= fast & (__mmask8)~ok;
-                pos = _mm256_add_epi32(pos, _mm256_set1_epi32(1));
+                z[j] = _mm256_mask_mov_ps(z[j], ok, zc);
+                done[j] |= ok;
+                alive[j] &= fast & (__mmask8)~ok;
+                pos[j] = _mm256_add_epi32(pos[j], _mm256_set1_epi32(1));
             }
-            _mm256_store_ps(zs + q, z);
-            settled |= (uint32_t)done << q;
         }
+        for (int j = 0; j < 4; j++) {
+            _mm256_store_ps(zs + 8 * j, z[j]);
+            settled |= (uint32_t)done[j] << 8 * j;
+        }
+        for (size_t q = 0; q < cnt; q += 16)
+            store16(dtype, xs, q, tn_x16(mode, mirror, bt, _mm512_load_ps(zs + q)));
         for (size_t q = 0; q < cnt; q++) {
-            float z = settled >> q & 1 ? (mirror ? -zs[q] : zs[q])
-                    : fi_truncnorm_z32(bt->rej_word[r0 + q], s, index[q], p);
-            store1(dtype, out, bt->rej_index[r0 + q] & low31, fi_truncnorm_x32(dt, p, z));
+            size_t li = bt->rej_index[r0 + q] & low31;
+            if (!(settled >> q & 1)) {
+                float z = fi_truncnorm_z32(bt->rej_word[r0 + q], s, 64 * g0 + li, p);
+                store1(dtype, out, li, fi_truncnorm_x32(dt, p, z));
+            } else if (dt == FI_F32) {
+                ((uint32_t *)out)[li] = xs[q];
+            } else {
+                ((uint16_t *)out)[li] = ((const uint16_t *)xs)[q];
+            }
         }
     }
 }
@@ -1149,21 +1294,20 @@ static inline __attribute__((always_inline)) void produce_truncnorm32_fused(
         state16 x, y;
         philox_main16x2(s->counter + 16 * (g0 + g),
                         s->counter + 16 * (g0 + (g + 1 < ngroups ? g + 1 : g)), &rk, &x, &y);
-        size_t i = 64 * g;
-        tn_emit16(dtype, mode, half, mirror, &bt, alpha, beta, out, i, x.c0);
-        tn_emit16(dtype, mode, half, mirror, &bt, alpha, beta, out, i + 16, x.c1);
-        tn_emit16(dtype, mode, half, mirror, &bt, alpha, beta, out, i + 32, x.c2);
-        tn_emit16(dtype, mode, half, mirror, &bt, alpha, beta, out, i + 48, x.c3);
-        if (g + 1 < ngroups) {
-            tn_emit16(dtype, mode, half, mirror, &bt, alpha, beta, out, i + 64, y.c0);
-            tn_emit16(dtype, mode, half, mirror, &bt, alpha, beta, out, i + 80, y.c1);
-            tn_emit16(dtype, mode, half, mirror, &bt, alpha, beta, out, i + 96, y.c2);
-            tn_emit16(dtype, mode, half, mirror, &bt, alpha, beta, out, i + 112, y.c3);
+        for (int h = 0; h < 2 && g + h < ngroups; h++) {
+            const state16 *st = h ? &y : &x;
+            const __m512i v[4] = {st->c0, st->c1, st->c2, st->c3};
+            __m512 wt[4];
+            __m512i kt[4];
+            zig_layers64(v, wt, kt);
+            for (int j = 0; j < 4; j++)
+                tn_emit16(dtype, mode, half, mirror, &bt, alpha, beta, out, 64 * (g + h) + 16 * j,
+                          v[j], wt[j], kt[j]);
         }
     }
     if (bt.nrej)
-        tn_finish32(dtype, half, mirror, &bt, _mm256_set1_ps(af), _mm256_set1_ps(bf), s, g0,
-                    &rk, out, p);
+        tn_finish32(dtype, mode, half, mirror, &bt, _mm256_set1_ps(af), _mm256_set1_ps(bf), s,
+                    g0, &rk, out, p);
 }
 
 /* One specialized loop per (dtype, affine mode, proposal, side), as produce32. */
@@ -1207,6 +1351,5 @@ static void produce_truncnorm(int dtype, const fi_stream *s, uint64_t g0, size_t
 #undef CASE
 }
 
-#define FI_CONTIG_NAME fi_fill_contig_avx512
 #include "kernels.inc.h"
 #endif

@@ -108,7 +108,7 @@ def test_simd_paths_agree_many_keys(dtype):
 
 def test_set_simd_and_get_simd():
     assert SIMD[0] == "scalar"
-    assert set(SIMD) <= {"scalar", "avx2", "avx512"}
+    assert set(SIMD) <= {"scalar", "avx2", "avx512", "avx512vbmi"}
     for name in SIMD:
         fastinit.set_simd(name)
         assert fastinit.get_simd() == name
@@ -119,7 +119,7 @@ def test_set_simd_and_get_simd():
     with pytest.raises(ValueError):
         fastinit.set_simd("")
     assert fastinit.get_simd() == SIMD[-1]
-    for name in {"scalar", "avx2", "avx512"} - set(SIMD):
+    for name in {"scalar", "avx2", "avx512", "avx512vbmi"} - set(SIMD):
         with pytest.raises(RuntimeError):
             fastinit.set_simd(name)
 

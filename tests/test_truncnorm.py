@@ -629,6 +629,19 @@ def test_simd_paths_agree(dtype, params):
                               f"simd={name} size={size}")
 
 
+@pytest.mark.parametrize("counter", [2**32 - 5, 2**32 - 300, 2**32 - 5000, 5 * 2**32 - 77,
+                                     2**64 - 2**20])
+@pytest.mark.parametrize("dtype", dtype_params())
+def test_simd_paths_agree_across_counter_wrap(dtype, counter):
+    # The rejected values' retry blocks carry into the counter's high word here.
+    for params in INV_PARAMS[:3]:
+        ref = reference(9000, dtype, params, counter)
+        for name in SIMD:
+            fastinit.set_simd(name)
+            assert_bits_equal(tn(gen_at(KEY, counter), *params, size=9000, dtype=dtype), ref,
+                              f"simd={name} params={params}")
+
+
 @pytest.mark.parametrize("attempts", [0, 1, 2, 3])
 @pytest.mark.parametrize("dtype", dtype_params())
 def test_simd_paths_agree_with_few_attempts(dtype, attempts):

@@ -57,4 +57,15 @@ print(arr("float", "zig_w32", w32, lambda v: f"{float.hex(to_f32(v))}f", 4))
 print(arr("double", "zig_w64", w64, lambda v: f"{float.hex(v)}", 4))
 print(arr("double", "zig_x", x, lambda v: f"{float.hex(v)}", 4))
 print(arr("double", "zig_f", fx, lambda v: f"{float.hex(v)}", 4))
+# For byte-shuffle lookups (AVX512_VBMI): the entries of zig_wk32 as byte planes, plane m
+# holding byte m of every entry: the four bytes of w, then the low three of k (k < 2**23).
+assert max(k32) < 2**23
+print("static const uint8_t zig_planes32[7][256] __attribute__((aligned(64))) = {")
+for m in range(7):
+    plane = [(v >> (8 * m)) & 0xFF for v in wk32]
+    print("    {")
+    for i in range(0, 256, 16):
+        print("        " + ", ".join(f"0x{b:02x}" for b in plane[i:i + 16]) + ",")
+    print("    },")
+print("};")
 print("#endif")
