@@ -878,7 +878,8 @@ static inline __attribute__((always_inline)) void tn_finish8(int dtype, int mirr
  * starts over from the same words. */
 static inline __attribute__((always_inline)) __mmask8 tn_emit8(int dtype, int half, int mirror,
                                                                const tn_par *bt, tn_rej *rj,
-                                                               void *out, size_t i, __m512i r)
+                                                               void *out, size_t i, __m512i r,
+                                                               __mmask8 *fast)
 {
     __m512i idx = _mm512_and_si512(r, _mm512_set1_epi64(0xff));
     __m512i u = _mm512_srli_epi64(r, 12);
@@ -889,7 +890,9 @@ static inline __attribute__((always_inline)) __mmask8 tn_emit8(int dtype, int ha
     if (!half)
         z = _mm512_castsi512_pd(_mm512_or_si512(_mm512_castpd_si512(z),
                 _mm512_slli_epi64(_mm512_and_si512(r, _mm512_set1_epi64(0x100)), 55)));
-    __mmask8 ok = _mm512_cmplt_epu64_mask(u, kt)
+    __mmask8 in_fast = _mm512_cmplt_epu64_mask(u, kt);
+    if (fast) *fast = in_fast;
+    __mmask8 ok = in_fast
                   & _mm512_cmp_pd_mask(z, bt->alpha, _CMP_GE_OQ)
                   & _mm512_cmp_pd_mask(z, bt->beta, _CMP_LE_OQ);
     tn_finish8(dtype, mirror, bt, rj, out, i, r, z, ok);
@@ -1024,7 +1027,7 @@ static inline __attribute__((always_inline)) void produce_truncnorm_fused(
                             _mm512_permutex2var_epi32(st->c2, second, st->c3)};
             if (normal) {
                 for (int k = 0; k < 4; k++)
-                    tn_emit8(dtype, half, mirror, &bt, &rj, out, i + 8 * (size_t)k, r[k]);
+                    tn_emit8(dtype, half, mirror, &bt, &rj, out, i + 8 * (size_t)k, r[k], NULL);
             } else if (dtype == FI_F64) {
                 /* u2 of these 32 values: their first retry blocks, (block, 1, slot), the
                  * blocks of this group with slot 0 (x) and 1 (y). */
@@ -1094,8 +1097,20 @@ static inline __attribute__((always_inline)) void produce_truncnorm_fused(
             __mmask8 first_fast = _mm512_cmplt_epu64_mask(_mm512_srli_epi64(r1, 12), k1);
             __m512i r2 = _mm512_or_si512(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(w[0] + q))),
                          _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(w[1] + q))), 32));
-            __mmask8 ok2 = tn_emit8(FI_F64, half, mirror, &bt, NULL, xs, q, r2);
+            __mmask8 fast2;
+            __mmask8 ok2 = tn_emit8(FI_F64, half, mirror, &bt, NULL, xs, q, r2, &fast2);
             if (p->max_attempts >= 2) settled |= (uint32_t)(first_fast & ok2) << q;
+            /* A second draw in the fast region but outside too: the third, from words 2
+             * and 3 of the block. */
+            __mmask8 third = first_fast & fast2 & (__mmask8)~ok2;
+            if (third && p->max_attempts >= 3) {
+                __m512i r3 = _mm512_or_si512(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(w[2] + q))),
+                             _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(w[3] + q))), 32));
+                FI_ALIGN64 double x3[8];
+                __mmask8 ok3 = third & tn_emit8(FI_F64, half, mirror, &bt, NULL, x3, 0, r3, NULL);
+                _mm512_mask_storeu_pd(xs + q, ok3, _mm512_load_pd(x3));
+                settled |= (uint32_t)ok3 << q;
+            }
             /* A first draw outside the fast region: its wedge or redraw, as for normals
              * (settle8_f64 reads the same retry words), then the bounds. */
             __m512d zw;
