@@ -1,7 +1,8 @@
 """Build of fastinit's compiled core: one extension, fastinit._core, from the Cython glue and
 the plain-C kernels. The AVX2 and AVX-512 kernel files pick their instruction sets with
-pragmas and are chosen at run time, so the default build runs on any x86-64 (and builds,
-scalar only, elsewhere)."""
+pragmas and are chosen at run time, so the default build runs on any x86-64; on AArch64 the
+NEON kernels (Advanced SIMD, always there) are used, and elsewhere the scalar ones. Each SIMD
+kernel file compiles to nothing on the architectures it is not for."""
 import sys
 
 import numpy as np
@@ -9,7 +10,7 @@ from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 CSRC = ["csrc/engine.c", "csrc/qr.c", "csrc/kernels_scalar.c", "csrc/kernels_avx2.c", "csrc/kernels_avx512.c",
-        "csrc/kernels_avx512vbmi.c"]
+        "csrc/kernels_avx512vbmi.c", "csrc/kernels_neon.c"]
 
 if sys.platform == "win32":
     cflags, lflags = ["/O2", "/openmp", "/fp:precise"], []

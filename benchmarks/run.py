@@ -938,7 +938,8 @@ def main(argv=None):
     p.add_argument("--reps", type=positive_int, default=None,
                    help="timed repetitions per case, median reported (default 7; 3 with --quick)")
     p.add_argument("--quick", action="store_true", help="smoke run: 2**22 elements, 3 reps")
-    p.add_argument("--simd", default="auto", choices=("auto", "scalar", "avx2", "avx512", "avx512vbmi"),
+    p.add_argument("--simd", default="auto",
+                   choices=("auto", "scalar", "avx2", "avx512", "avx512vbmi", "neon"),
                    help="force fastinit's SIMD path (default: auto, the best this CPU runs)")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     p.add_argument("--no-torch", action="store_true", help="skip torch even if installed")

@@ -605,6 +605,8 @@ static int detect(void)
         && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
         return __builtin_cpu_supports("avx512vbmi") ? FI_SIMD_AVX512_VBMI : FI_SIMD_AVX512;
     return FI_SIMD_AVX2;
+#elif defined(__aarch64__)
+    return FI_SIMD_NEON;        /* Advanced SIMD is part of every AArch64 CPU */
 #else
     return FI_SIMD_SCALAR;
 #endif
@@ -628,9 +630,17 @@ int fi_simd_best(void)
     return cpu_level;
 }
 
+/* The x86 levels are nested: a CPU that runs one runs those below it. */
 int fi_simd_supported(int level)
 {
-    return level >= 0 && level <= fi_simd_best();
+    if (level == FI_SIMD_SCALAR) return 1;
+#if defined(FI_X86)
+    return level >= FI_SIMD_AVX2 && level <= fi_simd_best();
+#elif defined(__aarch64__)
+    return level == FI_SIMD_NEON;
+#else
+    return 0;
+#endif
 }
 
 int fi_simd_get(void) { return active_level; }
@@ -643,6 +653,9 @@ int fi_simd_set(int level)
     case FI_SIMD_AVX512_VBMI: active = fi_fill_contig_avx512vbmi; break;
     case FI_SIMD_AVX512: active = fi_fill_contig_avx512; break;
     case FI_SIMD_AVX2: active = fi_fill_contig_avx2; break;
+#endif
+#if defined(__aarch64__)
+    case FI_SIMD_NEON: active = fi_fill_contig_neon; break;
 #endif
     default: active = fi_fill_contig_scalar; break;
     }

@@ -27,7 +27,7 @@
 enum fi_dtype { FI_F16 = 0, FI_BF16 = 1, FI_F32 = 2, FI_F64 = 3, FI_U8 = 4, FI_NDTYPES = 5 };
 enum fi_dist { FI_UNIFORM = 0, FI_NORMAL = 1, FI_TRUNCNORM = 2, FI_BERNOULLI = 3, FI_NDISTS = 4 };
 enum fi_simd { FI_SIMD_SCALAR = 0, FI_SIMD_AVX2 = 1, FI_SIMD_AVX512 = 2, FI_SIMD_AVX512_VBMI = 3,
-               FI_NSIMD = 4 };
+               FI_SIMD_NEON = 4, FI_NSIMD = 5 };
 
 #define FI_MAXDIM 64
 

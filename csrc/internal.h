@@ -23,6 +23,9 @@ void fi_fill_contig_avx2(int, int, const fi_stream *, const fi_params *, void *,
 void fi_fill_contig_avx512(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t);
 void fi_fill_contig_avx512vbmi(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t);
 #endif
+#if defined(__aarch64__)
+void fi_fill_contig_neon(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t);
+#endif
 
 /* The ziggurat's rare slow path (wedges, tail, redraws), shared by every SIMD path so that
  * all of them give the same bits. word/words: the value's first (rejected) candidate.

@@ -1,9 +1,9 @@
 /*
  * kernels.inc.h -- the fills, written once in plain C and compiled once per instruction set.
  *
- * Included by kernels_scalar.c, kernels_avx2.c and kernels_avx512.c, each of which first
- * defines FI_CONTIG_NAME and philox_groups() for its vector width, and may replace any of
- * produce32, produce64, produce_truncnorm and produce_bernoulli by fused versions of its own
+ * Included by kernels_scalar.c, kernels_avx2.c, kernels_avx512.c and kernels_neon.c, each of
+ * which first defines FI_CONTIG_NAME and philox_groups() for its vector width, and may replace
+ * any of produce32, produce64, produce_truncnorm and produce_bernoulli by fused versions of its own
  * (FI_HAVE_PRODUCE32 and so on), which must give the same bits. The loops here are simple
  * enough for the compiler to vectorize, and use only operations that IEEE 754 rounds the same way
  * in any unit (add, multiply, compare, exact conversions; the build turns off FMA

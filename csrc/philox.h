@@ -4,7 +4,7 @@
  * A counter-based generator: the output is a pure function of a 128-bit counter and a
  * 64-bit key, so any block can be computed without computing the ones before it.
  * That property is what makes fastinit's results independent of threads and chunking.
- * The SIMD kernels compute the same function 8 or 16 blocks at a time.
+ * The SIMD kernels compute the same function 4, 8 or 16 blocks at a time.
  */
 #ifndef FASTINIT_PHILOX_H
 #define FASTINIT_PHILOX_H

@@ -1,0 +1,170 @@
+/*
+ * simd_check.c -- every SIMD path this CPU runs against the scalar one, byte for byte,
+ * from plain C (no Python), so that it also runs where only an emulator runs the path:
+ * tests/test_c_simd.py builds it natively and cross-compiled for AArch64 under qemu.
+ * Exit status 0 only if every fill agrees and at least one path besides scalar was checked.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "fastinit.h"
+#include "philox.h"
+
+static const char *const simd_names[FI_NSIMD] = {"scalar", "avx2", "avx512", "avx512vbmi", "neon"};
+static const char *const dtype_names[FI_NDTYPES] = {"float16", "bfloat16", "float32", "float64", "uint8"};
+
+typedef struct {
+    char label[96];
+    int dist, dtype;
+    fi_params p;
+} fill_case;
+
+#define MAX_CASES 64
+static fill_case cases[MAX_CASES];
+static int ncases, failures;
+
+static void add_case(int err, const char *label, int dist, int dtype, const fi_params *p)
+{
+    if (err != FI_OK) {
+        printf("FAIL parameters of %s %s: error %d\n", label, dtype_names[dtype], err);
+        failures++;
+        return;
+    }
+    fill_case *c = &cases[ncases++];
+    snprintf(c->label, sizeof c->label, "%s %s", label, dtype_names[dtype]);
+    c->dist = dist;
+    c->dtype = dtype;
+    c->p = *p;
+}
+
+static void build_cases(void)
+{
+    static const struct { double low, high; } uni[] = {{0, 1}, {-3, 5}, {-1e-3, 2.5e-3}};
+    static const struct { double low, high; const char *name; } tn[] = {
+        {-2, 2, "(-2,2)"}, {5, 6, "(5,6)"}, {3, INFINITY, "(3,inf)"},
+        {-1e-3, 1e-3, "(-1e-3,1e-3)"}, {0, INFINITY, "(0,inf)"},
+    };
+    /* The widest ranges: high - low overflows the kernels' arithmetic but for float16. */
+    static const double wide[] = {65504, 0x1.fep127, 3e38, 1e308};
+    char label[64];
+    fi_params p;
+    for (int dt = FI_F16; dt <= FI_F64; dt++) {
+        for (size_t i = 0; i < sizeof uni / sizeof *uni; i++) {
+            snprintf(label, sizeof label, "uniform(%g,%g)", uni[i].low, uni[i].high);
+            add_case(fi_uniform_params(dt, uni[i].low, uni[i].high, &p), label, FI_UNIFORM, dt, &p);
+        }
+        snprintf(label, sizeof label, "uniform(-%g,%g)", wide[dt], wide[dt]);
+        add_case(fi_uniform_params(dt, -wide[dt], wide[dt], &p), label, FI_UNIFORM, dt, &p);
+        add_case(fi_normal_params(dt, 0, 1, &p), "normal(0,1)", FI_NORMAL, dt, &p);
+        add_case(fi_normal_params(dt, 0.5, 0.02, &p), "normal(0.5,0.02)", FI_NORMAL, dt, &p);
+        for (size_t i = 0; i < sizeof tn / sizeof *tn; i++) {
+            snprintf(label, sizeof label, "truncnorm%s", tn[i].name);
+            add_case(fi_truncnorm_params(dt, 0, 1, tn[i].low, tn[i].high, 200, &p), label,
+                     FI_TRUNCNORM, dt, &p);
+        }
+        /* One attempt only: most values take the exact fallback. */
+        add_case(fi_truncnorm_params(dt, 0, 1, -2, 2, 1, &p), "truncnorm(-2,2) 1 attempt",
+                 FI_TRUNCNORM, dt, &p);
+    }
+    add_case(fi_bernoulli_params(0.3, &p), "bernoulli(0.3)", FI_BERNOULLI, FI_U8, &p);
+    add_case(fi_bernoulli_params(0.3, &p), "bernoulli(0.3)", FI_BERNOULLI, FI_F32, &p);
+}
+
+/* Random123's known answers, and the C++26 std::philox4x32 anchor (its 10000th output is
+ * word 3 of block 2499 under key (20111115, 0)). */
+static int check_philox(void)
+{
+    static const uint32_t kat[3][10] = {
+        {0, 0, 0, 0, 0, 0, 0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8},
+        {0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff,
+         0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd},
+        {0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344, 0xa4093822, 0x299f31d0,
+         0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1},
+    };
+    int ok = 0;
+    uint32_t out[4];
+    for (int i = 0; i < 3; i++) {
+        philox4x32(kat[i], kat[i] + 4, out);
+        if (memcmp(out, kat[i] + 6, sizeof out) == 0) ok++;
+        else printf("FAIL Philox known answer %d\n", i);
+    }
+    const uint32_t ctr[4] = {2499, 0, 0, 0}, key[2] = {20111115, 0};
+    philox4x32(ctr, key, out);
+    if (out[3] == 1955073260u) ok++;
+    else printf("FAIL std::philox4x32 anchor: %u\n", out[3]);
+    return ok;
+}
+
+int main(void)
+{
+    static const fi_stream streams[] = {
+        {{0, 0}, 0},
+        {{0x12345678u, 0x9abcdef0u}, 0xfffffffbull},           /* low word wraps in group 0 */
+        {{0xdeadbeefu, 0x01234567u}, 0x00000002fffffe48ull},    /* ... and in group 27 */
+        {{0xa4093822u, 0x299f31d0u}, 0x243f6a8885a308d0ull},
+    };
+    static const size_t sizes[] = {1, 17, 64, 1000, 4097, 100003};
+    static const uint64_t starts[] = {0, 37};
+    const size_t nmax = 100003 + 64;
+
+    int kat_ok = check_philox();
+    failures += 4 - kat_ok;
+    printf("Philox known answers: %d of 4\n", kat_ok);
+
+    int levels[FI_NSIMD], nlevels = 0;
+    for (int l = 1; l < FI_NSIMD; l++)
+        if (fi_simd_supported(l)) levels[nlevels++] = l;
+    printf("levels compared with scalar:");
+    for (int i = 0; i < nlevels; i++) printf(" %s", simd_names[levels[i]]);
+    printf("%s\n", nlevels ? "" : " (none)");
+
+    build_cases();
+    unsigned char *ref = malloc(nmax * 8), *got = malloc(nmax * 8);
+    if (!ref || !got) return 2;
+    long fills = 0, mismatches = 0;
+    unsigned long long values = 0;
+    for (int c = 0; c < ncases; c++) {
+        const fill_case *fc = &cases[c];
+        const size_t es = fi_itemsize(fc->dtype);
+        for (size_t si = 0; si < sizeof streams / sizeof *streams; si++)
+            for (size_t ni = 0; ni < sizeof sizes / sizeof *sizes; ni++)
+                for (size_t oi = 0; oi < sizeof starts / sizeof *starts; oi++) {
+                    const size_t n = sizes[ni];
+                    /* Different fillers before each fill: a byte left unwritten (or written
+                     * past n, into the guard) shows as a difference. */
+                    memset(ref, 0xa5, (n + 64) * es);
+                    fi_simd_set(FI_SIMD_SCALAR);
+                    fi_fill_contig(fc->dist, fc->dtype, &streams[si], &fc->p, ref, starts[oi], n);
+                    for (int li = 0; li < nlevels; li++) {
+                        memset(got, 0xa5 ^ 0xff, n * es);
+                        memset(got + n * es, 0xa5, 64 * es);
+                        fi_simd_set(levels[li]);
+                        fi_fill_contig(fc->dist, fc->dtype, &streams[si], &fc->p, got,
+                                       starts[oi], n);
+                        fills++;
+                        values += n;
+                        if (memcmp(ref, got, (n + 64) * es) != 0) {
+                            size_t k = 0;
+                            while (ref[k] == got[k]) k++;
+                            if (mismatches++ < 20)
+                                printf("FAIL %s: %s, stream %zu, n=%zu, start=%llu: first "
+                                       "difference at value %zu\n", simd_names[levels[li]],
+                                       fc->label, si, n, (unsigned long long)starts[oi], k / es);
+                        }
+                    }
+                }
+    }
+    fi_simd_set(fi_simd_best());
+    free(ref);
+    free(got);
+    failures += (int)mismatches;
+    printf("%d cases, %ld fills, %llu values compared: %ld differ\n", ncases, fills, values,
+           mismatches);
+    if (nlevels == 0) {
+        printf("FAIL no SIMD path besides scalar to compare\n");
+        failures++;
+    }
+    printf("%s\n", failures ? "FAILED" : "OK: every path gives the scalar path's bytes");
+    return failures ? 1 : 0;
+}
