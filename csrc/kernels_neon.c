@@ -35,12 +35,7 @@ static void philox_groups(const uint32_t key[2], uint64_t block0, size_t ngroups
         /* The vector lanes add to the low counter word alone, so a group whose low word
          * wraps (lo within 16 of 2**32) takes the scalar formula instead. */
         if (lo > 0xFFFFFFF0u) {
-            for (int m = 0; m < 16; m++) {
-                uint64_t bm = b + (uint64_t)m;
-                uint32_t c[4] = {(uint32_t)bm, (uint32_t)(bm >> 32), 0, 0}, r[4];
-                philox4x32(c, key, r);
-                w[m] = r[0]; w[16 + m] = r[1]; w[32 + m] = r[2]; w[48 + m] = r[3];
-            }
+            philox_group16(key, b, w);
             continue;
         }
         /* The group's four quarters (blocks 4q..4q+3) are independent chains, all four in

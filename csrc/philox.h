@@ -41,4 +41,17 @@ static inline void philox4x32(const uint32_t counter[4], const uint32_t key[2], 
     out[0] = c[0]; out[1] = c[1]; out[2] = c[2]; out[3] = c[3];
 }
 
+/* A group: the 16 main-stream blocks b..b+15, counters (b + m, its high word, 0, 0), with
+ * word k of block m at w[16k + m]. The SIMD kernels compute the same layout in vectors, and
+ * this one where the low counter word wraps inside the group. */
+static inline void philox_group16(const uint32_t key[2], uint64_t b, uint32_t *w)
+{
+    for (int m = 0; m < 16; m++) {
+        uint64_t bm = b + (uint64_t)m;
+        uint32_t c[4] = {(uint32_t)bm, (uint32_t)(bm >> 32), 0, 0}, r[4];
+        philox4x32(c, key, r);
+        w[m] = r[0]; w[16 + m] = r[1]; w[32 + m] = r[2]; w[48 + m] = r[3];
+    }
+}
+
 #endif
