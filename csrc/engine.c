@@ -683,9 +683,8 @@ static int page_resident(uintptr_t a, uintptr_t page)
 static void prefault(void *dst, size_t nbytes)
 {
 #if defined(__linux__)
-    static long page;
     if (nbytes < ((size_t)1 << 20)) return;
-    if (page <= 0) page = sysconf(_SC_PAGESIZE);
+    long page = sysconf(_SC_PAGESIZE);
     if (page <= 0) return;
     uintptr_t a = (uintptr_t)dst, pg = (uintptr_t)page, start = a - a % pg;
     if (page_resident(a, pg) && page_resident(a + nbytes / 2, pg) && page_resident(a + nbytes - 1, pg))
