@@ -232,7 +232,7 @@ static inline void store1(int dtype, void *out, size_t i, float x)
 typedef struct {
     __m512 a, b, m, lo, hi;
     __m512d ad, bd, md, lod, hid;
-        uint32_t rej_index[FI_BATCH_GROUPS * 64 + 16], rej_word[FI_BATCH_GROUPS * 64 + 16];
+    uint32_t rej_index[FI_BATCH_GROUPS * 64 + 16], rej_word[FI_BATCH_GROUPS * 64 + 16];
     size_t nrej;
 } batch32;
 
