@@ -8,7 +8,6 @@
 #include <math.h>
 #include "philox.h"
 #include "internal.h"
-#include "ziggurat_tables.h"
 #if defined(__linux__)
 #include <sys/mman.h>
 #include <unistd.h>
@@ -201,27 +200,28 @@ static double zig_tail(retry_stream *r)
     }
 }
 
-/* Layer idx >= 1, |z| = x past the inner rectangle: accept under the curve. The height
- * takes 32 random bits for float32 (finer than its 24-bit values), 53 for float64. */
-static int zig_wedge(retry_stream *r, int idx, double x, int bits53)
+/* Layer idx, |z| = x past the inner rectangle: accept under the curve. The height takes 32
+ * random bits for float32 (finer than its 24-bit values), 53 for float64. */
+static int zig_wedge(const fi_zig *t, retry_stream *r, int idx, double x, int bits53)
 {
     double u = bits53 ? retry_open01(r) : (double)retry_u32(r) * 0x1p-32;
-    double y = zig_f[idx] + u * (zig_f[idx + 1] - zig_f[idx]);
+    double y = t->f[idx] + u * (t->f[idx + 1] - t->f[idx]);
     return y < fi_exp(-0.5 * x * x);
 }
 
-/* The 32-bit ziggurat from its first candidate on, taking further draws from r. */
-static float zig32(uint32_t word, retry_stream *r)
+/* The 32-bit ziggurat t from its first candidate on, taking further draws from r. Layer 0
+ * leaves its rectangle only in fi_zig_normal, for the tail. */
+static float zig32(const fi_zig *t, uint32_t word, retry_stream *r)
 {
     for (;;) {
         uint32_t idx = word & 0xffu, u = word >> 9;
         float sign = (word & 0x100u) ? -1.0f : 1.0f;
-        if (u < zig_k32[idx])       /* a redraw that falls in the fast region: as the fast path */
-            return sign * ((float)(int32_t)u * zig_w32[idx]);
+        if (u < t->k32[idx])        /* a redraw that falls in the fast region: as the fast path */
+            return sign * ((float)(int32_t)u * t->w32[idx]);
         if (idx == 0)
             return sign * (float)zig_tail(r);
-        double x = (double)u * 0x1p-23 * zig_x[idx];
-        if (zig_wedge(r, (int)idx, x, 0))
+        double x = (double)u * 0x1p-23 * t->x[idx];
+        if (zig_wedge(t, r, (int)idx, x, 0))
             return sign * (float)x;
         word = retry_u32(r);
     }
@@ -231,21 +231,21 @@ float fi_normal_slow_f32(uint32_t word, const fi_stream *s, uint64_t index, cons
 {
     retry_stream r;
     retry_init(&r, s, 64, index, retry1);
-    return zig32(word, &r);
+    return zig32(&fi_zig_normal, word, &r);
 }
 
-/* The 64-bit ziggurat from its first candidate on, taking further draws from r. */
-static double zig64(uint64_t words, retry_stream *r)
+/* The 64-bit ziggurat t from its first candidate on, taking further draws from r. */
+static double zig64(const fi_zig *t, uint64_t words, retry_stream *r)
 {
     for (;;) {
         uint64_t idx = words & 0xffu, u = words >> 12;
         double sign = (words & 0x100u) ? -1.0 : 1.0;
-        if (u < zig_k64[idx])
-            return sign * (fi_u52_to_f64(u) * zig_w64[idx]);
+        if (u < t->k64[idx])
+            return sign * (fi_u52_to_f64(u) * t->w64[idx]);
         if (idx == 0)
             return sign * zig_tail(r);
-        double x = fi_u52_to_f64(u) * 0x1p-52 * zig_x[idx];
-        if (zig_wedge(r, (int)idx, x, 1))
+        double x = fi_u52_to_f64(u) * 0x1p-52 * t->x[idx];
+        if (zig_wedge(t, r, (int)idx, x, 1))
             return sign * x;
         words = retry_u64(r);
     }
@@ -255,7 +255,62 @@ double fi_normal_slow_f64(uint64_t words, const fi_stream *s, uint64_t index, co
 {
     retry_stream r;
     retry_init(&r, s, 32, index, retry1);
-    return zig64(words, &r);
+    return zig64(&fi_zig_normal, words, &r);
+}
+
+/* Past this, a layer-0 rectangle [0, beta] would hold more than a layer's area. */
+#define FI_ZIG_BETA_MAX 4.0
+
+/* The layer heights of the ziggurat of exp(-x*x/2) on [0, beta] with layer area v: f[0] = 0,
+ * f[i+1] = f[i] + v / x[i], x[i] the curve's abscissa at height f[i], capped at beta. Returns
+ * the first i at which the layers reach the top (f[i] >= 1), or 256 + 1 if they do not;
+ * x and f, when given, receive the layers up to there. */
+static int zig_layers(double beta, double fbeta, double v, double *x, double *f)
+{
+    double y = 0, xi = beta;
+    for (int i = 0; i < 256; i++) {
+        if (x) x[i] = xi, f[i] = y;
+        y = y + v / xi;
+        if (y >= 1.0) {
+            if (f) f[i + 1] = y;
+            return i + 1;
+        }
+        xi = y <= fbeta ? beta : sqrt(-2.0 * fi_log(y));
+    }
+    return 257;
+}
+
+int fi_zig_truncated(double beta, fi_zig *t)
+{
+    if (!(beta > 0 && beta < FI_ZIG_BETA_MAX)) return -1;
+    const double fbeta = fi_exp(-0.5 * beta * beta);
+    /* The least v (to 2**-40 relative) whose 256 layers reach the top: all the area under
+     * the curve is covered, and the last layer's excess above f = 1, which costs a little
+     * acceptance, is as small as bisection makes it. beta * fbeta is below the area, and
+     * beta above it. */
+    double lo = beta * fbeta / 256, hi = beta / 128;
+    for (int it = 0; it < 64 && hi - lo > 0x1p-40 * hi; it++) {
+        double mid = 0.5 * (lo + hi);
+        if (zig_layers(beta, fbeta, mid, NULL, NULL) <= 256) hi = mid;
+        else lo = mid;
+    }
+    double v = hi;
+    if (zig_layers(beta, fbeta, v, t->x, t->f) != 256) return -1;
+    /* Layer 0 must lie wholly under the curve (k = 2**bits): the paths treat a draw that
+     * leaves layer 0 as the normal's tail. */
+    if (t->f[1] > fbeta) return -1;
+    t->x[256] = 0;
+    for (int i = 0; i < 256; i++) {
+        double ratio = t->x[i + 1] / t->x[i];
+        t->k32[i] = (uint32_t)floor(ratio * 0x1p23);
+        t->k64[i] = (uint64_t)floor(ratio * 0x1p52);
+        t->w32[i] = (float)(t->x[i] * 0x1p-23);
+        t->w64[i] = t->x[i] * 0x1p-52;
+        t->wk32[i] = ((uint64_t)t->k32[i] << 32) | fi_f32_bits(t->w32[i]);
+        for (int m = 0; m < 7; m++)
+            t->planes32[m][i] = (uint8_t)(t->wk32[i] >> (8 * m));
+    }
+    return 0;
 }
 
 /* ---- truncated normal --------------------------------------------------------------- */
@@ -281,6 +336,35 @@ static double log_mass_upper(double alpha, double beta)
     return la + log(-expm1(log_phibar(beta) - la));
 }
 
+/* fi_zig_truncated, remembering the last few tables: a model's layers mostly share one
+ * interval, and a table costs about 0.1 ms to build. The tables depend on beta alone, so
+ * the cache changes only the time. A spinlock, as the critical sections are a copy. */
+#define ZIG_CACHE 8
+static struct { double beta; fi_zig t; } zig_cache[ZIG_CACHE];
+static int zig_cached, zig_next;
+static char zig_lock;
+
+static int zig_truncated_cached(double beta, fi_zig *t)
+{
+    int found = 0;
+    while (__atomic_test_and_set(&zig_lock, __ATOMIC_ACQUIRE)) {}
+    for (int i = 0; i < zig_cached && !found; i++)
+        if (zig_cache[i].beta == beta) {
+            memcpy(t, &zig_cache[i].t, sizeof *t);
+            found = 1;
+        }
+    __atomic_clear(&zig_lock, __ATOMIC_RELEASE);
+    if (found) return 0;
+    if (fi_zig_truncated(beta, t) != 0) return -1;
+    while (__atomic_test_and_set(&zig_lock, __ATOMIC_ACQUIRE)) {}
+    zig_cache[zig_next].beta = beta;
+    memcpy(&zig_cache[zig_next].t, t, sizeof *t);
+    zig_next = (zig_next + 1) % ZIG_CACHE;
+    if (zig_cached < ZIG_CACHE) zig_cached++;
+    __atomic_clear(&zig_lock, __ATOMIC_RELEASE);
+    return 0;
+}
+
 int fi_truncnorm_params(int dtype, double mean, double std, double low, double high,
                         uint32_t max_attempts, fi_params *p)
 {
@@ -299,6 +383,8 @@ int fi_truncnorm_params(int dtype, double mean, double std, double low, double h
     p->m = 1.0;
     p->wide = dtype == FI_F64;
     p->max_attempts = max_attempts;
+    p->ztrunc = 0;
+    p->zig_beta = INFINITY;
     double alpha = (low - mean) / std, beta = (high - mean) / std;
     /* Work on the upper side: a left tail is a mirrored right tail. */
     p->mirror = beta <= 0;
@@ -330,10 +416,19 @@ int fi_truncnorm_params(int dtype, double mean, double std, double low, double h
         return FI_OK;
     }
     /* The proposal with the best acceptance rate (in logs, to reach far tails). */
-    if (alpha < 0) {    /* the interval holds 0: normal rejection, or uniform when narrow */
+    if (alpha < 0) {
+        /* The interval holds 0: normal rejection, from the normal truncated to [-m, m],
+         * m = max(-alpha, beta), where that ziggurat exists (then a symmetric interval
+         * rejects nothing), else from the whole normal; or uniform when narrow. */
         double mass = 0.5 * (erfc(-beta * 0.70710678118654752) - erfc(-alpha * 0.70710678118654752));
         double acc_uniform = isinf(alpha) || isinf(beta) ? 0 : mass * SQRT_2PI / (beta - alpha);
-        p->method = acc_uniform > mass ? FI_TN_UNIFORM : FI_TN_NORMAL;
+        double m = -alpha > beta ? -alpha : beta;
+        double acc_normal = m < FI_ZIG_BETA_MAX ? mass / erf(m * 0.70710678118654752) : mass;
+        p->method = acc_uniform > acc_normal ? FI_TN_UNIFORM : FI_TN_NORMAL;
+        if (p->method == FI_TN_NORMAL && m < FI_ZIG_BETA_MAX && zig_truncated_cached(m, &p->zig) == 0) {
+            p->ztrunc = 1;
+            p->zig_beta = m;
+        }
         return FI_OK;
     }
     double lm = log_mass_upper(alpha, beta);
@@ -448,7 +543,7 @@ double fi_truncnorm_value(uint32_t w_lo, uint32_t w_hi, const fi_stream *s, uint
     uint32_t t = 0;
     for (; t < p->max_attempts; t++) {
         if (p->method == FI_TN_NORMAL || p->method == FI_TN_HALFNORMAL) {
-            z = zig64(retry_u64(&r), &r);
+            z = zig64(fi_tn_zig(p), retry_u64(&r), &r);
             if (p->method == FI_TN_HALFNORMAL) z = fabs(z);
             if (z >= alpha && z <= beta) break;
         } else {
@@ -497,8 +592,9 @@ float fi_truncnorm_z32(uint32_t word, const fi_stream *s, uint64_t index, const 
     retry_init(&r, s, 64, index, NULL);
     float z = 0;
     uint32_t t = 0;
+    const fi_zig *zt = fi_tn_zig(p);
     for (; t < p->max_attempts; t++) {
-        z = zig32(word, &r);
+        z = zig32(zt, word, &r);
         if (p->method == FI_TN_HALFNORMAL) z = fabsf(z);
         if ((double)z >= p->alpha && (double)z <= p->beta) break;
         word = retry_u32(&r);

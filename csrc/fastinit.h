@@ -37,6 +37,35 @@ typedef struct {
 } fi_stream;
 
 /*
+ * A 256-layer ziggurat (Marsaglia & Tsang, 2000) for a symmetric density f(x) = exp(-x*x/2)
+ * on [-xmax, xmax]. Layer i (chosen by 8 random bits) is the rectangle [0, x[i]] x [f[i],
+ * f[i+1]]; all layers have the same area, so a point uniform in a uniformly chosen layer is
+ * uniform under their union, and it is accepted where it lies under the curve. A draw of u
+ * (23 or 52 bits) in layer i is x = u * w[i] (w = x[i] / 2**bits), under the curve at once
+ * when u < k[i] (its strip lies wholly below f), else tested against f (the wedge).
+ *   - fi_zig_normal (ziggurat_tables.h): the normal itself; layer 0 is the rectangle
+ *     [0, r] plus the tail beyond r, folded into width x[0].
+ *   - fi_zig_truncated: the normal truncated to [-beta, beta]; no tail, and layers whose
+ *     strip lies below f(beta) are whole rectangles [0, beta] (k = 2**bits).
+ * The entries are computed once, so every path reads the same ones.
+ */
+typedef struct {
+    uint8_t planes32[7][256];   /* byte m of wk32[i]: for byte-shuffle lookups */
+    uint64_t wk32[256];         /* (k32 << 32) | bits of w32: one gather for both */
+    uint64_t k64[256];
+    double w64[256];
+    double x[257], f[257];
+    float w32[256];
+    uint32_t k32[256];
+} __attribute__((aligned(64))) fi_zig;
+
+/* Fill t with the ziggurat of the normal truncated to [-beta, beta]. Returns 0, or -1 when
+ * beta is too far out for its layout (beta above about 3.6, where layer 0 would need a
+ * tail; the plain normal then rejects almost nothing). Deterministic: adds, multiplies,
+ * divisions, square roots and fi_log only. */
+int fi_zig_truncated(double beta, fi_zig *t);
+
+/*
  * Distribution parameters, as the kernels use them (the fi_*_params functions fill them in
  * and reject what has no valid output).
  *   uniform:   x = (a + b*u) * m, then clamped to [lo, hi], the representable values of the
@@ -44,6 +73,7 @@ typedef struct {
  *   normal:    x = a + b*z.
  *   truncnorm: x = a + b*z, z from N(0, 1) on [alpha, beta] (negated when mirror), by the
  *              proposal `method`; clamped to [lo, hi], the representable values in [low, high].
+ *              The normal proposal is a draw of the ziggurat fi_tn_zig(p).
  *   bernoulli: 1 when a 32-bit word is below thresh (p * 2**32, rounded), else 0.
  */
 typedef struct {
@@ -55,6 +85,11 @@ typedef struct {
     int wide;                   /* truncnorm: 53-bit uniforms (float64), else 32-bit */
     uint32_t max_attempts;      /* truncnorm: proposals tried before the exact fallback */
     uint64_t thresh;
+    /* truncnorm, normal proposal: ztrunc says that the proposal is the normal truncated to
+     * [-zig_beta, zig_beta] by the ziggurat zig, rather than the whole normal (fi_zig_normal). */
+    int ztrunc;
+    double zig_beta;
+    fi_zig zig;
 } fi_params;
 
 /* FI_TN_POINT: the law is a point mass at a bound to double precision (std far below the

@@ -27,6 +27,14 @@ void fi_fill_contig_avx512vbmi(int, int, const fi_stream *, const fi_params *, v
 void fi_fill_contig_neon(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t);
 #endif
 
+#include "ziggurat_tables.h"
+
+/* The ziggurat a truncated normal's normal proposal draws from. */
+static inline const fi_zig *fi_tn_zig(const fi_params *p)
+{
+    return p->ztrunc ? &p->zig : &fi_zig_normal;
+}
+
 /* The ziggurat's rare slow path (wedges, tail, redraws), shared by every SIMD path so that
  * all of them give the same bits. word/words: the value's first (rejected) candidate.
  * retry1, if not NULL, is the value's first retry block, computed ahead by a vector unit. */

@@ -11,7 +11,6 @@
  * sampler is scalar, in engine.c, and shared by all paths.
  */
 #include "internal.h"
-#include "ziggurat_tables.h"
 
 /* ---- uniform ------------------------------------------------------------------------ */
 
@@ -68,21 +67,23 @@ static void uniform64(const uint32_t *restrict w, size_t ngroups, double *restri
 
 /* ---- normal: 256-layer ziggurat ----------------------------------------------------- */
 
-/* float32 fast path: 8 bits of layer, 1 of sign, 23 of position. rej[i] marks the 1.5%
- * of draws that fall outside the layer's inner rectangle. */
-static inline __attribute__((unused)) void ziggurat32(const uint32_t *restrict w, size_t n, float *restrict z,
-                       uint8_t *restrict rej)
+/* float32 fast path of ziggurat t: 8 bits of layer, 1 of sign, 23 of position. rej[i]
+ * marks the draws (1.5% for the normal) that fall outside the layer's inner rectangle. */
+static inline __attribute__((unused)) void ziggurat32(const fi_zig *t, const uint32_t *restrict w,
+                                                      size_t n, float *restrict z,
+                                                      uint8_t *restrict rej)
 {
     for (size_t i = 0; i < n; i++) {
         uint32_t wi = w[i], idx = wi & 0xffu, u = wi >> 9;
-        float v = (float)(int32_t)u * zig_w32[idx];
+        float v = (float)(int32_t)u * t->w32[idx];
         z[i] = fi_bits_f32(fi_f32_bits(v) | ((wi & 0x100u) << 23));
-        rej[i] = u >= zig_k32[idx];
+        rej[i] = u >= t->k32[idx];
     }
 }
 
 #ifndef FI_HAVE_PRODUCE64
-/* float64 fast path: one 64-bit word per draw, 8 bits of layer, 1 of sign, top 52 of position. */
+/* float64 fast path of the normal: one 64-bit word per draw, 8 bits of layer, 1 of sign,
+ * top 52 of position. */
 static void ziggurat64(const uint32_t *restrict w, size_t ngroups, double *restrict z,
                        uint8_t *restrict rej)
 {
@@ -91,9 +92,9 @@ static void ziggurat64(const uint32_t *restrict w, size_t ngroups, double *restr
         for (int j = 0; j < 16; j++) {
             uint64_t r = ((uint64_t)wh[j] << 32) | wl[j];
             uint64_t idx = r & 0xffu, u = r >> 12;
-            double v = fi_u52_to_f64(u) * zig_w64[idx];
+            double v = fi_u52_to_f64(u) * fi_zig_normal.w64[idx];
             z[16 * g + j] = fi_bits_f64(fi_f64_bits(v) | ((r & 0x100u) << 55));
-            rej[16 * g + j] = u >= zig_k64[idx];
+            rej[16 * g + j] = u >= fi_zig_normal.k64[idx];
         }
     }
 }
@@ -121,7 +122,7 @@ static void normal32(int dtype, const uint32_t *restrict w, size_t n, float *res
                      const fi_stream *s, uint64_t index0, const fi_params *p)
 {
     FI_ALIGN64 uint8_t rej[FI_BATCH_GROUPS * 64];
-    ziggurat32(w, n, out, rej);
+    ziggurat32(&fi_zig_normal, w, n, out, rej);
     for (size_t i = next_rejected(rej, 0, n); i < n; i = next_rejected(rej, i + 1, n))
         out[i] = fi_normal_slow_f32(w[i], s, index0 + i, NULL);
     if (dtype == FI_F32) {
@@ -225,7 +226,7 @@ static void produce_truncnorm(int dtype, const fi_stream *s, uint64_t g0, size_t
         FI_ALIGN64 uint8_t rej[FI_BATCH_GROUPS * 64];
         const size_t n = 64 * ngroups;
         const int half = p->method == FI_TN_HALFNORMAL;
-        ziggurat32(w, n, z, rej);
+        ziggurat32(fi_tn_zig(p), w, n, z, rej);
         for (size_t i = 0; i < n; i++) {
             float zi = half ? fabsf(z[i]) : z[i];
             if (!rej[i] && (double)zi >= p->alpha && (double)zi <= p->beta && p->max_attempts > 0)

@@ -15,7 +15,6 @@
 #include <immintrin.h>
 #include "philox.h"
 #include "internal.h"
-#include "ziggurat_tables.h"
 
 /* The key of each round. Kept as scalars: the compiler folds the broadcasts into the
  * instructions, which leaves the registers to the counters. */
@@ -270,10 +269,10 @@ static inline void batch32_init(batch32 *bt, const fi_params *p)
     bt->nrej = 0;
 }
 
-/* The layer widths w (as float) and fast-path thresholds k of 64 words, four registers
- * v[j] of sixteen: entry (word & 0xff) of zig_wk32. */
-static inline __attribute__((always_inline)) void zig_layers64(const __m512i *v, __m512 *wt,
-                                                               __m512i *kt)
+/* The layer widths w (as float) and fast-path thresholds k of 64 words in ziggurat t, four
+ * registers v[j] of sixteen: entry (word & 0xff) of t->wk32. */
+static inline __attribute__((always_inline)) void zig_layers64(const fi_zig *t, const __m512i *v,
+                                                               __m512 *wt, __m512i *kt)
 {
 #ifdef FI_AVX512_VBMI
     /* By byte shuffles on the table's byte planes, 64 lookups per shuffle. The words'
@@ -293,14 +292,14 @@ static inline __attribute__((always_inline)) void zig_layers64(const __m512i *v,
     __mmask64 upper = _mm512_movepi8_mask(idx);     /* entries 128..255 */
     __m512i plane[8];
     for (int m = 0; m < 7; m++) {
-        const uint8_t *t = zig_planes32[m];
-        __m512i lo = _mm512_permutex2var_epi8(_mm512_load_si512((const void *)t), idx,
-                                              _mm512_load_si512((const void *)(t + 64)));
-        __m512i hi = _mm512_permutex2var_epi8(_mm512_load_si512((const void *)(t + 128)), idx,
-                                              _mm512_load_si512((const void *)(t + 192)));
+        const uint8_t *b = t->planes32[m];
+        __m512i lo = _mm512_permutex2var_epi8(_mm512_load_si512((const void *)b), idx,
+                                              _mm512_load_si512((const void *)(b + 64)));
+        __m512i hi = _mm512_permutex2var_epi8(_mm512_load_si512((const void *)(b + 128)), idx,
+                                              _mm512_load_si512((const void *)(b + 192)));
         plane[m] = _mm512_mask_blend_epi8(upper, lo, hi);
     }
-    plane[7] = _mm512_setzero_si512();               /* k < 2**23: its top byte */
+    plane[7] = _mm512_setzero_si512();               /* k <= 2**23: its top byte */
     for (int h = 0; h < 2; h++) {
         const __m512i *b = plane + 4 * h;
         __m512i l01 = _mm512_unpacklo_epi8(b[0], b[1]), h01 = _mm512_unpackhi_epi8(b[0], b[1]);
@@ -317,8 +316,8 @@ static inline __attribute__((always_inline)) void zig_layers64(const __m512i *v,
     const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     for (int j = 0; j < 4; j++) {
         __m512i idx = _mm512_and_si512(v[j], _mm512_set1_epi32(0xff));
-        __m512i wk0 = _mm512_i32gather_epi64(_mm512_castsi512_si256(idx), (const void *)zig_wk32, 8);
-        __m512i wk1 = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(idx, 1), (const void *)zig_wk32, 8);
+        __m512i wk0 = _mm512_i32gather_epi64(_mm512_castsi512_si256(idx), (const void *)t->wk32, 8);
+        __m512i wk1 = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(idx, 1), (const void *)t->wk32, 8);
         wt[j] = _mm512_castsi512_ps(_mm512_permutex2var_epi32(wk0, even, wk1));
         kt[j] = _mm512_permutex2var_epi32(wk0, odd, wk1);
     }
@@ -385,7 +384,7 @@ static inline __attribute__((always_inline)) void emit64(int dist, int dtype, in
     if (dist == FI_UNIFORM)
         for (int j = 0; j < 4; j++) wt[j] = _mm512_setzero_ps(), kt[j] = _mm512_setzero_si512();
     else
-        zig_layers64(v, wt, kt);
+        zig_layers64(&fi_zig_normal, v, wt, kt);
     for (int j = 0; j < 4; j++) emit16(dist, dtype, mode, bt, out, i + 16 * j, v[j], wt[j], kt[j]);
 }
 
@@ -489,7 +488,8 @@ static inline __m512d exp8(__m512d v)
  * (nine in ten), their values in z[j], and in wedge_accepted[j] those the wedge took; the
  * others (the tail, and rarer chains) go to the scalar slow path, which starts over. The n
  * exp chains run interleaved: one alone is a long run of dependent operations. */
-static inline __attribute__((always_inline)) void settle_f32(int n, const __m256i *word,
+static inline __attribute__((always_inline)) void settle_f32(const fi_zig *t, int n,
+                                                             const __m256i *word,
                                                              const __m256i *r0, const __m256i *r1,
                                                              __m256 *z, __mmask8 *ok,
                                                              __mmask8 *wedge_accepted)
@@ -502,9 +502,9 @@ static inline __attribute__((always_inline)) void settle_f32(int n, const __m256
         wedge[j] = _mm256_cmpneq_epi32_mask(idx, _mm256_setzero_si256());
         x[j] = _mm512_mul_pd(_mm512_mul_pd(_mm512_cvtepi32_pd(_mm256_srli_epi32(word[j], 9)),
                                            _mm512_set1_pd(0x1p-23)),
-                             _mm512_i32gather_pd(idx, zig_x, 8));
-        __m512d f0 = _mm512_i32gather_pd(idx, zig_f, 8);
-        __m512d f1 = _mm512_i32gather_pd(_mm256_add_epi32(idx, _mm256_set1_epi32(1)), zig_f, 8);
+                             _mm512_i32gather_pd(idx, t->x, 8));
+        __m512d f0 = _mm512_i32gather_pd(idx, t->f, 8);
+        __m512d f1 = _mm512_i32gather_pd(_mm256_add_epi32(idx, _mm256_set1_epi32(1)), t->f, 8);
         __m512d u = _mm512_mul_pd(_mm512_cvtepu32_pd(r0[j]), _mm512_set1_pd(0x1p-32));
         y[j] = _mm512_add_pd(f0, _mm512_mul_pd(u, _mm512_sub_pd(f1, f0)));
         e[j] = _mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(-0.5), x[j]), x[j]);
@@ -515,8 +515,8 @@ static inline __attribute__((always_inline)) void settle_f32(int n, const __m256
         __m256i zx = _mm256_or_si256(_mm256_castps_si256(_mm512_cvtpd_ps(x[j])),
                                      _mm256_slli_epi32(_mm256_and_si256(word[j], sign), 23));
         __m256i idx2 = _mm256_and_si256(r1[j], low8), u2 = _mm256_srli_epi32(r1[j], 9);
-        __m256 w2 = _mm256_i32gather_ps(zig_w32, idx2, 4);
-        __m256i k2 = _mm256_i32gather_epi32((const int *)zig_k32, idx2, 4);
+        __m256 w2 = _mm256_i32gather_ps(t->w32, idx2, 4);
+        __m256i k2 = _mm256_i32gather_epi32((const int *)t->k32, idx2, 4);
         __mmask8 redraw = wedge[j] & ~accept & _mm256_cmplt_epu32_mask(u2, k2);
         __m256i z2 = _mm256_or_si256(_mm256_castps_si256(_mm256_mul_ps(_mm256_cvtepi32_ps(u2), w2)),
                                      _mm256_slli_epi32(_mm256_and_si256(r1[j], sign), 23));
@@ -546,7 +546,7 @@ static void finish_rejected(int dtype, const batch32 *bt, const fi_stream *s, ui
             r0v[j] = _mm256_load_si256((const __m256i *)(w[0] + 8 * j));
             r1v[j] = _mm256_load_si256((const __m256i *)(w[1] + 8 * j));
         }
-        settle_f32(4, word, r0v, r1v, zv, ok, wedge);
+        settle_f32(&fi_zig_normal, 4, word, r0v, r1v, zv, ok, wedge);
         for (int j = 0; j < 4; j++) {
             _mm256_store_ps(z + 8 * j, zv[j]);
             settled |= (uint32_t)ok[j] << 8 * j;
@@ -628,8 +628,8 @@ static inline __attribute__((always_inline)) void emit8(int dist, batch64 *bt, d
     } else {
         __m512i idx = _mm512_and_si512(r, _mm512_set1_epi64(0xff));
         __m512i u = _mm512_srli_epi64(r, 12);
-        __m512d wt = _mm512_i64gather_pd(idx, zig_w64, 8);
-        __m512i kt = _mm512_i64gather_epi64(idx, (const void *)zig_k64, 8);
+        __m512d wt = _mm512_i64gather_pd(idx, fi_zig_normal.w64, 8);
+        __m512i kt = _mm512_i64gather_epi64(idx, (const void *)fi_zig_normal.k64, 8);
         __m512d uf = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(u,
                          _mm512_set1_epi64(0x4330000000000000ll))), _mm512_set1_pd(0x1p52));
         __m512d z = _mm512_mul_pd(uf, wt);
@@ -648,7 +648,7 @@ static inline __attribute__((always_inline)) void emit8(int dist, batch64 *bt, d
 
 /* settle_f32 for float64: the wedge's height from the first two retry words (53 bits, on
  * (0, 1]), the redraw from the last two. */
-static inline __mmask8 settle8_f64(__m512i words, const uint32_t *r0, const uint32_t *r1,
+static inline __mmask8 settle8_f64(const fi_zig *t, __m512i words, const uint32_t *r0, const uint32_t *r1,
                                    const uint32_t *r2, const uint32_t *r3, __m512d *z)
 {
     const __m512i low8 = _mm512_set1_epi64(0xff), sign = _mm512_set1_epi64(0x100);
@@ -657,9 +657,9 @@ static inline __mmask8 settle8_f64(__m512i words, const uint32_t *r0, const uint
     __m512i idx = _mm512_and_si512(words, low8);
     __mmask8 wedge = _mm512_cmpneq_epi64_mask(idx, _mm512_setzero_si512());
     __m512d u = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(_mm512_srli_epi64(words, 12), magic)), two52);
-    __m512d x = _mm512_mul_pd(_mm512_mul_pd(u, _mm512_set1_pd(0x1p-52)), _mm512_i64gather_pd(idx, zig_x, 8));
-    __m512d f0 = _mm512_i64gather_pd(idx, zig_f, 8);
-    __m512d f1 = _mm512_i64gather_pd(_mm512_add_epi64(idx, _mm512_set1_epi64(1)), zig_f, 8);
+    __m512d x = _mm512_mul_pd(_mm512_mul_pd(u, _mm512_set1_pd(0x1p-52)), _mm512_i64gather_pd(idx, t->x, 8));
+    __m512d f0 = _mm512_i64gather_pd(idx, t->f, 8);
+    __m512d f1 = _mm512_i64gather_pd(_mm512_add_epi64(idx, _mm512_set1_epi64(1)), t->f, 8);
 #define U64(lo, hi) _mm512_or_si512(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(lo))), \
                                     _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(hi))), 32))
     __m512i h = _mm512_add_epi64(_mm512_srli_epi64(U64(r0, r1), 11), _mm512_set1_epi64(1));
@@ -671,8 +671,8 @@ static inline __mmask8 settle8_f64(__m512i words, const uint32_t *r0, const uint
     __m512i next = U64(r2, r3);
 #undef U64
     __m512i idx2 = _mm512_and_si512(next, low8), u2 = _mm512_srli_epi64(next, 12);
-    __m512d w2 = _mm512_i64gather_pd(idx2, zig_w64, 8);
-    __m512i k2 = _mm512_i64gather_epi64(idx2, (const void *)zig_k64, 8);
+    __m512d w2 = _mm512_i64gather_pd(idx2, t->w64, 8);
+    __m512i k2 = _mm512_i64gather_epi64(idx2, (const void *)t->k64, 8);
     __mmask8 redraw = wedge & ~accept & _mm512_cmplt_epu64_mask(u2, k2);
     __m512d v2 = _mm512_mul_pd(_mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(u2, magic)), two52), w2);
     __m512i z2 = _mm512_or_si512(_mm512_castpd_si512(v2), _mm512_slli_epi64(_mm512_and_si512(next, sign), 55));
@@ -724,7 +724,7 @@ static inline __attribute__((always_inline)) void produce64_fused(
         first_retry_blocks(FI_F64, s, &rk, index, cnt, w);
         for (size_t q = 0; q < cnt; q += 8) {
             __m512d zq;
-            __mmask8 m = settle8_f64(_mm512_loadu_si512((const void *)(bt.rej_word + r0 + q)),
+            __mmask8 m = settle8_f64(&fi_zig_normal, _mm512_loadu_si512((const void *)(bt.rej_word + r0 + q)),
                                      w[0] + q, w[1] + q, w[2] + q, w[3] + q, &zq);
             _mm512_store_pd(z + q, zq);
             settled |= (uint32_t)m << q;
@@ -820,6 +820,7 @@ static inline void store8_f64_as(int dtype, void *out, size_t i, __m512d x)
 
 typedef struct {
     __m512d a, b, lo, hi, alpha, beta, lam, inv_lam, width, m;
+    const fi_zig *zt;           /* the normal proposal's ziggurat */
 } tn_par;
 
 typedef struct {
@@ -840,6 +841,7 @@ static inline tn_par tn_par_of(const fi_params *p)
     t.inv_lam = _mm512_set1_pd(p->inv_lam);
     t.width = _mm512_set1_pd(p->beta - p->alpha);
     t.m = _mm512_set1_pd(p->alpha > 0 ? p->alpha : 0.0);   /* the point of [alpha, beta] nearest 0 */
+    t.zt = fi_tn_zig(p);
     return t;
 }
 
@@ -883,8 +885,8 @@ static inline __attribute__((always_inline)) __mmask8 tn_emit8(int dtype, int ha
 {
     __m512i idx = _mm512_and_si512(r, _mm512_set1_epi64(0xff));
     __m512i u = _mm512_srli_epi64(r, 12);
-    __m512d wt = _mm512_i64gather_pd(idx, zig_w64, 8);
-    __m512i kt = _mm512_i64gather_epi64(idx, (const void *)zig_k64, 8);
+    __m512d wt = _mm512_i64gather_pd(idx, bt->zt->w64, 8);
+    __m512i kt = _mm512_i64gather_epi64(idx, (const void *)bt->zt->k64, 8);
     __m512d z = _mm512_mul_pd(_mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(u,
                     _mm512_set1_epi64(0x4330000000000000ll))), _mm512_set1_pd(0x1p52)), wt);
     if (!half)
@@ -1093,7 +1095,7 @@ static inline __attribute__((always_inline)) void produce_truncnorm_fused(
         for (size_t q = 0; q < cnt; q += 8) {
             __m512i r1 = _mm512_loadu_si512((const void *)(rj.rej_word + r0 + q));
             __m512i k1 = _mm512_i64gather_epi64(_mm512_and_si512(r1, _mm512_set1_epi64(0xff)),
-                                                (const void *)zig_k64, 8);
+                                                (const void *)bt.zt->k64, 8);
             __mmask8 first_fast = _mm512_cmplt_epu64_mask(_mm512_srli_epi64(r1, 12), k1);
             __m512i r2 = _mm512_or_si512(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(w[0] + q))),
                          _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(w[1] + q))), 32));
@@ -1115,7 +1117,7 @@ static inline __attribute__((always_inline)) void produce_truncnorm_fused(
              * (settle8_f64 reads the same retry words), then the bounds. */
             __m512d zw;
             __mmask8 wedge_ok = (__mmask8)~first_fast
-                & settle8_f64(r1, w[0] + q, w[1] + q, w[2] + q, w[3] + q, &zw);
+                & settle8_f64(bt.zt, r1, w[0] + q, w[1] + q, w[2] + q, w[3] + q, &zw);
             if (half) zw = _mm512_abs_pd(zw);
             wedge_ok &= _mm512_cmp_pd_mask(zw, bt.alpha, _CMP_GE_OQ) & _mm512_cmp_pd_mask(zw, bt.beta, _CMP_LE_OQ);
             if (wedge_ok) {
@@ -1193,10 +1195,10 @@ static inline __attribute__((always_inline)) void tn_emit16(int dtype, int mode,
 
 /* Eight lanes of the 32-bit ziggurat's fast path: z (signed unless half) and the lanes in
  * the fast region. */
-static inline __mmask8 zig_fast8(int half, __m256i word, __m256 *z)
+static inline __mmask8 zig_fast8(const fi_zig *t, int half, __m256i word, __m256 *z)
 {
     __m256i idx = _mm256_and_si256(word, _mm256_set1_epi32(0xff)), u = _mm256_srli_epi32(word, 9);
-    __m512i wk = _mm512_i32gather_epi64(idx, (const void *)zig_wk32, 8);
+    __m512i wk = _mm512_i32gather_epi64(idx, (const void *)t->wk32, 8);
     __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(u), _mm256_castsi256_ps(_mm512_cvtepi64_epi32(wk)));
     if (!half)
         v = _mm256_castsi256_ps(_mm256_or_si256(_mm256_castps_si256(v),
@@ -1219,6 +1221,7 @@ static void tn_finish32(int dtype, int mode, int half, int mirror, const batch32
 {
     const int dt = dtype == DT_BF16_HW ? FI_BF16 : dtype;
     const uint32_t low31 = 0x7fffffffu;
+    const fi_zig *zt = fi_tn_zig(p);
     for (size_t r0 = 0; r0 < bt->nrej; r0 += 32) {
         FI_ALIGN64 uint32_t w[4][32];
         FI_ALIGN64 float zs[32];
@@ -1243,7 +1246,7 @@ static void tn_finish32(int dtype, int mode, int half, int mirror, const batch32
         /* The ziggurat's slow path, for the lanes whose first draw was outside its fast
          * region (a central interval's rejects mostly were not). */
         if (~from_fast & valid)
-            settle_f32(4, word, wv[0], wv[1], z, slow, wedge);
+            settle_f32(zt, 4, word, wv[0], wv[1], z, slow, wedge);
         for (int j = 0; j < 4; j++) {
             slow[j] &= (__mmask8)~first_fast[j];
             if (half) z[j] = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), z[j]);
@@ -1266,7 +1269,7 @@ static void tn_finish32(int dtype, int mode, int half, int mirror, const batch32
                 c = _mm256_mask_mov_epi32(c, _mm256_cmpeq_epi32_mask(pos[j], _mm256_set1_epi32(3)), wv[3][j]);
                 alive[j] &= _mm256_cmplt_epi32_mask(pos[j], _mm256_set1_epi32(4));
                 __m256 zc;
-                __mmask8 fast = zig_fast8(half, c, &zc);
+                __mmask8 fast = zig_fast8(zt, half, c, &zc);
                 __mmask8 ok = alive[j] & fast & _mm256_cmp_ps_mask(zc, alpha, _CMP_GE_OQ)
                               & _mm256_cmp_ps_mask(zc, beta, _CMP_LE_OQ);
                 z[j] = _mm256_mask_mov_ps(z[j], ok, zc);
@@ -1304,6 +1307,7 @@ static inline __attribute__((always_inline)) void produce_truncnorm32_fused(
     make_keys(s->key, &rk);
     batch32_init(&bt, p);
     const float af = float_ceil(p->alpha), bf = float_floor(p->beta);
+    const fi_zig *zt = fi_tn_zig(p);
     const __m512 alpha = _mm512_set1_ps(af), beta = _mm512_set1_ps(bf);
     for (size_t g = 0; g < ngroups; g += 2) {
         state16 x, y;
@@ -1314,7 +1318,7 @@ static inline __attribute__((always_inline)) void produce_truncnorm32_fused(
             const __m512i v[4] = {st->c0, st->c1, st->c2, st->c3};
             __m512 wt[4];
             __m512i kt[4];
-            zig_layers64(v, wt, kt);
+            zig_layers64(zt, v, wt, kt);
             for (int j = 0; j < 4; j++)
                 tn_emit16(dtype, mode, half, mirror, &bt, alpha, beta, out, 64 * (g + h) + 16 * j,
                           v[j], wt[j], kt[j]);
