@@ -564,7 +564,9 @@ double fi_truncnorm_value(uint32_t w_lo, uint32_t w_hi, const fi_stream *s, uint
                 double m = alpha > 0 ? alpha : 0.0;        /* the point of [alpha, beta] nearest 0 */
                 if (fi_below_exp(u2, -0.5 * ((z - m) * (z + m)))) break;    /* no cancellation */
             } else {    /* Robert (1995): alpha + Exp(lam), accepted with exp(-(z - lam)^2 / 2) */
-                double e = -fi_log(u1);
+                /* The 32-bit uniform's log in float for the narrower dtypes: its error,
+                 * a few parts in 2**24 of e, is far below their resolution near alpha. */
+                double e = p->wide ? -fi_log(u1) : -(double)fi_logf((float)u1);
                 z = alpha + e * p->inv_lam;
                 double d = z - lam;
                 if (fi_below_exp(u2, -0.5 * d * d) && z <= beta) break;

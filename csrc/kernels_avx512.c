@@ -928,6 +928,49 @@ static inline __attribute__((always_inline)) void logN(__m512d *x, int n)
                                            _mm512_mul_pd(e[j], _mm512_set1_pd(FI_LN2_LO))));
 }
 
+/* fi_logf of internal.h on n vectors of sixteen lanes, operation for operation. */
+static inline __attribute__((always_inline)) void logfN(__m512 *x, int n)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    __m512 e[2], sv[2], s2[2], q[2];
+    for (int j = 0; j < n; j++) {
+        __m512i b = _mm512_castps_si512(x[j]);
+        e[j] = _mm512_cvtepi32_ps(_mm512_sub_epi32(_mm512_srli_epi32(b, 23), _mm512_set1_epi32(127)));
+        __m512 m = _mm512_castsi512_ps(_mm512_or_si512(_mm512_and_si512(b, _mm512_set1_epi32(0x007fffff)),
+                                                       _mm512_set1_epi32(0x3f800000)));
+        __mmask16 big = _mm512_cmp_ps_mask(m, _mm512_set1_ps(FI_SQRT2F), _CMP_GT_OQ);
+        m = _mm512_mask_mul_ps(m, big, m, _mm512_set1_ps(0.5f));
+        e[j] = _mm512_mask_add_ps(e[j], big, e[j], one);
+        sv[j] = _mm512_div_ps(_mm512_sub_ps(m, one), _mm512_add_ps(m, one));
+        s2[j] = _mm512_mul_ps(sv[j], sv[j]);
+        q[j] = _mm512_set1_ps(fi_logf_series[4]);
+    }
+    for (int i = 3; i >= 0; i--)
+        for (int j = 0; j < n; j++)
+            q[j] = _mm512_add_ps(_mm512_mul_ps(q[j], s2[j]), _mm512_set1_ps(fi_logf_series[i]));
+    for (int j = 0; j < n; j++)
+        x[j] = _mm512_add_ps(_mm512_mul_ps(e[j], _mm512_set1_ps(FI_LN2_HIF)),
+                             _mm512_add_ps(_mm512_mul_ps(_mm512_add_ps(sv[j], sv[j]), q[j]),
+                                           _mm512_mul_ps(e[j], _mm512_set1_ps(FI_LN2_LOF))));
+}
+
+/* log of n <= 4 vectors of eight doubles as fi_truncnorm_value takes it for the narrower
+ * dtypes: (double)fi_logf((float)u), two vectors to one register of floats. */
+static inline __attribute__((always_inline)) void log_via_float(__m512d *x, int n)
+{
+    __m512 f[2];
+    const int nf = (n + 1) / 2;
+    for (int h = 0; h < nf; h++) {
+        __m256 lo = _mm512_cvtpd_ps(x[2 * h]);
+        __m256 hi = 2 * h + 1 < n ? _mm512_cvtpd_ps(x[2 * h + 1]) : lo;
+        f[h] = _mm512_insertf32x8(_mm512_castps256_ps512(lo), hi, 1);
+    }
+    logfN(f, nf);
+    for (int j = 0; j < n; j++)
+        x[j] = _mm512_cvtps_pd(j & 1 ? _mm512_extractf32x8_ps(f[j / 2], 1)
+                                     : _mm512_castps512_ps256(f[j / 2]));
+}
+
 /* The uniform and exponential proposals: the first proposal of values i..i+8n-1 (n <= 4
  * vectors of eight, their chains interleaved), as fi_truncnorm_value makes it. With 32-bit
  * uniforms (float16, bfloat16, float32; r2 NULL) from their main-stream words w1 and w2
@@ -962,7 +1005,8 @@ static inline __attribute__((always_inline)) uint32_t tn_propN(int dtype, int me
         z[j] = method == FI_TN_EXP ? u1 : _mm512_add_pd(bt->alpha, _mm512_mul_pd(bt->width, u1));
     }
     if (method == FI_TN_EXP) {
-        logN(z, n);
+        if (r2) logN(z, n);
+        else log_via_float(z, n);
         for (int j = 0; j < n; j++) {
             __m512d e = _mm512_castsi512_pd(_mm512_xor_si512(_mm512_castpd_si512(z[j]),
                                             _mm512_set1_epi64((long long)0x8000000000000000ull)));

@@ -393,6 +393,20 @@ def test_truncated_ziggurat_is_not_normals_draw(dtype, mean, std, a, b):
 
 
 @pytest.mark.parametrize("dtype", dtype_params([F32, F64]))
+@pytest.mark.parametrize("a,b", [(3.0, INF), (5.0, 6.0), (8.0, 9.0), (-INF, -4.0)])
+def test_tail_chisquare(dtype, a, b):
+    # Robert's proposal finely (its log is in float for float32): 2e6 values in 400 cells
+    # of equal mass.
+    n = 2 * 10**6
+    x = tn(fastinit.Generator(977), 0.0, 1.0, a, b, size=n, dtype=dtype).astype(np.float64)
+    law = stats.truncnorm(a, b)
+    edges = law.ppf(np.linspace(0, 1, 401))
+    counts = np.histogram(x, edges)[0]
+    chi2 = ((counts - n / 400) ** 2 / (n / 400)).sum()
+    assert stats.chi2.sf(chi2, 399) > P_MIN
+
+
+@pytest.mark.parametrize("dtype", dtype_params([F32, F64]))
 @pytest.mark.parametrize("beta", [0.6, 1.3, 2.0, 2.9, 3.6])
 def test_truncated_ziggurat_chisquare(dtype, beta):
     # The per-interval ziggurat, finely: 2e6 values in 500 equal cells of [-beta, beta]
