@@ -200,17 +200,17 @@ static double zig_tail(retry_stream *r)
     }
 }
 
-/* Layer idx, |z| = x past the inner rectangle: accept under the curve. The height takes 32
+/* Layer idx, |d| = x past the inner rectangle: accept under the curve. The height takes 32
  * random bits for float32 (finer than its 24-bit values), 53 for float64. */
 static int zig_wedge(const fi_zig *t, retry_stream *r, int idx, double x, int bits53)
 {
     double u = bits53 ? retry_open01(r) : (double)retry_u32(r) * 0x1p-32;
     double y = t->f[idx] + u * (t->f[idx + 1] - t->f[idx]);
-    return y < fi_exp(-0.5 * x * x);
+    return y < fi_exp(-0.5 * x * (x + t->two_offset));
 }
 
-/* The 32-bit ziggurat t from its first candidate on, taking further draws from r. Layer 0
- * leaves its rectangle only in fi_zig_normal, for the tail. */
+/* The 32-bit ziggurat t from its first candidate on, taking further draws from r: d, signed
+ * by the draw's sign bit. */
 static float zig32(const fi_zig *t, uint32_t word, retry_stream *r)
 {
     for (;;) {
@@ -218,7 +218,7 @@ static float zig32(const fi_zig *t, uint32_t word, retry_stream *r)
         float sign = (word & 0x100u) ? -1.0f : 1.0f;
         if (u < t->k32[idx])        /* a redraw that falls in the fast region: as the fast path */
             return sign * ((float)(int32_t)u * t->w32[idx]);
-        if (idx == 0)
+        if (idx == 0 && t->tail)
             return sign * (float)zig_tail(r);
         double x = (double)u * 0x1p-23 * t->x[idx];
         if (zig_wedge(t, r, (int)idx, x, 0))
@@ -258,16 +258,27 @@ double fi_normal_slow_f64(uint64_t words, const fi_stream *s, uint64_t index, co
     return zig64(&fi_zig_normal, words, &r);
 }
 
-/* Past this, a layer-0 rectangle [0, beta] would hold more than a layer's area. */
+/* Past this, a centered ziggurat's layer-0 rectangle [0, beta] would hold more than a
+ * layer's area. */
 #define FI_ZIG_BETA_MAX 4.0
 
-/* The layer heights of the ziggurat of exp(-x*x/2) on [0, beta] with layer area v: f[0] = 0,
- * f[i+1] = f[i] + v / x[i], x[i] the curve's abscissa at height f[i], capped at beta. Returns
- * the first i at which the layers reach the top (f[i] >= 1), or 256 + 1 if they do not;
- * x and f, when given, receive the layers up to there. */
-static int zig_layers(double beta, double fbeta, double v, double *x, double *f)
+/* g and its inverse on (0, 1], in a form that does not cancel for a large offset a:
+ * d = 2L / (a + sqrt(a*a + 2L)), L = -log(y). */
+static double zig_g(double a, double d) { return fi_exp(-0.5 * d * (d + 2.0 * a)); }
+
+static double zig_ginv(double a, double y)
 {
-    double y = 0, xi = beta;
+    double t = -2.0 * fi_log(y);
+    return t / (a + sqrt(a * a + t));
+}
+
+/* The layer heights of the ziggurat of g on [0, width] with layer area v: f[0] = 0,
+ * f[i+1] = f[i] + v / x[i], x[i] the curve's abscissa at height f[i], capped at width.
+ * Returns the first i at which the layers reach the top (f[i] >= 1), or 256 + 1 if they do
+ * not; x and f, when given, receive the layers up to there. */
+static int zig_layers(double a, double width, double gw, double v, double *x, double *f)
+{
+    double y = 0, xi = width;
     for (int i = 0; i < 256; i++) {
         if (x) x[i] = xi, f[i] = y;
         y = y + v / xi;
@@ -275,31 +286,38 @@ static int zig_layers(double beta, double fbeta, double v, double *x, double *f)
             if (f) f[i + 1] = y;
             return i + 1;
         }
-        xi = y <= fbeta ? beta : sqrt(-2.0 * fi_log(y));
+        xi = y <= gw ? width : zig_ginv(a, y);
     }
     return 257;
 }
 
-int fi_zig_truncated(double beta, fi_zig *t)
+int fi_zig_truncated(double offset, double width, fi_zig *t)
 {
-    if (!(beta > 0 && beta < FI_ZIG_BETA_MAX)) return -1;
-    const double fbeta = fi_exp(-0.5 * beta * beta);
+    if (!(offset >= 0 && width > 0) || (double)(float)offset != offset) return -1;
+    if (offset == 0 && !(width < FI_ZIG_BETA_MAX)) return -1;
+    /* Where g falls to 2**-80 (2L = 160 ln 2): mass beyond is below 2**-80 of the whole. */
+    const double far = 110.90354888959125 / (offset + sqrt(offset * offset + 110.90354888959125));
+    if (width > far) width = far;
+    const double gw = zig_g(offset, width);
     /* The least v (to 2**-40 relative) whose 256 layers reach the top: all the area under
-     * the curve is covered, and the last layer's excess above f = 1, which costs a little
-     * acceptance, is as small as bisection makes it. beta * fbeta is below the area, and
-     * beta above it. */
-    double lo = beta * fbeta / 256, hi = beta / 128;
-    for (int it = 0; it < 64 && hi - lo > 0x1p-40 * hi; it++) {
+     * the curve is covered, and the last layer's excess above g = 1, which costs a little
+     * acceptance, is as small as bisection makes it. width * gw is below the area, and
+     * width above it. */
+    double lo = width * gw / 256, hi = width / 128;
+    for (int it = 0; it < 200 && hi - lo > 0x1p-40 * hi; it++) {
         double mid = 0.5 * (lo + hi);
-        if (zig_layers(beta, fbeta, mid, NULL, NULL) <= 256) hi = mid;
+        if (zig_layers(offset, width, gw, mid, NULL, NULL) <= 256) hi = mid;
         else lo = mid;
     }
     double v = hi;
-    if (zig_layers(beta, fbeta, v, t->x, t->f) != 256) return -1;
-    /* Layer 0 must lie wholly under the curve (k = 2**bits): the paths treat a draw that
-     * leaves layer 0 as the normal's tail. */
-    if (t->f[1] > fbeta) return -1;
+    if (zig_layers(offset, width, gw, v, t->x, t->f) != 256) return -1;
+    /* Centered, layer 0 must lie wholly under the curve (k = 2**bits): the float64 paths
+     * treat a draw that leaves it as the normal's tail. */
+    if (offset == 0 && t->f[1] > gw) return -1;
     t->x[256] = 0;
+    t->two_offset = 2.0 * offset;
+    t->offset = (float)offset;
+    t->tail = 0;
     for (int i = 0; i < 256; i++) {
         double ratio = t->x[i + 1] / t->x[i];
         t->k32[i] = (uint32_t)floor(ratio * 0x1p23);
@@ -340,24 +358,25 @@ static double log_mass_upper(double alpha, double beta)
  * interval, and a table costs about 0.1 ms to build. The tables depend on beta alone, so
  * the cache changes only the time. A spinlock, as the critical sections are a copy. */
 #define ZIG_CACHE 8
-static struct { double beta; fi_zig t; } zig_cache[ZIG_CACHE];
+static struct { double offset, width; fi_zig t; } zig_cache[ZIG_CACHE];
 static int zig_cached, zig_next;
 static char zig_lock;
 
-static int zig_truncated_cached(double beta, fi_zig *t)
+static int zig_truncated_cached(double offset, double width, fi_zig *t)
 {
     int found = 0;
     while (__atomic_test_and_set(&zig_lock, __ATOMIC_ACQUIRE)) {}
     for (int i = 0; i < zig_cached && !found; i++)
-        if (zig_cache[i].beta == beta) {
+        if (zig_cache[i].offset == offset && zig_cache[i].width == width) {
             memcpy(t, &zig_cache[i].t, sizeof *t);
             found = 1;
         }
     __atomic_clear(&zig_lock, __ATOMIC_RELEASE);
     if (found) return 0;
-    if (fi_zig_truncated(beta, t) != 0) return -1;
+    if (fi_zig_truncated(offset, width, t) != 0) return -1;
     while (__atomic_test_and_set(&zig_lock, __ATOMIC_ACQUIRE)) {}
-    zig_cache[zig_next].beta = beta;
+    zig_cache[zig_next].offset = offset;
+    zig_cache[zig_next].width = width;
     memcpy(&zig_cache[zig_next].t, t, sizeof *t);
     zig_next = (zig_next + 1) % ZIG_CACHE;
     if (zig_cached < ZIG_CACHE) zig_cached++;
@@ -384,7 +403,6 @@ int fi_truncnorm_params(int dtype, double mean, double std, double low, double h
     p->wide = dtype == FI_F64;
     p->max_attempts = max_attempts;
     p->ztrunc = 0;
-    p->zig_beta = INFINITY;
     double alpha = (low - mean) / std, beta = (high - mean) / std;
     /* Work on the upper side: a left tail is a mirrored right tail. */
     p->mirror = beta <= 0;
@@ -425,9 +443,8 @@ int fi_truncnorm_params(int dtype, double mean, double std, double low, double h
         double m = -alpha > beta ? -alpha : beta;
         double acc_normal = m < FI_ZIG_BETA_MAX ? mass / erf(m * 0.70710678118654752) : mass;
         p->method = acc_uniform > acc_normal ? FI_TN_UNIFORM : FI_TN_NORMAL;
-        if (p->method == FI_TN_NORMAL && m < FI_ZIG_BETA_MAX && zig_truncated_cached(m, &p->zig) == 0) {
+        if (p->method == FI_TN_NORMAL && m < FI_ZIG_BETA_MAX && zig_truncated_cached(0.0, m, &p->zig) == 0) {
             p->ztrunc = 1;
-            p->zig_beta = m;
         }
         return FI_OK;
     }
@@ -440,6 +457,16 @@ int fi_truncnorm_params(int dtype, double mean, double std, double low, double h
     double best = acc_half;
     if (acc_uniform > best) { p->method = FI_TN_UNIFORM; best = acc_uniform; }
     if (acc_exp > best) p->method = FI_TN_EXP;
+    /* For the one-word dtypes, rather: the ziggurat of the normal past the float
+     * alpha0 <= alpha, on [alpha0, beta], which rejects almost nothing; z = alpha0 + |d| is
+     * made in float, as these dtypes' normals are. Not past alpha = 256, where the float grid
+     * near alpha grows coarse for the law's scale, 1/alpha. */
+    double alpha0 = dtype_floor(FI_F32, alpha);
+    if (dtype != FI_F64 && alpha <= 256.0 && alpha0 > 0
+        && zig_truncated_cached(alpha0, beta - alpha0, &p->zig) == 0) {
+        p->method = FI_TN_HALFNORMAL;
+        p->ztrunc = 1;
+    }
     return FI_OK;
 }
 
@@ -597,7 +624,7 @@ float fi_truncnorm_z32(uint32_t word, const fi_stream *s, uint64_t index, const 
     const fi_zig *zt = fi_tn_zig(p);
     for (; t < p->max_attempts; t++) {
         z = zig32(zt, word, &r);
-        if (p->method == FI_TN_HALFNORMAL) z = fabsf(z);
+        if (p->method == FI_TN_HALFNORMAL) z = fabsf(z) + zt->offset;
         if ((double)z >= p->alpha && (double)z <= p->beta) break;
         word = retry_u32(&r);
     }

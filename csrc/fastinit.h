@@ -37,16 +37,19 @@ typedef struct {
 } fi_stream;
 
 /*
- * A 256-layer ziggurat (Marsaglia & Tsang, 2000) for a symmetric density f(x) = exp(-x*x/2)
- * on [-xmax, xmax]. Layer i (chosen by 8 random bits) is the rectangle [0, x[i]] x [f[i],
- * f[i+1]]; all layers have the same area, so a point uniform in a uniformly chosen layer is
- * uniform under their union, and it is accepted where it lies under the curve. A draw of u
- * (23 or 52 bits) in layer i is x = u * w[i] (w = x[i] / 2**bits), under the curve at once
- * when u < k[i] (its strip lies wholly below f), else tested against f (the wedge).
- *   - fi_zig_normal (ziggurat_tables.h): the normal itself; layer 0 is the rectangle
- *     [0, r] plus the tail beyond r, folded into width x[0].
- *   - fi_zig_truncated: the normal truncated to [-beta, beta]; no tail, and layers whose
- *     strip lies below f(beta) are whole rectangles [0, beta] (k = 2**bits).
+ * A 256-layer ziggurat (Marsaglia & Tsang, 2000) for the density of d = z - offset, z normal
+ * and d >= 0: g(d) = exp(-d*d/2 - offset*d) (the normal's shape past offset, up to a
+ * constant). Layer i (chosen by 8 random bits) is the rectangle [0, x[i]] x [f[i], f[i+1]];
+ * all layers have the same area, so a point uniform in a uniformly chosen layer is uniform
+ * under their union, and it is accepted where it lies under the curve. A draw of u (23 or
+ * 52 bits) in layer i is d = u * w[i] (w = x[i] / 2**bits), under the curve at once when
+ * u < k[i] (its strip lies wholly below g), else tested against g (the wedge).
+ *   - fi_zig_normal (ziggurat_tables.h): the normal itself (offset 0, a random sign);
+ *     layer 0 is the rectangle [0, r] plus the tail beyond r, folded into width x[0] (tail).
+ *   - fi_zig_truncated: the normal truncated to [-beta, beta] (offset 0, a random sign),
+ *     or past offset > 0 to [offset, offset + width] (z = offset + |d|, for tails); no
+ *     tail: layers whose strip lies below g(width) are whole rectangles [0, width]
+ *     (k = 2**bits), and above them layer 0 too may have a wedge (offset > 0 only).
  * The entries are computed once, so every path reads the same ones.
  */
 typedef struct {
@@ -57,13 +60,18 @@ typedef struct {
     double x[257], f[257];
     float w32[256];
     uint32_t k32[256];
+    double two_offset;          /* the wedge tests d*d/2 + offset*d as (d/2) * (d + 2*offset) */
+    float offset;               /* a float: z = offset + |d| is then made in float */
+    int tail;                   /* a draw leaving layer 0 is in the tail (fi_zig_normal) */
 } __attribute__((aligned(64))) fi_zig;
 
-/* Fill t with the ziggurat of the normal truncated to [-beta, beta]. Returns 0, or -1 when
- * beta is too far out for its layout (beta above about 3.6, where layer 0 would need a
- * tail; the plain normal then rejects almost nothing). Deterministic: adds, multiplies,
- * divisions, square roots and fi_log only. */
-int fi_zig_truncated(double beta, fi_zig *t);
+/* Fill t with the ziggurat of the normal truncated to [-width, width] (offset = 0), or to
+ * [offset, offset + width] (offset > 0, a float; width may be infinite: the proposal then
+ * stops where g falls below 2**-80, whose mass beyond is far below any rounding here).
+ * Returns 0, or -1 when the layout does not fit (offset 0 and width above about 3.6, where
+ * layer 0 would need a tail; the plain normal then rejects almost nothing). Deterministic:
+ * adds, multiplies, divisions, square roots, fi_log and fi_exp only. */
+int fi_zig_truncated(double offset, double width, fi_zig *t);
 
 /*
  * Distribution parameters, as the kernels use them (the fi_*_params functions fill them in
@@ -85,10 +93,9 @@ typedef struct {
     int wide;                   /* truncnorm: 53-bit uniforms (float64), else 32-bit */
     uint32_t max_attempts;      /* truncnorm: proposals tried before the exact fallback */
     uint64_t thresh;
-    /* truncnorm, normal proposal: ztrunc says that the proposal is the normal truncated to
-     * [-zig_beta, zig_beta] by the ziggurat zig, rather than the whole normal (fi_zig_normal). */
+    /* truncnorm, normal and half-normal proposals: ztrunc says that the proposal is the
+     * ziggurat zig (fi_zig_truncated), rather than the whole normal's (fi_zig_normal). */
     int ztrunc;
-    double zig_beta;
     fi_zig zig;
 } fi_params;
 

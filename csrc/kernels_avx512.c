@@ -495,11 +495,14 @@ static inline __attribute__((always_inline)) void settle_f32(const fi_zig *t, in
                                                              __mmask8 *wedge_accepted)
 {
     const __m256i low8 = _mm256_set1_epi32(0xff), sign = _mm256_set1_epi32(0x100);
+    const __m512d two_offset = _mm512_set1_pd(t->two_offset);
+    /* Layer 0 has a wedge too unless it holds the normal's tail (scalar). */
+    const __mmask8 wedge0 = t->tail ? 0 : 0xff;
     __m512d x[4], y[4], e[4];
     __mmask8 wedge[4];
     for (int j = 0; j < n; j++) {
         __m256i idx = _mm256_and_si256(word[j], low8);
-        wedge[j] = _mm256_cmpneq_epi32_mask(idx, _mm256_setzero_si256());
+        wedge[j] = wedge0 | _mm256_cmpneq_epi32_mask(idx, _mm256_setzero_si256());
         x[j] = _mm512_mul_pd(_mm512_mul_pd(_mm512_cvtepi32_pd(_mm256_srli_epi32(word[j], 9)),
                                            _mm512_set1_pd(0x1p-23)),
                              _mm512_i32gather_pd(idx, t->x, 8));
@@ -507,7 +510,7 @@ static inline __attribute__((always_inline)) void settle_f32(const fi_zig *t, in
         __m512d f1 = _mm512_i32gather_pd(_mm256_add_epi32(idx, _mm256_set1_epi32(1)), t->f, 8);
         __m512d u = _mm512_mul_pd(_mm512_cvtepu32_pd(r0[j]), _mm512_set1_pd(0x1p-32));
         y[j] = _mm512_add_pd(f0, _mm512_mul_pd(u, _mm512_sub_pd(f1, f0)));
-        e[j] = _mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(-0.5), x[j]), x[j]);
+        e[j] = _mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(-0.5), x[j]), _mm512_add_pd(x[j], two_offset));
     }
     expN(e, n);
     for (int j = 0; j < n; j++) {
@@ -1217,12 +1220,13 @@ static inline __m512 tn_x16(int mode, int mirror, const batch32 *bt, __m512 z)
 static inline __attribute__((always_inline)) void tn_emit16(int dtype, int mode, int half,
                                                             int mirror, batch32 *bt,
                                                             __m512 alpha, __m512 beta,
-                                                            void *out, size_t i, __m512i v,
-                                                            __m512 wt, __m512i kt)
+                                                            __m512 offset, void *out, size_t i,
+                                                            __m512i v, __m512 wt, __m512i kt)
 {
     const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
     __mmask16 fast;
     __m512 z = zig16(v, wt, kt, half, &fast);
+    if (half) z = _mm512_add_ps(z, offset);     /* z = offset + |d| */
     __mmask16 ok = fast & _mm512_cmp_ps_mask(z, alpha, _CMP_GE_OQ)
                    & _mm512_cmp_ps_mask(z, beta, _CMP_LE_OQ);
     store16(dtype, out, i, tn_x16(mode, mirror, bt, z));
@@ -1266,6 +1270,7 @@ static void tn_finish32(int dtype, int mode, int half, int mirror, const batch32
     const int dt = dtype == DT_BF16_HW ? FI_BF16 : dtype;
     const uint32_t low31 = 0x7fffffffu;
     const fi_zig *zt = fi_tn_zig(p);
+    const __m256 offset = _mm256_set1_ps(zt->offset);
     for (size_t r0 = 0; r0 < bt->nrej; r0 += 32) {
         FI_ALIGN64 uint32_t w[4][32];
         FI_ALIGN64 float zs[32];
@@ -1293,7 +1298,7 @@ static void tn_finish32(int dtype, int mode, int half, int mirror, const batch32
             settle_f32(zt, 4, word, wv[0], wv[1], z, slow, wedge);
         for (int j = 0; j < 4; j++) {
             slow[j] &= (__mmask8)~first_fast[j];
-            if (half) z[j] = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), z[j]);
+            if (half) z[j] = _mm256_add_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), z[j]), offset);
             __mmask8 inside = _mm256_cmp_ps_mask(z[j], alpha, _CMP_GE_OQ)
                               & _mm256_cmp_ps_mask(z[j], beta, _CMP_LE_OQ);
             done[j] = slow[j] & inside;
@@ -1314,6 +1319,7 @@ static void tn_finish32(int dtype, int mode, int half, int mirror, const batch32
                 alive[j] &= _mm256_cmplt_epi32_mask(pos[j], _mm256_set1_epi32(4));
                 __m256 zc;
                 __mmask8 fast = zig_fast8(zt, half, c, &zc);
+                if (half) zc = _mm256_add_ps(zc, offset);
                 __mmask8 ok = alive[j] & fast & _mm256_cmp_ps_mask(zc, alpha, _CMP_GE_OQ)
                               & _mm256_cmp_ps_mask(zc, beta, _CMP_LE_OQ);
                 z[j] = _mm256_mask_mov_ps(z[j], ok, zc);
@@ -1352,6 +1358,7 @@ static inline __attribute__((always_inline)) void produce_truncnorm32_fused(
     batch32_init(&bt, p);
     const float af = float_ceil(p->alpha), bf = float_floor(p->beta);
     const fi_zig *zt = fi_tn_zig(p);
+    const __m512 offset = _mm512_set1_ps(zt->offset);
     const __m512 alpha = _mm512_set1_ps(af), beta = _mm512_set1_ps(bf);
     for (size_t g = 0; g < ngroups; g += 2) {
         state16 x, y;
@@ -1364,8 +1371,8 @@ static inline __attribute__((always_inline)) void produce_truncnorm32_fused(
             __m512i kt[4];
             zig_layers64(zt, v, wt, kt);
             for (int j = 0; j < 4; j++)
-                tn_emit16(dtype, mode, half, mirror, &bt, alpha, beta, out, 64 * (g + h) + 16 * j,
-                          v[j], wt[j], kt[j]);
+                tn_emit16(dtype, mode, half, mirror, &bt, alpha, beta, offset,
+                          out, 64 * (g + h) + 16 * j, v[j], wt[j], kt[j]);
         }
     }
     if (bt.nrej)
