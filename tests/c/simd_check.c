@@ -43,7 +43,8 @@ static void build_cases(void)
     static const struct { double low, high; } uni[] = {{0, 1}, {-3, 5}, {-1e-3, 2.5e-3}};
     static const struct { double low, high; const char *name; } tn[] = {
         {-2, 2, "(-2,2)"}, {5, 6, "(5,6)"}, {3, INFINITY, "(3,inf)"},
-        {-1e-3, 1e-3, "(-1e-3,1e-3)"}, {0, INFINITY, "(0,inf)"},
+        {-1e-3, 1e-3, "(-1e-3,1e-3)"}, {0, INFINITY, "(0,inf)"}, {-INFINITY, -8, "(-inf,-8)"},
+        {-0.5, 3, "(-0.5,3)"},
     };
     /* The widest ranges: high - low overflows the kernels' arithmetic but for float16. */
     static const double wide[] = {65504, 0x1.fep127, 3e38, 1e308};
