@@ -242,7 +242,7 @@ static double zig64(const fi_zig *t, uint64_t words, retry_stream *r)
         double sign = (words & 0x100u) ? -1.0 : 1.0;
         if (u < t->k64[idx])
             return sign * (fi_u52_to_f64(u) * t->w64[idx]);
-        if (idx == 0)
+        if (idx == 0 && t->tail)
             return sign * zig_tail(r);
         double x = fi_u52_to_f64(u) * 0x1p-52 * t->x[idx];
         if (zig_wedge(t, r, (int)idx, x, 1))
@@ -457,12 +457,12 @@ int fi_truncnorm_params(int dtype, double mean, double std, double low, double h
     double best = acc_half;
     if (acc_uniform > best) { p->method = FI_TN_UNIFORM; best = acc_uniform; }
     if (acc_exp > best) p->method = FI_TN_EXP;
-    /* For the one-word dtypes, rather: the ziggurat of the normal past the float
-     * alpha0 <= alpha, on [alpha0, beta], which rejects almost nothing; z = alpha0 + |d| is
-     * made in float, as these dtypes' normals are. Not past alpha = 256, where the float grid
-     * near alpha grows coarse for the law's scale, 1/alpha. */
+    /* Rather: the ziggurat of the normal past the float alpha0 <= alpha, on [alpha0, beta],
+     * which rejects almost nothing; z = alpha0 + |d| is made in float for the one-word
+     * dtypes, as their normals are, in double for float64. Not past alpha = 256, where the
+     * float grid near alpha grows coarse for the law's scale, 1/alpha. */
     double alpha0 = dtype_floor(FI_F32, alpha);
-    if (dtype != FI_F64 && alpha <= 256.0 && alpha0 > 0
+    if (alpha <= 256.0 && alpha0 > 0
         && zig_truncated_cached(alpha0, beta - alpha0, &p->zig) == 0) {
         p->method = FI_TN_HALFNORMAL;
         p->ztrunc = 1;
@@ -571,7 +571,7 @@ double fi_truncnorm_value(uint32_t w_lo, uint32_t w_hi, const fi_stream *s, uint
     for (; t < p->max_attempts; t++) {
         if (p->method == FI_TN_NORMAL || p->method == FI_TN_HALFNORMAL) {
             z = zig64(fi_tn_zig(p), retry_u64(&r), &r);
-            if (p->method == FI_TN_HALFNORMAL) z = fabs(z);
+            if (p->method == FI_TN_HALFNORMAL) z = fabs(z) + (double)fi_tn_zig(p)->offset;
             if (z >= alpha && z <= beta) break;
         } else {
             /* Two uniforms per proposal: 53-bit for float64, 32-bit (one word each, far

@@ -658,7 +658,8 @@ static inline __mmask8 settle8_f64(const fi_zig *t, __m512i words, const uint32_
     const __m512i magic = _mm512_set1_epi64(0x4330000000000000ll);
     const __m512d two52 = _mm512_set1_pd(0x1p52);
     __m512i idx = _mm512_and_si512(words, low8);
-    __mmask8 wedge = _mm512_cmpneq_epi64_mask(idx, _mm512_setzero_si512());
+    /* Layer 0 has a wedge too unless it holds the normal's tail (scalar). */
+    __mmask8 wedge = (t->tail ? 0 : 0xff) | _mm512_cmpneq_epi64_mask(idx, _mm512_setzero_si512());
     __m512d u = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(_mm512_srli_epi64(words, 12), magic)), two52);
     __m512d x = _mm512_mul_pd(_mm512_mul_pd(u, _mm512_set1_pd(0x1p-52)), _mm512_i64gather_pd(idx, t->x, 8));
     __m512d f0 = _mm512_i64gather_pd(idx, t->f, 8);
@@ -668,7 +669,8 @@ static inline __mmask8 settle8_f64(const fi_zig *t, __m512i words, const uint32_
     __m512i h = _mm512_add_epi64(_mm512_srli_epi64(U64(r0, r1), 11), _mm512_set1_epi64(1));
     __m512d uh = _mm512_mul_pd(_mm512_cvtepu64_pd(h), _mm512_set1_pd(0x1p-53));
     __m512d y = _mm512_add_pd(f0, _mm512_mul_pd(uh, _mm512_sub_pd(f1, f0)));
-    __m512d e = exp8(_mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(-0.5), x), x));
+    __m512d e = exp8(_mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(-0.5), x),
+                                   _mm512_add_pd(x, _mm512_set1_pd(t->two_offset))));
     __mmask8 accept = wedge & _mm512_cmp_pd_mask(y, e, _CMP_LT_OQ);
     __m512i zx = _mm512_or_si512(_mm512_castpd_si512(x), _mm512_slli_epi64(_mm512_and_si512(words, sign), 55));
     __m512i next = U64(r2, r3);
@@ -823,6 +825,7 @@ static inline void store8_f64_as(int dtype, void *out, size_t i, __m512d x)
 
 typedef struct {
     __m512d a, b, lo, hi, alpha, beta, lam, inv_lam, width, m;
+    __m512d offset;             /* the half-normal proposal's z = offset + |d| */
     const fi_zig *zt;           /* the normal proposal's ziggurat */
 } tn_par;
 
@@ -845,6 +848,7 @@ static inline tn_par tn_par_of(const fi_params *p)
     t.width = _mm512_set1_pd(p->beta - p->alpha);
     t.m = _mm512_set1_pd(p->alpha > 0 ? p->alpha : 0.0);   /* the point of [alpha, beta] nearest 0 */
     t.zt = fi_tn_zig(p);
+    t.offset = _mm512_set1_pd((double)t.zt->offset);
     return t;
 }
 
@@ -895,6 +899,8 @@ static inline __attribute__((always_inline)) __mmask8 tn_emit8(int dtype, int ha
     if (!half)
         z = _mm512_castsi512_pd(_mm512_or_si512(_mm512_castpd_si512(z),
                 _mm512_slli_epi64(_mm512_and_si512(r, _mm512_set1_epi64(0x100)), 55)));
+    else
+        z = _mm512_add_pd(z, bt->offset);
     __mmask8 in_fast = _mm512_cmplt_epu64_mask(u, kt);
     if (fast) *fast = in_fast;
     __mmask8 ok = in_fast
@@ -1165,7 +1171,7 @@ static inline __attribute__((always_inline)) void produce_truncnorm_fused(
             __m512d zw;
             __mmask8 wedge_ok = (__mmask8)~first_fast
                 & settle8_f64(bt.zt, r1, w[0] + q, w[1] + q, w[2] + q, w[3] + q, &zw);
-            if (half) zw = _mm512_abs_pd(zw);
+            if (half) zw = _mm512_add_pd(_mm512_abs_pd(zw), bt.offset);
             wedge_ok &= _mm512_cmp_pd_mask(zw, bt.alpha, _CMP_GE_OQ) & _mm512_cmp_pd_mask(zw, bt.beta, _CMP_LE_OQ);
             if (wedge_ok) {
                 _mm512_mask_storeu_pd(xs + q, wedge_ok, tn_x8(&bt, mirror, zw));

@@ -760,8 +760,8 @@ cdef class Generator:
         lies in [a, b] after rounding to dtype. An interval around the mean reaching at
         most about 3.6 std on either side draws from a ziggurat of the normal truncated
         to [-m, m], m its farther side, built for it (and cached): a symmetric one
-        rejects nothing. In float16, bfloat16 and float32, a tail interval (up to 256 std
-        out) draws from a ziggurat of the normal past its bound, built the same way."""
+        rejects nothing. A tail interval (up to 256 std out) draws from a ziggurat of the
+        normal past its bound, built the same way."""
         cdef int code = _resolve_dtype(dtype, out)
         cdef fi_params p
         _params(FI_TRUNCNORM, code, mean, std, a, b, &p)
