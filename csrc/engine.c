@@ -355,8 +355,9 @@ static double log_mass_upper(double alpha, double beta)
 }
 
 /* fi_zig_truncated, remembering the last few tables: a model's layers mostly share one
- * interval, and a table costs about 0.1 ms to build. The tables depend on beta alone, so
- * the cache changes only the time. A spinlock, as the critical sections are a copy. */
+ * interval, and a table costs about 0.5 ms to build. A table depends on (offset, width)
+ * alone, so the cache changes only the time. A spinlock, as the critical sections are a
+ * copy. */
 #define ZIG_CACHE 8
 static struct { double offset, width; fi_zig t; } zig_cache[ZIG_CACHE];
 static int zig_cached, zig_next;
@@ -443,9 +444,9 @@ int fi_truncnorm_params(int dtype, double mean, double std, double low, double h
         double m = -alpha > beta ? -alpha : beta;
         double acc_normal = m < FI_ZIG_BETA_MAX ? mass / erf(m * 0.70710678118654752) : mass;
         p->method = acc_uniform > acc_normal ? FI_TN_UNIFORM : FI_TN_NORMAL;
-        if (p->method == FI_TN_NORMAL && m < FI_ZIG_BETA_MAX && zig_truncated_cached(0.0, m, &p->zig) == 0) {
+        if (p->method == FI_TN_NORMAL && m < FI_ZIG_BETA_MAX
+            && zig_truncated_cached(0.0, m, &p->zig) == 0)
             p->ztrunc = 1;
-        }
         return FI_OK;
     }
     double lm = log_mass_upper(alpha, beta);
