@@ -11,8 +11,9 @@
  * W[64g + 16w + m] = Philox4x32-10((block, 0, 0), key)[w]: one SIMD register per word.
  *   - float16, bfloat16, float32 take one word per value: value i uses W[i];
  *   - float64 takes two: value 32g + 16h + m uses W[64g + 32h + m] (low) and
- *     W[64g + 32h + 16 + m] (high). The truncated normal takes two words per value in
- *     every dtype, laid out the same way; Bernoulli masks one.
+ *     W[64g + 32h + 16 + m] (high). The truncated normal takes one word per value in
+ *     the narrower dtypes with a ziggurat proposal (fi_truncnorm_one_word), else two, laid
+ *     out as float64's; Bernoulli masks one.
  * A rejection sampler that needs more draws for value i takes them from blocks reserved for
  * that value alone: counter words (block, attempt >= 1, slot), where slot says which
  * value of the block it is. The main stream always has attempt = 0, so these never meet.
