@@ -44,8 +44,9 @@ timed the same way (same buffers, interleaved shuffled reps, medians):
                and float64; the tails [5, 6], [8, 9], [3, inf] in float32 (the targets),
                [5, 6] and [3, inf] also in float64 (informational). On [-2, 2]
                float32 also torch.nn.init.trunc_normal_(t, 0, 1, -2, 2), t = torch.from_numpy
-               of the first 2**22 elements of the same buffer (torch takes tens of ns per
-               element), with 3 reps; its ns per element are reported
+               of the same buffer (the first 2**26 elements, the issue's size: torch takes
+               tens of ns per element, more per element on larger tensors), with 3 reps;
+               its ns per element are reported
     sparse     g.sparse_mask((4096, 1024), density=0.1, axis=0, out=m), m a preallocated bool
                array, against torch.nn.init.sparse_(w, 0.9) on a preallocated float32
                (4096, 1024) tensor (a Python loop over the columns), 3 reps; milliseconds
@@ -130,7 +131,9 @@ TN_CASES = (
 )
 TN_CONTENDERS = ("truncated", "normal", "torch")
 TORCH_TN_INTERVAL = "[-2, 2]"   # torch trunc_normal_ runs on this interval, float32 only
-TORCH_TN_PREFIX = 2**22         # ... on this many leading elements of the buffer
+TORCH_TN_PREFIX = 2**26         # ... on this many leading elements of the buffer: the
+                                # issue's size (torch's ns per element grow with it: about 42
+                                # at 2**22, 58 at 2**24, 63 at 2**26 on 2 threads here)
 SLOW_REPS = 3                   # timed reps of torch's slow trunc_normal_ and sparse_
 SPARSE_SHAPE = (4096, 1024)
 SPARSE_DENSITY = 0.1            # fastinit: k = round(0.1 * 4096) = 410 nonzeros per column
