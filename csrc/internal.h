@@ -29,7 +29,7 @@ void fi_fill_contig_neon(int, int, const fi_stream *, const fi_params *, void *,
 
 #include "ziggurat_tables.h"
 
-/* The ziggurat a truncated normal's normal proposal draws from. */
+/* The ziggurat a truncated normal's normal and half-normal proposals draw from. */
 static inline const fi_zig *fi_tn_zig(const fi_params *p)
 {
     return p->ztrunc ? &p->zig : &fi_zig_normal;
