@@ -52,6 +52,21 @@ def test_reversed_view_beyond_2_31(big_f16):
     assert np.isfinite(a[:10**6].astype(np.float32)).all()
 
 
+@pytest.mark.slow
+def test_truncated_normal_float16_beyond_2_31(big_f16):
+    # The per-interval ziggurat and its retries (per-value counters from the flat index)
+    # past 2**31 values: every window equals its sub-range made alone.
+    a = big_f16
+    g = fastinit.Generator(3)
+    g.truncated_normal(0.0, 1.0, -2.0, 2.0, out=a)
+    for lo, hi in windows(N_BIG):
+        part = np.empty(hi - lo, dtype=F16)
+        fastinit.fill_range("truncated_normal", g.key, 0, lo, part, 0.0, 1.0, -2.0, 2.0)
+        assert_bits_equal(a[lo:hi], part, f"[{lo}, {hi})")
+    tail = a[-10**6:].astype(np.float32)
+    assert tail.min() >= -2.0 and tail.max() <= 2.0 and np.unique(tail).size > 1000
+
+
 def test_fill_range_far_positions():
     # Positions past 2**32 and 2**40 values: consistent with each other, and with the
     # Philox words of the blocks they name (float32 uniform = top 24 bits of the word).
