@@ -291,7 +291,13 @@ static int zig_layers(double a, double width, double gw, double v, double *x, do
     return 257;
 }
 
-int fi_zig_truncated(double offset, double width, fi_zig *t)
+/* Fill t with the ziggurat of the normal truncated to [-width, width] (offset = 0), or to
+ * [offset, offset + width] (offset > 0, a float; width may be infinite: the proposal then
+ * stops where g falls below 2**-80, whose mass beyond is far below any rounding here).
+ * Returns 0, or -1 when the layout does not fit (offset 0 and width above about 3.6, where
+ * layer 0 would need a tail; the plain normal then rejects almost nothing). Deterministic:
+ * adds, multiplies, divisions, square roots, fi_log and fi_exp only. */
+static int zig_truncated(double offset, double width, fi_zig *t)
 {
     if (!(offset >= 0 && width > 0) || (double)(float)offset != offset) return -1;
     if (offset == 0 && !(width < FI_ZIG_BETA_MAX)) return -1;
@@ -354,7 +360,7 @@ static double log_mass_upper(double alpha, double beta)
     return la + log(-expm1(log_phibar(beta) - la));
 }
 
-/* fi_zig_truncated, remembering the last few tables: a model's layers mostly share one
+/* zig_truncated, remembering the last few tables: a model's layers mostly share one
  * interval, and a table costs about 0.5 ms to build. A table depends on (offset, width)
  * alone, so the cache changes only the time. A spinlock, as the critical sections are a
  * copy. */
@@ -374,7 +380,7 @@ static int zig_truncated_cached(double offset, double width, fi_zig *t)
         }
     __atomic_clear(&zig_lock, __ATOMIC_RELEASE);
     if (found) return 0;
-    if (fi_zig_truncated(offset, width, t) != 0) return -1;
+    if (zig_truncated(offset, width, t) != 0) return -1;
     while (__atomic_test_and_set(&zig_lock, __ATOMIC_ACQUIRE)) {}
     zig_cache[zig_next].offset = offset;
     zig_cache[zig_next].width = width;
@@ -444,8 +450,7 @@ int fi_truncnorm_params(int dtype, double mean, double std, double low, double h
         double m = -alpha > beta ? -alpha : beta;
         double acc_normal = m < FI_ZIG_BETA_MAX ? mass / erf(m * 0.70710678118654752) : mass;
         p->method = acc_uniform > acc_normal ? FI_TN_UNIFORM : FI_TN_NORMAL;
-        if (p->method == FI_TN_NORMAL && m < FI_ZIG_BETA_MAX
-            && zig_truncated_cached(0.0, m, &p->zig) == 0)
+        if (p->method == FI_TN_NORMAL && zig_truncated_cached(0.0, m, &p->zig) == 0)
             p->ztrunc = 1;
         return FI_OK;
     }

@@ -47,10 +47,11 @@ typedef struct {
  * u < k[i] (its strip lies wholly below g), else tested against g (the wedge).
  *   - fi_zig_normal (ziggurat_tables.h): the normal itself (offset 0, a random sign);
  *     layer 0 is the rectangle [0, r] plus the tail beyond r, folded into width x[0] (tail).
- *   - fi_zig_truncated: the normal truncated to [-beta, beta] (offset 0, a random sign),
- *     or past offset > 0 to [offset, offset + width] (z = offset + |d|, for tails); no
- *     tail: layers whose strip lies below g(width) are whole rectangles [0, width]
- *     (k = 2**bits), and above them layer 0 too may have a wedge (offset > 0 only).
+ *   - built per interval (engine.c, zig_truncated): the normal truncated to [-beta, beta]
+ *     (offset 0, a random sign), or past offset > 0 to [offset, offset + width]
+ *     (z = offset + |d|, for tails); no tail: layers whose strip lies below g(width) are
+ *     whole rectangles [0, width] (k = 2**bits), and above them layer 0 too may have a
+ *     wedge (offset > 0 only).
  * The entries are computed once, so every path reads the same ones.
  */
 typedef struct {
@@ -65,14 +66,6 @@ typedef struct {
     float offset;               /* a float: z = offset + |d| is then made in float */
     int tail;                   /* a draw leaving layer 0 is in the tail (fi_zig_normal) */
 } __attribute__((aligned(64))) fi_zig;
-
-/* Fill t with the ziggurat of the normal truncated to [-width, width] (offset = 0), or to
- * [offset, offset + width] (offset > 0, a float; width may be infinite: the proposal then
- * stops where g falls below 2**-80, whose mass beyond is far below any rounding here).
- * Returns 0, or -1 when the layout does not fit (offset 0 and width above about 3.6, where
- * layer 0 would need a tail; the plain normal then rejects almost nothing). Deterministic:
- * adds, multiplies, divisions, square roots, fi_log and fi_exp only. */
-int fi_zig_truncated(double offset, double width, fi_zig *t);
 
 /*
  * Distribution parameters, as the kernels use them (the fi_*_params functions fill them in
@@ -95,7 +88,7 @@ typedef struct {
     uint32_t max_attempts;      /* truncnorm: proposals tried before the exact fallback */
     uint64_t thresh;
     /* truncnorm, normal and half-normal proposals: ztrunc says that the proposal is the
-     * ziggurat zig (fi_zig_truncated), rather than the whole normal's (fi_zig_normal). */
+     * ziggurat zig, built for the interval, rather than the whole normal's (fi_zig_normal). */
     int ztrunc;
     fi_zig zig;
 } fi_params;
