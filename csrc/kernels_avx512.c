@@ -185,7 +185,7 @@ static void philox_groups(const uint32_t key[2], uint64_t block0, size_t ngroups
 /* How emit16 does the affine step: in float; in double (float32 whose step is not exact in
  * float, see fi_affine32_exact); or not at all, for a = +0, b = m = 1, where it changes
  * nothing but -0 into +0 (random() and standard_normal()). */
-enum { AFFINE_FLOAT, AFFINE_DOUBLE, AFFINE_UNIT };
+enum { AFFINE_FLOAT, AFFINE_DOUBLE, AFFINE_UNIT, AFFINE_UNIT_INSIDE };
 
 /* bfloat16 through the AVX512_BF16 conversion, where the CPU has it (fi_cpu_has_bf16) and
  * no value can be subnormal (bf16_exact): the instruction flushes subnormals, and rounds
@@ -226,12 +226,15 @@ static inline void store1(int dtype, void *out, size_t i, float x)
     else ((uint16_t *)out)[i] = fi_f32_to_f16(x);
 }
 
-/* What the fused loop keeps of one batch: the parameters as vectors, and the rejected
- * normal draws (batch-local index and first word) for the slow path. */
+/* What the fused loop keeps of one batch: the parameters as vectors, every word, and the
+ * batch-local indices of the rejected normal draws, for the slow path. Storing all the words
+ * (one aligned store a vector) and compressing only the indices costs less than compressing
+ * both: the bookkeeping runs on every vector, and a reject is rare. */
 typedef struct {
+    uint32_t words[FI_BATCH_GROUPS * 64];
     __m512 a, b, m, lo, hi;
     __m512d ad, bd, md, lod, hid;
-    uint32_t rej_index[FI_BATCH_GROUPS * 64 + 16], rej_word[FI_BATCH_GROUPS * 64 + 16];
+    uint32_t rej_index[FI_BATCH_GROUPS * 64 + 16];
     size_t nrej;
 } batch32;
 
@@ -253,6 +256,16 @@ static inline __m512 affine16_f64(int dist, const batch32 *bt, __m512 v)
     return _mm512_insertf32x8(_mm512_castps256_ps512(r[0]), r[1], 1);
 }
 
+
+/* The words of the eight rejected values listed at li. Past nrej the list holds stale
+ * entries: the mask keeps their reads inside the batch (and drops tn_emit16's flag bit). */
+static inline __m256i batch_words8(const batch32 *bt, const uint32_t *li)
+{
+    _Static_assert((FI_BATCH_GROUPS * 64 & (FI_BATCH_GROUPS * 64 - 1)) == 0, "a power of 2");
+    __m256i idx = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)li),
+                                   _mm256_set1_epi32(FI_BATCH_GROUPS * 64 - 1));
+    return _mm256_i32gather_epi32((const int *)bt->words, idx, 4);
+}
 
 static inline void batch32_init(batch32 *bt, const fi_params *p)
 {
@@ -331,9 +344,9 @@ static inline __m512 zig16(__m512i v, __m512 wt, __m512i kt, int half, __mmask16
 {
     __m512i u = _mm512_srli_epi32(v, 9);
     __m512 z = _mm512_mul_ps(_mm512_cvtepi32_ps(u), wt);
-    if (!half)
-        z = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(z),
-                _mm512_slli_epi32(_mm512_and_si512(v, _mm512_set1_epi32(0x100)), 23)));
+    if (!half)      /* z | (bit 8 of v as the sign): 0xF8 is A | (B & C) */
+        z = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(z), _mm512_slli_epi32(v, 23),
+                                                          _mm512_set1_epi32((int)0x80000000u), 0xF8));
     *fast = _mm512_cmplt_epu32_mask(u, kt);
     return z;
 }
@@ -365,7 +378,7 @@ static inline __attribute__((always_inline)) void emit16(int dist, int dtype, in
         /* Record the rejected lanes without a branch: one in five vectors has one, at random. */
         __mmask16 r = (__mmask16)~fast;
         const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-        _mm512_storeu_si512((void *)(bt->rej_word + bt->nrej), _mm512_maskz_compress_epi32(r, v));
+        _mm512_store_si512((void *)(bt->words + i), v);
         _mm512_storeu_si512((void *)(bt->rej_index + bt->nrej), _mm512_maskz_compress_epi32(r,
                             _mm512_add_epi32(lane, _mm512_set1_epi32((int)i))));
         bt->nrej += (size_t)__builtin_popcount(r);
@@ -420,10 +433,10 @@ static void first_retry_blocks(int dtype, const fi_stream *s, const round_keys *
 }
 
 /* first_retry_blocks for 32 rejected float32 values of the batch at group g0, given by
- * their index in the batch li (bit 31 aside), with the counters made in vectors: value i =
- * 64*g0 + li reads block base + 16*(li >> 6) + (li & 15), base = counter + 16*g0, slot
- * (li & 63) >> 4. The offset is below 2**29, so the carry into the high word is one
- * unsigned compare. */
+ * their index in the batch li, with the counters made in vectors: value i = 64*g0 + li
+ * reads block base + 16*(li >> 6) + (li & 15), base = counter + 16*g0, slot (li & 63) >> 4.
+ * The offset is below 2**29, so the carry into the high word is one unsigned compare (li is
+ * masked to the batch: entries past the list's end are stale, and their blocks unused). */
 static void retry_blocks32(const fi_stream *s, uint64_t g0, const round_keys *rk,
                            const uint32_t *li, uint32_t w[4][32])
 {
@@ -434,7 +447,7 @@ static void retry_blocks32(const fi_stream *s, uint64_t g0, const round_keys *rk
     state16 st[2];
     for (int h = 0; h < 2; h++) {
         __m512i l = _mm512_and_si512(_mm512_loadu_si512((const void *)(li + 16 * h)),
-                                     _mm512_set1_epi32(0x7fffffff));
+                                     _mm512_set1_epi32(FI_BATCH_GROUPS * 64 - 1));
         __m512i off = _mm512_add_epi32(_mm512_slli_epi32(_mm512_srli_epi32(l, 6), 4),
                                        _mm512_and_si512(l, _mm512_set1_epi32(15)));
         st[h].c0 = _mm512_add_epi32(base_lo, off);
@@ -545,7 +558,7 @@ static void finish_rejected(int dtype, const batch32 *bt, const fi_stream *s, ui
         uint32_t settled = 0;
         retry_blocks32(s, g0, rk, bt->rej_index + r0, w);
         for (int j = 0; j < 4; j++) {
-            word[j] = _mm256_loadu_si256((const __m256i *)(bt->rej_word + r0 + 8 * j));
+            word[j] = batch_words8(bt, bt->rej_index + r0 + 8 * j);
             r0v[j] = _mm256_load_si256((const __m256i *)(w[0] + 8 * j));
             r1v[j] = _mm256_load_si256((const __m256i *)(w[1] + 8 * j));
         }
@@ -558,7 +571,7 @@ static void finish_rejected(int dtype, const batch32 *bt, const fi_stream *s, ui
             size_t li = bt->rej_index[r0 + q];
             if (!(settled >> q & 1)) {
                 uint32_t retry1[4] = {w[0][q], w[1][q], w[2][q], w[3][q]};
-                z[q] = fi_normal_slow_f32(bt->rej_word[r0 + q], s, 64 * g0 + li, retry1);
+                z[q] = fi_normal_slow_f32(bt->words[li], s, 64 * g0 + li, retry1);
             }
             store1(dtype, out, li, fi_affine32(dtype, p, z[q]));
         }
@@ -1214,10 +1227,12 @@ static inline __m512 tn_x16(int mode, int mirror, const batch32 *bt, __m512 z)
     if (mirror) z = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(z),
                                                         _mm512_set1_epi32((int)0x80000000u)));
     __m512 x;
-    if (mode == AFFINE_UNIT) x = _mm512_add_ps(_mm512_setzero_ps(), z);
+    if (mode == AFFINE_UNIT || mode == AFFINE_UNIT_INSIDE) x = _mm512_add_ps(_mm512_setzero_ps(), z);
     else if (mode == AFFINE_DOUBLE) x = affine16_f64(FI_NORMAL, bt, z);
     else x = _mm512_mul_ps(_mm512_add_ps(bt->a, _mm512_mul_ps(bt->b, z)), bt->m);
-    return _mm512_min_ps(bt->hi, _mm512_max_ps(bt->lo, x));
+    /* AFFINE_UNIT_INSIDE: z is inside [alpha, beta], so x = ±z is inside [lo, hi] already
+     * (produce_truncnorm32); a lane outside is rejected and stored again. */
+    return mode == AFFINE_UNIT_INSIDE ? x : _mm512_min_ps(bt->hi, _mm512_max_ps(bt->lo, x));
 }
 
 /* Values i..i+15 from one register of words, as normal() makes them (emit16) from a first
@@ -1229,20 +1244,17 @@ static inline __attribute__((always_inline)) void tn_emit16(int dtype, int mode,
                                                             __m512 offset, void *out, size_t i,
                                                             __m512i v, __m512 wt, __m512i kt)
 {
-    const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
     __mmask16 fast;
     __m512 z = zig16(v, wt, kt, half, &fast);
     if (half) z = _mm512_add_ps(z, offset);     /* z = offset + |d| */
     __mmask16 ok = fast & _mm512_cmp_ps_mask(z, alpha, _CMP_GE_OQ)
                    & _mm512_cmp_ps_mask(z, beta, _CMP_LE_OQ);
     store16(dtype, out, i, tn_x16(mode, mirror, bt, z));
-    /* Rejected lanes: the index, with bit 31 set when the draw was in the fast region (so
-     * it fell outside the bounds), and the word. */
+    /* Every word, and the indices of the rejected lanes. */
     __mmask16 no = (__mmask16)~ok;
     const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     __m512i li = _mm512_add_epi32(lane, _mm512_set1_epi32((int)i));
-    li = _mm512_mask_or_epi32(li, fast, li, sign);
-    _mm512_storeu_si512((void *)(bt->rej_word + bt->nrej), _mm512_maskz_compress_epi32(no, v));
+    _mm512_store_si512((void *)(bt->words + i), v);
     _mm512_storeu_si512((void *)(bt->rej_index + bt->nrej), _mm512_maskz_compress_epi32(no, li));
     bt->nrej += (size_t)__builtin_popcount(no);
 }
@@ -1273,7 +1285,6 @@ static void tn_finish32(int dtype, int mode, int half, int mirror, const batch32
                         __m256 alpha, __m256 beta, const fi_stream *s, uint64_t g0,
                         const round_keys *rk, void *out, const fi_params *p)
 {
-    const uint32_t low31 = 0x7fffffffu;
     const fi_zig *zt = fi_tn_zig(p);
     const __m256 offset = _mm256_set1_ps(zt->offset);
     for (size_t r0 = 0; r0 < bt->nrej; r0 += 32) {
@@ -1288,9 +1299,9 @@ static void tn_finish32(int dtype, int mode, int half, int mirror, const batch32
         uint32_t settled = 0, from_fast = 0;
         retry_blocks32(s, g0, rk, bt->rej_index + r0, w);
         for (int j = 0; j < 4; j++) {
-            word[j] = _mm256_loadu_si256((const __m256i *)(bt->rej_word + r0 + 8 * j));
-            first_fast[j] = _mm256_movepi32_mask(_mm256_loadu_si256(
-                                (const __m256i *)(bt->rej_index + r0 + 8 * j)));
+            word[j] = batch_words8(bt, bt->rej_index + r0 + 8 * j);
+            __m256 unused;
+            first_fast[j] = zig_fast8(zt, half, word[j], &unused);   /* so outside the bounds */
             for (int k = 0; k < 4; k++)
                 wv[k][j] = _mm256_load_si256((const __m256i *)(w[k] + 8 * j));
             from_fast |= (uint32_t)first_fast[j] << 8 * j;
@@ -1340,9 +1351,9 @@ static void tn_finish32(int dtype, int mode, int half, int mirror, const batch32
         for (size_t q = 0; q < cnt; q += 16)
             store16(dtype, xs, q, tn_x16(mode, mirror, bt, _mm512_load_ps(zs + q)));
         for (size_t q = 0; q < cnt; q++) {
-            size_t li = bt->rej_index[r0 + q] & low31;
+            size_t li = bt->rej_index[r0 + q];
             if (!(settled >> q & 1)) {
-                float z = fi_truncnorm_z32(bt->rej_word[r0 + q], s, 64 * g0 + li, p);
+                float z = fi_truncnorm_z32(bt->words[li], s, 64 * g0 + li, p);
                 store1(dtype, out, li, fi_truncnorm_x32(dtype, p, z));
             } else if (dtype == FI_F32) {
                 ((uint32_t *)out)[li] = xs[q];
@@ -1392,6 +1403,13 @@ static void produce_truncnorm32(int dtype, const fi_stream *s, uint64_t g0, size
     int mode = fi_f64_bits(p->a) == 0 && p->b == 1.0 && p->m == 1.0 ? AFFINE_UNIT
              : dtype == FI_F32 && !fi_affine32_exact(p) ? AFFINE_DOUBLE : AFFINE_FLOAT;
     int half = p->method == FI_TN_HALFNORMAL, mirror = p->mirror;
+    if (mode == AFFINE_UNIT) {
+        /* x = z or -z: with [alpha, beta] (as floats) inside [lo, hi], the clamp never acts
+         * on an accepted value. */
+        float af = float_ceil(p->alpha), bf = float_floor(p->beta);
+        float xl = mirror ? -bf : af, xh = mirror ? -af : bf;
+        if ((float)p->lo <= xl && xh <= (float)p->hi) mode = AFFINE_UNIT_INSIDE;
+    }
     /* bfloat16 rounds by integer steps here, not by the AVX512_BF16 conversion (the same
      * bits): in this loop the conversion made it 15-20% slower on Zen 4. */
 #define CASE(T, M, H, R) \
@@ -1399,8 +1417,9 @@ static void produce_truncnorm32(int dtype, const fi_stream *s, uint64_t g0, size
         produce_truncnorm32_fused(T, M, H, R, s, g0, ngroups, out, p); return; }
 #define SIDES(T, M) CASE(T, M, 0, 0) CASE(T, M, 1, 0) CASE(T, M, 1, 1)
     SIDES(FI_F32, AFFINE_FLOAT) SIDES(FI_F32, AFFINE_DOUBLE) SIDES(FI_F32, AFFINE_UNIT)
-    SIDES(FI_BF16, AFFINE_FLOAT) SIDES(FI_BF16, AFFINE_UNIT) SIDES(FI_F16, AFFINE_FLOAT)
-    SIDES(FI_F16, AFFINE_UNIT)
+    SIDES(FI_F32, AFFINE_UNIT_INSIDE) SIDES(FI_BF16, AFFINE_FLOAT) SIDES(FI_BF16, AFFINE_UNIT)
+    SIDES(FI_BF16, AFFINE_UNIT_INSIDE) SIDES(FI_F16, AFFINE_FLOAT) SIDES(FI_F16, AFFINE_UNIT)
+    SIDES(FI_F16, AFFINE_UNIT_INSIDE)
 #undef SIDES
 #undef CASE
 }

@@ -656,10 +656,13 @@ def test_serial_correlation(dtype):
 INV_PARAMS = [(0.0, 1.0, -2.0, 2.0), (0.0, 1.0, 30.0, 31.0), (10.0, 2.0, -1.0, 1.0),
               (0.0, 1.0, -1e-3, 1e-3), (0.0, 1.0, -INF, INF), (0.0, 1.0, 0.0, INF),
               (0.0, 1.0, -INF, -0.1), (0.0, 1.0, 0.1, 3.0), (0.0, 1.0, 3.0, INF),
-              (0.45, 1.0, 0.2, 0.7), (0.0, 1.0, -0.3, 2.5), (-3.0, 1.0, -0.5, 0.5)]
+              (0.45, 1.0, 0.2, 0.7), (0.0, 1.0, -0.3, 2.5), (-3.0, 1.0, -0.5, 0.5),
+              (0.0, 1.0, -1.999, 2.001), (0.0, 1.0, -6.0, -5.0)]
+# The last two: bounds that float16 and bfloat16 round inward (their clamp acts, where
+# float32's cannot), and a mirrored tail with mean 0 and std 1 (x = -z, unclamped).
 INV_IDS = ["central", "tail", "mirrored", "narrow", "untruncated", "half", "mirrored-half",
            "half-rejecting", "exp-one-sided", "uniform-upper", "normal-rejecting",
-           "exp-two-sided"]
+           "exp-two-sided", "inexact-bounds", "mirrored-tail"]
 
 
 def reference(size, dtype, params, counter=1234):
