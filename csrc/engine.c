@@ -734,7 +734,8 @@ static int detect(void)
     if (!f16c || !__builtin_cpu_supports("avx2")) return FI_SIMD_SCALAR;
     if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
         && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
-        return __builtin_cpu_supports("avx512vbmi") ? FI_SIMD_AVX512_VBMI : FI_SIMD_AVX512;
+        return __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512vbmi2")
+               ? FI_SIMD_AVX512_VBMI : FI_SIMD_AVX512;
     return FI_SIMD_AVX2;
 #elif defined(__aarch64__)
     return FI_SIMD_NEON;        /* Advanced SIMD is part of every AArch64 CPU */

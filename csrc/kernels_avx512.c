@@ -6,7 +6,7 @@
  * AVX512_VBMI: there the ziggurat's table lookups are byte shuffles instead of gathers. */
 #if defined(__x86_64__) || defined(_M_X64)
 #ifdef FI_AVX512_VBMI
-#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx512vbmi,avx2,f16c")
+#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx512vbmi,avx512vbmi2,avx2,f16c")
 #define FI_CONTIG_NAME fi_fill_contig_avx512vbmi
 #else
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,f16c")
@@ -234,9 +234,49 @@ typedef struct {
     uint32_t words[FI_BATCH_GROUPS * 64];
     __m512 a, b, m, lo, hi;
     __m512d ad, bd, md, lod, hid;
-    uint32_t rej_index[FI_BATCH_GROUPS * 64 + 16];
+    uint16_t rej_index[FI_BATCH_GROUPS * 64 + 32];
     size_t nrej;
 } batch32;
+
+/* Append to the list at nrej the batch-local indices i + j of the lanes j set in the reject
+ * masks of a group's four vectors (values i..i+63); returns the new length. With VBMI2,
+ * 32 indices at a time by word compression: this runs for every group, so its cost counts. */
+static inline __attribute__((always_inline)) size_t note_rejects64(uint16_t *list, size_t nrej,
+                                                                   size_t i, const __mmask16 no[4])
+{
+    _Static_assert(FI_BATCH_GROUPS * 64 <= 65536, "indices fit 16 bits");
+#ifdef FI_AVX512_VBMI
+    static const FI_ALIGN64 uint16_t iota[32] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+                                                 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
+    __m512i li = _mm512_add_epi16(_mm512_load_si512((const void *)iota), _mm512_set1_epi16((short)i));
+    for (int h = 0; h < 2; h++) {
+        __mmask32 m = _mm512_kunpackw((__mmask32)no[2 * h + 1], (__mmask32)no[2 * h]);
+        _mm512_storeu_si512((void *)(list + nrej), _mm512_maskz_compress_epi16(m, li));
+        nrej += (size_t)__builtin_popcount(m);
+        li = _mm512_add_epi16(li, _mm512_set1_epi16(32));
+    }
+#else
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    for (int j = 0; j < 4; j++) {
+        __m512i li = _mm512_add_epi32(lane, _mm512_set1_epi32((int)(i + 16 * (size_t)j)));
+        _mm256_storeu_si256((__m256i *)(list + nrej),
+                            _mm512_cvtepi32_epi16(_mm512_maskz_compress_epi32(no[j], li)));
+        nrej += (size_t)__builtin_popcount(no[j]);
+    }
+#endif
+    return nrej;
+}
+
+/* Eight or sixteen indices of the list, as 32-bit lanes. */
+static inline __m256i list_load8(const uint16_t *li)
+{
+    return _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)li));
+}
+
+static inline __m512i list_load16(const uint16_t *li)
+{
+    return _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)li));
+}
 
 /* fi_affine32 for float32 in double, sixteen lanes: x = (a + b*v)*m, clamped to [lo, hi]
  * when uniform, rounded once to float. */
@@ -258,12 +298,11 @@ static inline __m512 affine16_f64(int dist, const batch32 *bt, __m512 v)
 
 
 /* The words of the eight rejected values listed at li. Past nrej the list holds stale
- * entries: the mask keeps their reads inside the batch (and drops tn_emit16's flag bit). */
-static inline __m256i batch_words8(const batch32 *bt, const uint32_t *li)
+ * entries: the mask keeps their reads inside the batch. */
+static inline __m256i batch_words8(const batch32 *bt, const uint16_t *li)
 {
     _Static_assert((FI_BATCH_GROUPS * 64 & (FI_BATCH_GROUPS * 64 - 1)) == 0, "a power of 2");
-    __m256i idx = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)li),
-                                   _mm256_set1_epi32(FI_BATCH_GROUPS * 64 - 1));
+    __m256i idx = _mm256_and_si256(list_load8(li), _mm256_set1_epi32(FI_BATCH_GROUPS * 64 - 1));
     return _mm256_i32gather_epi32((const int *)bt->words, idx, 4);
 }
 
@@ -351,12 +390,14 @@ static inline __m512 zig16(__m512i v, __m512 wt, __m512i kt, int half, __mmask16
     return z;
 }
 
-/* Sixteen values i..i+15 from one register of words. */
-static inline __attribute__((always_inline)) void emit16(int dist, int dtype, int mode,
+/* Sixteen values i..i+15 from one register of words; returns the lanes that the normal's
+ * fast path rejects. */
+static inline __attribute__((always_inline)) __mmask16 emit16(int dist, int dtype, int mode,
                                                          batch32 *bt, void *out, size_t i,
                                                          __m512i v, __m512 wt, __m512i kt)
 {
     __m512 x;
+    __mmask16 r = 0;
     if (dist == FI_UNIFORM) {
         __m512 u = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(v, 8)),
                                  _mm512_set1_ps(0x1p-24f));
@@ -375,21 +416,20 @@ static inline __attribute__((always_inline)) void emit16(int dist, int dtype, in
         if (mode == AFFINE_UNIT) x = _mm512_add_ps(_mm512_setzero_ps(), z);
         else if (mode == AFFINE_DOUBLE) x = affine16_f64(FI_NORMAL, bt, z);
         else x = _mm512_mul_ps(_mm512_add_ps(bt->a, _mm512_mul_ps(bt->b, z)), bt->m);
-        /* Record the rejected lanes without a branch: one in five vectors has one, at random. */
-        __mmask16 r = (__mmask16)~fast;
-        const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+        /* Recorded without a branch (note_rejects64): one in five vectors has a reject, at
+         * random. */
+        r = (__mmask16)~fast;
         _mm512_store_si512((void *)(bt->words + i), v);
-        _mm512_storeu_si512((void *)(bt->rej_index + bt->nrej), _mm512_maskz_compress_epi32(r,
-                            _mm512_add_epi32(lane, _mm512_set1_epi32((int)i))));
-        bt->nrej += (size_t)__builtin_popcount(r);
     }
     store16(dtype, out, i, x);
+    return r;
 }
 
-/* Values i..i+63 from the four registers of a group's words. */
-static inline __attribute__((always_inline)) void emit64(int dist, int dtype, int mode,
-                                                         batch32 *bt, void *out, size_t i,
-                                                         const state16 *x)
+/* Values i..i+63 from the four registers of a group's words; returns the length of the
+ * reject list, nrej before. */
+static inline __attribute__((always_inline)) size_t emit64(int dist, int dtype, int mode,
+                                                           batch32 *bt, size_t nrej, void *out,
+                                                           size_t i, const state16 *x)
 {
     const __m512i v[4] = {x->c0, x->c1, x->c2, x->c3};
     __m512 wt[4];
@@ -398,7 +438,9 @@ static inline __attribute__((always_inline)) void emit64(int dist, int dtype, in
         for (int j = 0; j < 4; j++) wt[j] = _mm512_setzero_ps(), kt[j] = _mm512_setzero_si512();
     else
         zig_layers64(&fi_zig_normal, v, wt, kt);
-    for (int j = 0; j < 4; j++) emit16(dist, dtype, mode, bt, out, i + 16 * j, v[j], wt[j], kt[j]);
+    __mmask16 no[4];
+    for (int j = 0; j < 4; j++) no[j] = emit16(dist, dtype, mode, bt, out, i + 16 * j, v[j], wt[j], kt[j]);
+    return dist == FI_UNIFORM ? nrej : note_rejects64(bt->rej_index, nrej, i, no);
 }
 
 /* First retry blocks, counter (block, 1, slot), of up to 32 values given by their index
@@ -438,7 +480,7 @@ static void first_retry_blocks(int dtype, const fi_stream *s, const round_keys *
  * The offset is below 2**29, so the carry into the high word is one unsigned compare (li is
  * masked to the batch: entries past the list's end are stale, and their blocks unused). */
 static void retry_blocks32(const fi_stream *s, uint64_t g0, const round_keys *rk,
-                           const uint32_t *li, uint32_t w[4][32])
+                           const uint16_t *li, uint32_t w[4][32])
 {
     const uint64_t base = s->counter + 16 * g0;
     const __m512i base_lo = _mm512_set1_epi32((int)(uint32_t)base);
@@ -446,8 +488,7 @@ static void retry_blocks32(const fi_stream *s, uint64_t g0, const round_keys *rk
     const __m512i one = _mm512_set1_epi32(1);
     state16 st[2];
     for (int h = 0; h < 2; h++) {
-        __m512i l = _mm512_and_si512(_mm512_loadu_si512((const void *)(li + 16 * h)),
-                                     _mm512_set1_epi32(FI_BATCH_GROUPS * 64 - 1));
+        __m512i l = _mm512_and_si512(list_load16(li + 16 * h), _mm512_set1_epi32(FI_BATCH_GROUPS * 64 - 1));
         __m512i off = _mm512_add_epi32(_mm512_slli_epi32(_mm512_srli_epi32(l, 6), 4),
                                        _mm512_and_si512(l, _mm512_set1_epi32(15)));
         st[h].c0 = _mm512_add_epi32(base_lo, off);
@@ -584,15 +625,17 @@ static inline __attribute__((always_inline)) void produce32_fused(
 {
     round_keys rk;
     FI_ALIGN64 batch32 bt;
+    size_t nrej = 0;
     make_keys(s->key, &rk);
     batch32_init(&bt, p);
     for (size_t g = 0; g < ngroups; g += 2) {
         state16 x, y;
         philox_main16x2(s->counter + 16 * (g0 + g),
                         s->counter + 16 * (g0 + (g + 1 < ngroups ? g + 1 : g)), &rk, &x, &y);
-        emit64(dist, dtype, mode, &bt, out, 64 * g, &x);
-        if (g + 1 < ngroups) emit64(dist, dtype, mode, &bt, out, 64 * g + 64, &y);
+        nrej = emit64(dist, dtype, mode, &bt, nrej, out, 64 * g, &x);
+        if (g + 1 < ngroups) nrej = emit64(dist, dtype, mode, &bt, nrej, out, 64 * g + 64, &y);
     }
+    bt.nrej = nrej;
     if (bt.nrej)
         finish_rejected(dtype, &bt, s, g0, &rk, out, p);
 }
@@ -1237,8 +1280,8 @@ static inline __m512 tn_x16(int mode, int mirror, const batch32 *bt, __m512 z)
 
 /* Values i..i+15 from one register of words, as normal() makes them (emit16) from a first
  * draw in the ziggurat's fast region that lands inside [alpha, beta], clamped to [lo, hi];
- * the other lanes are noted in bt for tn_finish32. */
-static inline __attribute__((always_inline)) void tn_emit16(int dtype, int mode, int half,
+ * returns the other lanes, for tn_finish32. */
+static inline __attribute__((always_inline)) __mmask16 tn_emit16(int dtype, int mode, int half,
                                                             int mirror, batch32 *bt,
                                                             __m512 alpha, __m512 beta,
                                                             __m512 offset, void *out, size_t i,
@@ -1250,13 +1293,8 @@ static inline __attribute__((always_inline)) void tn_emit16(int dtype, int mode,
     __mmask16 ok = fast & _mm512_cmp_ps_mask(z, alpha, _CMP_GE_OQ)
                    & _mm512_cmp_ps_mask(z, beta, _CMP_LE_OQ);
     store16(dtype, out, i, tn_x16(mode, mirror, bt, z));
-    /* Every word, and the indices of the rejected lanes. */
-    __mmask16 no = (__mmask16)~ok;
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    __m512i li = _mm512_add_epi32(lane, _mm512_set1_epi32((int)i));
     _mm512_store_si512((void *)(bt->words + i), v);
-    _mm512_storeu_si512((void *)(bt->rej_index + bt->nrej), _mm512_maskz_compress_epi32(no, li));
-    bt->nrej += (size_t)__builtin_popcount(no);
+    return (__mmask16)~ok;
 }
 
 /* Eight lanes of the 32-bit ziggurat's fast path: z (signed unless half) and the lanes in
@@ -1376,6 +1414,7 @@ static inline __attribute__((always_inline)) void produce_truncnorm32_fused(
     const fi_zig *zt = fi_tn_zig(p);
     const __m512 offset = _mm512_set1_ps(zt->offset);
     const __m512 alpha = _mm512_set1_ps(af), beta = _mm512_set1_ps(bf);
+    size_t nrej = 0;
     for (size_t g = 0; g < ngroups; g += 2) {
         state16 x, y;
         philox_main16x2(s->counter + 16 * (g0 + g),
@@ -1386,11 +1425,14 @@ static inline __attribute__((always_inline)) void produce_truncnorm32_fused(
             __m512 wt[4];
             __m512i kt[4];
             zig_layers64(zt, v, wt, kt);
+            __mmask16 no[4];
             for (int j = 0; j < 4; j++)
-                tn_emit16(dtype, mode, half, mirror, &bt, alpha, beta, offset,
-                          out, 64 * (g + h) + 16 * j, v[j], wt[j], kt[j]);
+                no[j] = tn_emit16(dtype, mode, half, mirror, &bt, alpha, beta, offset,
+                                  out, 64 * (g + h) + 16 * j, v[j], wt[j], kt[j]);
+            nrej = note_rejects64(bt.rej_index, nrej, 64 * (g + h), no);
         }
     }
+    bt.nrej = nrej;
     if (bt.nrej)
         tn_finish32(dtype, mode, half, mirror, &bt, _mm256_set1_ps(af), _mm256_set1_ps(bf), s,
                     g0, &rk, out, p);
