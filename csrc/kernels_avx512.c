@@ -3,7 +3,8 @@
  * AVX-512 by the pragma, whatever the build's flags; run only where CPUID says so.
  * Every operation mirrors the generic loops of kernels.inc.h, so the bits are the same.
  * kernels_avx512vbmi.c compiles this file again with FI_AVX512_VBMI, for CPUs with
- * AVX512_VBMI: there the ziggurat's table lookups are byte shuffles instead of gathers. */
+ * AVX512_VBMI and AVX512_VBMI2: there the ziggurat's table lookups are byte shuffles
+ * instead of gathers, and rejected draws are listed by word compression. */
 #if defined(__x86_64__) || defined(_M_X64)
 #ifdef FI_AVX512_VBMI
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx512vbmi,avx512vbmi2,avx2,f16c")
@@ -1338,8 +1339,9 @@ static void tn_finish32(int dtype, int mode, int half, int mirror, const batch32
         retry_blocks32(s, g0, rk, bt->rej_index + r0, w);
         for (int j = 0; j < 4; j++) {
             word[j] = batch_words8(bt, bt->rej_index + r0 + 8 * j);
-            __m256 unused;
-            first_fast[j] = zig_fast8(zt, half, word[j], &unused);   /* so outside the bounds */
+            /* A first draw in the fast region was rejected for lying outside the bounds. */
+            first_fast[j] = _mm256_cmplt_epu32_mask(_mm256_srli_epi32(word[j], 9),
+                _mm256_i32gather_epi32((const int *)zt->k32, _mm256_and_si256(word[j], _mm256_set1_epi32(0xff)), 4));
             for (int k = 0; k < 4; k++)
                 wv[k][j] = _mm256_load_si256((const __m256i *)(w[k] + 8 * j));
             from_fast |= (uint32_t)first_fast[j] << 8 * j;

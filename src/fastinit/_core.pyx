@@ -449,8 +449,8 @@ def get_simd():
 
 
 def set_simd(name):
-    """Force a SIMD path: 'scalar', 'avx2', 'avx512', 'avx512vbmi' (AVX-512 with byte
-    shuffles for the ziggurat's tables), 'neon' (AArch64), or 'auto' for the best this CPU
+    """Force a SIMD path: 'scalar', 'avx2', 'avx512', 'avx512vbmi' (AVX-512 with VBMI and
+    VBMI2: byte shuffles for the ziggurat's tables), 'neon' (AArch64), or 'auto' for the best this CPU
     runs. Every path gives the same bits; this exists to prove it and to measure each."""
     if name == "auto":
         fi_simd_set(fi_simd_best())
