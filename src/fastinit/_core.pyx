@@ -243,11 +243,14 @@ cdef void _run(int dist, int code, const fi_stream *s, const fi_params *p, const
     if nt <= 1 or n < _PARALLEL_MIN:
         _span(dist, code, s, p, o, first, 0, n)
         return
-    chunk = n // (4 * <uint64_t>nt)
+    # Chunks of at most 2**20 values (a few ms), many per thread: the threads take them as
+    # they finish, so a thread slowed by a neighbour on a shared machine holds up the call
+    # by at most one small chunk.
+    chunk = n // (16 * <uint64_t>nt)
     if chunk < (1 << 16):
         chunk = 1 << 16
-    elif chunk > (1 << 22):
-        chunk = 1 << 22
+    elif chunk > (1 << 20):
+        chunk = 1 << 20
     chunk = (chunk + 2047) // 2048 * 2048
     nchunks = (n + chunk - 1) // chunk
     for t in prange(nchunks, num_threads=nt, schedule="dynamic"):
@@ -268,8 +271,8 @@ cdef void _run_block(int dist, int code, const fi_stream *s, const fi_params *p,
     if nt <= 1 or n < _PARALLEL_MIN:
         _span_block(dist, code, s, p, o, b, 0, n)
         return
-    chunk = n // (4 * <uint64_t>nt)
-    chunk = min(max(chunk, <uint64_t>1 << 16), <uint64_t>1 << 22)
+    chunk = n // (16 * <uint64_t>nt)
+    chunk = min(max(chunk, <uint64_t>1 << 16), <uint64_t>1 << 20)
     nchunks = (n + chunk - 1) // chunk
     for t in prange(nchunks, num_threads=nt, schedule="dynamic"):
         start = t * chunk
