@@ -185,7 +185,8 @@ static void philox_groups(const uint32_t key[2], uint64_t block0, size_t ngroups
 
 /* How emit16 does the affine step: in float; in double (float32 whose step is not exact in
  * float, see fi_affine32_exact); or not at all, for a = +0, b = m = 1, where it changes
- * nothing but -0 into +0 (random() and standard_normal()). */
+ * nothing but -0 into +0 (random() and standard_normal()). AFFINE_UNIT_INSIDE is the last
+ * for a truncated normal whose clamp cannot act (produce_truncnorm32), so is skipped. */
 enum { AFFINE_FLOAT, AFFINE_DOUBLE, AFFINE_UNIT, AFFINE_UNIT_INSIDE };
 
 /* bfloat16 through the AVX512_BF16 conversion, where the CPU has it (fi_cpu_has_bf16) and
