@@ -663,11 +663,23 @@ static void produce32(int dist, int dtype, const fi_stream *s, uint64_t g0, size
 
 #define FI_HAVE_PRODUCE64
 
+/* As batch32: every value's 64-bit word, and the indices of the rejected ones. */
 typedef struct {
+    uint64_t words[FI_BATCH_GROUPS * 32];
     __m512d a, b, m, lo, hi;
-    uint64_t rej_index[FI_BATCH_GROUPS * 32 + 8], rej_word[FI_BATCH_GROUPS * 32 + 8];
+    uint64_t rej_index[FI_BATCH_GROUPS * 32 + 8];
     size_t nrej;
 } batch64;
+
+/* The words of the eight rejected values listed at li (stale entries past the list's end
+ * masked to the batch, as batch_words8). */
+static inline __m512i words8_at(const uint64_t *words, const uint64_t *li)
+{
+    _Static_assert((FI_BATCH_GROUPS * 32 & (FI_BATCH_GROUPS * 32 - 1)) == 0, "a power of 2");
+    __m512i idx = _mm512_and_si512(_mm512_loadu_si512((const void *)li),
+                                   _mm512_set1_epi64(FI_BATCH_GROUPS * 32 - 1));
+    return _mm512_i64gather_epi64(idx, (const void *)words, 8);
+}
 
 /* Values i..i+7 from the low and high words of eight blocks (as uniform64/ziggurat64). */
 static inline __attribute__((always_inline)) void emit8(int dist, batch64 *bt, double *out,
@@ -699,7 +711,7 @@ static inline __attribute__((always_inline)) void emit8(int dist, batch64 *bt, d
         x = _mm512_add_pd(bt->a, _mm512_mul_pd(bt->b, z));
         __mmask8 rj = _mm512_cmpge_epu64_mask(u, kt);
         const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
-        _mm512_storeu_si512((void *)(bt->rej_word + bt->nrej), _mm512_maskz_compress_epi64(rj, r));
+        _mm512_store_si512((void *)(bt->words + i), r);
         _mm512_storeu_si512((void *)(bt->rej_index + bt->nrej), _mm512_maskz_compress_epi64(rj,
                             _mm512_add_epi64(lane, _mm512_set1_epi64((long long)i))));
         bt->nrej += (size_t)__builtin_popcount(rj);
@@ -787,7 +799,7 @@ static inline __attribute__((always_inline)) void produce64_fused(
         first_retry_blocks(FI_F64, s, &rk, index, cnt, w);
         for (size_t q = 0; q < cnt; q += 8) {
             __m512d zq;
-            __mmask8 m = settle8_f64(&fi_zig_normal, _mm512_loadu_si512((const void *)(bt.rej_word + r0 + q)),
+            __mmask8 m = settle8_f64(&fi_zig_normal, words8_at(bt.words, bt.rej_index + r0 + q),
                                      w[0] + q, w[1] + q, w[2] + q, w[3] + q, &zq);
             _mm512_store_pd(z + q, zq);
             settled |= (uint32_t)m << q;
@@ -795,7 +807,7 @@ static inline __attribute__((always_inline)) void produce64_fused(
         for (size_t q = 0; q < cnt; q++) {
             if (!(settled >> q & 1)) {
                 uint32_t retry1[4] = {w[0][q], w[1][q], w[2][q], w[3][q]};
-                z[q] = fi_normal_slow_f64(bt.rej_word[r0 + q], s, index[q], retry1);
+                z[q] = fi_normal_slow_f64(bt.words[bt.rej_index[r0 + q]], s, index[q], retry1);
             }
             out[bt.rej_index[r0 + q]] = p->a + p->b * z[q];
         }
@@ -887,8 +899,10 @@ typedef struct {
     const fi_zig *zt;           /* the normal proposal's ziggurat */
 } tn_par;
 
+/* As batch64: the words of a batch's first proposals, and the indices of those rejected. */
 typedef struct {
-    uint64_t rej_index[FI_BATCH_GROUPS * 32 + 8], rej_word[FI_BATCH_GROUPS * 32 + 8];
+    uint64_t words[FI_BATCH_GROUPS * 32];
+    uint64_t rej_index[FI_BATCH_GROUPS * 32 + 8];
     size_t nrej;
 } tn_rej;
 
@@ -932,7 +946,7 @@ static inline __attribute__((always_inline)) void tn_finish8(int dtype, int mirr
     if (rj) {
         __mmask8 no = (__mmask8)~ok;
         const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
-        _mm512_storeu_si512((void *)(rj->rej_word + rj->nrej), _mm512_maskz_compress_epi64(no, r));
+        _mm512_store_si512((void *)(rj->words + i), r);
         _mm512_storeu_si512((void *)(rj->rej_index + rj->nrej), _mm512_maskz_compress_epi64(no,
                             _mm512_add_epi64(lane, _mm512_set1_epi64((long long)i))));
         rj->nrej += (size_t)__builtin_popcount(no);
@@ -1184,7 +1198,7 @@ static inline __attribute__((always_inline)) void produce_truncnorm_fused(
             }
             for (size_t q = 0; q < cnt; q++) {
                 size_t li = rj.rej_index[r0 + q];
-                uint64_t wd = rj.rej_word[r0 + q];
+                uint64_t wd = rj.words[rj.rej_index[r0 + q]];
                 double v = settled >> q & 1 ? xs[q]
                          : fi_truncnorm_value((uint32_t)wd, (uint32_t)(wd >> 32), s, index[q], p);
                 fi_store_f64_as(dtype, out, li, v);
@@ -1204,7 +1218,7 @@ static inline __attribute__((always_inline)) void produce_truncnorm_fused(
         for (size_t q = 0; q < cnt; q++) index[q] = 32 * g0 + rj.rej_index[r0 + q];
         first_retry_blocks(FI_F64, s, &rk, index, cnt, w);
         for (size_t q = 0; q < cnt; q += 8) {
-            __m512i r1 = _mm512_loadu_si512((const void *)(rj.rej_word + r0 + q));
+            __m512i r1 = words8_at(rj.words, rj.rej_index + r0 + q);
             __m512i k1 = _mm512_i64gather_epi64(_mm512_and_si512(r1, _mm512_set1_epi64(0xff)),
                                                 (const void *)bt.zt->k64, 8);
             __mmask8 first_fast = _mm512_cmplt_epu64_mask(_mm512_srli_epi64(r1, 12), k1);
@@ -1241,7 +1255,7 @@ static inline __attribute__((always_inline)) void produce_truncnorm_fused(
             if (settled >> q & 1) {
                 fi_store_f64_as(dtype, out, li, xs[q]);
             } else {
-                uint64_t r = rj.rej_word[r0 + q];
+                uint64_t r = rj.words[rj.rej_index[r0 + q]];
                 double v = fi_truncnorm_value((uint32_t)r, (uint32_t)(r >> 32), s, index[q], p);
                 fi_store_f64_as(dtype, out, li, v);
             }
