@@ -26,7 +26,7 @@ ext = Extension(
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=cflags,
     extra_link_args=lflags,
-    depends=["csrc/fastinit.h", "csrc/internal.h", "csrc/philox.h", "csrc/kernels.inc.h",
+    depends=[f"src/fastinit/{p}.pxi" for p in ("_cdefs", "_checks", "_threads", "_index", "_simd", "_qr", "_generator", "_masks")] + ["csrc/fastinit.h", "csrc/internal.h", "csrc/philox.h", "csrc/kernels.inc.h",
              "csrc/ziggurat_tables.h"],
 )
 

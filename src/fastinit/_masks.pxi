@@ -1,0 +1,123 @@
+# Sparse masks: exactly k nonzeros per 1-D slice, each slice from its own counter (fi_sparse_mask).
+
+cdef object _sparse_mask(Generator g, object shape, object density, object k, object axis,
+                         object dtype, object out, object index):
+    """Generator.sparse_mask (its docstring says what); g is the Generator."""
+    cdef fi_stream s
+    cdef fi_out o
+    cdef uint64_t nslices, j0, kk, kc, chunk, t, nchunks
+    cdef int nt, code
+    code, dt = _resolve_mask_dtype(dtype, out)
+    shp = _shape_of(shape)
+    if len(shp) == 0:
+        raise ValueError("sparse_mask needs at least one dimension")
+    try:
+        ax = operator.index(axis)
+    except TypeError:
+        raise ValueError(f"axis must be an int, not {axis!r}")
+    if not -len(shp) <= ax < len(shp):
+        raise ValueError(f"axis {axis} is out of range for {len(shp)} dimensions")
+    ax %= len(shp)
+    n = shp[ax]
+    if (density is None) == (k is None):
+        raise ValueError("give exactly one of density and k")
+    if density is not None:
+        density = float(density)
+        if not 0.0 <= density <= 1.0:
+            raise ValueError(f"density must lie in [0, 1], got {density!r}")
+        k = int(round(density * n))
+    else:
+        try:
+            k = operator.index(k)
+        except TypeError:
+            raise ValueError(f"k must be an int, not {k!r}")
+        if not 0 <= k <= n:
+            raise ValueError(f"k must lie in [0, {n}] for slices of length {n}, got {k}")
+    if n >= 2**32:
+        raise ValueError("sparse_mask takes slices shorter than 2**32")
+    if index is not None:
+        plan = plan_index(shp, index)
+        arr = _block_output(shp, index, code, out, dt)    # raises before the stream moves
+        nslices = _prod(shp) // n if n else 0
+        g._take(fi_mask_blocks(nslices), &s)
+        return _mask_block(&s, code, shp, ax, k, plan, arr)
+    arr = _output(shp, code, out, dt)
+    nslices = arr.size // n if n else 0
+    g._take(fi_mask_blocks(nslices), &s)
+    if arr.size == 0:
+        return arr
+    arr[...] = 1 if k > n - k else 0
+    kk = min(k, n - k)
+    kc = k
+    if kk == 0:
+        return arr
+    if ax == len(shp) - 1:
+        _describe(arr, &o)
+    else:                           # axis last (np.moveaxis, without its overhead)
+        _describe(arr.transpose(tuple(range(ax)) + tuple(range(ax + 1, len(shp))) + (ax,)),
+                  &o)
+    o.contiguous = 0
+    nt = _num_threads
+    # Threads for large masks: chunks of slices worth about 2**16 draws each.
+    chunk = max(1, (1 << 16) // kk)
+    nchunks = (nslices + chunk - 1) // chunk
+    with nogil:
+        if nt <= 1 or nchunks <= 1:
+            fi_sparse_mask(&s, code, &o, 0, nslices, kc, 0)
+        else:
+            for t in prange(nchunks, num_threads=nt, schedule="dynamic"):
+                j0 = t * chunk
+                fi_sparse_mask(&s, code, &o, j0, min(chunk, nslices - j0), kc, 0)
+    return arr
+
+
+cdef object _mask_block(fi_stream *s, int code, tuple shp, int ax, uint64_t k, tuple plan,
+                        object arr):
+    """The block shp[index] of a sparse mask, into arr: its slices along ax are made whole (a
+    slice's positions depend on all of it), from their own counters, then cut to the block."""
+    cdef fi_out o
+    cdef uint64_t n = shp[ax], row = 0
+    block, starts, steps, counts, int_axes = plan
+    if arr.size == 0:
+        return arr
+    other = [d for d in range(len(shp)) if d != ax]
+    nrows = _prod(tuple(counts[d] for d in other))
+    tmp = np.empty((nrows, n), dtype=arr.dtype)
+    tmp[...] = 1 if k > n - k else 0
+    if min(k, n - k) > 0:
+        _describe(tmp, &o)
+        o.contiguous = 0
+        # Slice numbers run in C order over the other dims: the last of them, when its step
+        # is 1, gives runs of consecutive slices.
+        # (This module turns off wraparound: no negative indices on lists here.)
+        last = other[len(other) - 1] if other else None
+        lead = other[:len(other) - 1] if other else []
+        outer = [range(counts[d]) for d in lead]
+        for combo in itertools.product(*outer):
+            num = 0
+            for d, kd in zip(lead, combo):
+                num = num * shp[d] + starts[d] + kd * steps[d]
+            if last is None:
+                fi_sparse_mask(s, code, &o, row, 1, k, 0)
+                row += 1
+                continue
+            num *= shp[last]
+            if steps[last] == 1:
+                # (stream0 is added to the local slice number modulo 2**64)
+                fi_sparse_mask(s, code, &o, row, counts[last], k,
+                               (num + starts[last] - row) % 2**64)
+                row += counts[last]
+            else:
+                for kl in range(counts[last]):
+                    fi_sparse_mask(s, code, &o, row, 1, k,
+                                   (num + starts[last] + kl * steps[last] - row) % 2**64)
+                    row += 1
+    # (rows in C order of the other dims' block, n) -> the block, axis back in place.
+    full_rows = tmp.reshape(tuple(counts[d] for d in other) + (n,))
+    picks = starts[ax] + steps[ax] * np.arange(counts[ax], dtype=np.int64)
+    sel = np.moveaxis(np.take(full_rows, picks, axis=-1), -1, ax)
+    drop = tuple(d for d in int_axes)
+    if drop:
+        sel = sel.reshape(tuple(c for d, c in enumerate(sel.shape) if d not in drop))
+    arr[...] = sel
+    return arr
