@@ -9,15 +9,17 @@ import numpy as np
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
-CSRC = ["csrc/engine.c", "csrc/qr.c", "csrc/kernels_scalar.c", "csrc/kernels_avx2.c", "csrc/kernels_avx512.c",
+CSRC = ["csrc/engine.c", "csrc/cpu.c", "csrc/pool.c", "csrc/qr.c", "csrc/kernels_scalar.c", "csrc/kernels_avx2.c", "csrc/kernels_avx512.c",
         "csrc/kernels_avx512vbmi.c", "csrc/kernels_neon.c"]
 
+# No OpenMP: the thread pool is csrc/pool.c (pthreads, or Win32 threads), which survives fork.
 if sys.platform == "win32":
-    cflags, lflags = ["/O2", "/openmp", "/fp:precise"], []
+    cflags, lflags = ["/O2", "/fp:precise", "/std:c11"], []
 else:
-    # -ffp-contract=off: no fused multiply-adds, so every SIMD path rounds alike.
-    cflags = ["-O3", "-fopenmp", "-ffp-contract=off", "-fno-math-errno"]
-    lflags = ["-fopenmp"]
+    # -ffp-contract=off: no fused multiply-adds, so every SIMD path rounds alike (gcc and
+    # clang both honour it; clang would otherwise fuse within expressions).
+    cflags = ["-O3", "-ffp-contract=off", "-fno-math-errno", "-pthread"]
+    lflags = ["-pthread"]
 
 ext = Extension(
     "fastinit._core",
@@ -26,7 +28,7 @@ ext = Extension(
     define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     extra_compile_args=cflags,
     extra_link_args=lflags,
-    depends=[f"src/fastinit/{p}.pxi" for p in ("_cdefs", "_checks", "_threads", "_index", "_simd", "_qr", "_generator", "_masks")] + ["csrc/fastinit.h", "csrc/internal.h", "csrc/philox.h", "csrc/kernels.inc.h",
+    depends=[f"src/fastinit/{p}.pxi" for p in ("_cdefs", "_checks", "_threads", "_index", "_simd", "_qr", "_generator", "_masks")] + ["csrc/fastinit.h", "csrc/portable.h", "csrc/cpu.h", "csrc/pool.h", "csrc/internal.h", "csrc/philox.h", "csrc/kernels.inc.h",
              "csrc/ziggurat_tables.h"],
 )
 

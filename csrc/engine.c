@@ -16,9 +16,7 @@
 #endif
 #endif
 
-#ifdef FI_X86
-#include <cpuid.h>
-#endif
+#include "cpu.h"
 
 size_t fi_itemsize(int dtype)
 {
@@ -367,27 +365,27 @@ static double log_mass_upper(double alpha, double beta)
 #define ZIG_CACHE 8
 static struct { double offset, width; fi_zig t; } zig_cache[ZIG_CACHE];
 static int zig_cached, zig_next;
-static char zig_lock;
+static fi_spinlock zig_lock;
 
 static int zig_truncated_cached(double offset, double width, fi_zig *t)
 {
     int found = 0;
-    while (__atomic_test_and_set(&zig_lock, __ATOMIC_ACQUIRE)) {}
+    fi_spin_lock(&zig_lock);
     for (int i = 0; i < zig_cached && !found; i++)
         if (zig_cache[i].offset == offset && zig_cache[i].width == width) {
             memcpy(t, &zig_cache[i].t, sizeof *t);
             found = 1;
         }
-    __atomic_clear(&zig_lock, __ATOMIC_RELEASE);
+    fi_spin_unlock(&zig_lock);
     if (found) return 0;
     if (zig_truncated(offset, width, t) != 0) return -1;
-    while (__atomic_test_and_set(&zig_lock, __ATOMIC_ACQUIRE)) {}
+    fi_spin_lock(&zig_lock);
     zig_cache[zig_next].offset = offset;
     zig_cache[zig_next].width = width;
     memcpy(&zig_cache[zig_next].t, t, sizeof *t);
     zig_next = (zig_next + 1) % ZIG_CACHE;
     if (zig_cached < ZIG_CACHE) zig_cached++;
-    __atomic_clear(&zig_lock, __ATOMIC_RELEASE);
+    fi_spin_unlock(&zig_lock);
     return 0;
 }
 
@@ -728,16 +726,12 @@ static int active_level = FI_SIMD_SCALAR;
 static int detect(void)
 {
 #ifdef FI_X86
-    unsigned a, b, c, d;
-    int f16c = __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
-    __builtin_cpu_init();
-    if (!f16c || !__builtin_cpu_supports("avx2")) return FI_SIMD_SCALAR;
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
-        && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
-        return __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512vbmi2")
-               ? FI_SIMD_AVX512_VBMI : FI_SIMD_AVX512;
+    unsigned f = fi_cpu_features();
+    if (!(f & FI_CPU_AVX2)) return FI_SIMD_SCALAR;
+    if (f & FI_CPU_AVX512)
+        return (f & FI_CPU_AVX512_VBMI) ? FI_SIMD_AVX512_VBMI : FI_SIMD_AVX512;
     return FI_SIMD_AVX2;
-#elif defined(__aarch64__)
+#elif defined(FI_ARM64)
     return FI_SIMD_NEON;        /* Advanced SIMD is part of every AArch64 CPU */
 #else
     return FI_SIMD_SCALAR;
@@ -745,15 +739,7 @@ static int detect(void)
 }
 
 #ifdef FI_X86
-int fi_cpu_has_bf16(void)
-{
-    static int has = -1;
-    if (has < 0) {
-        unsigned a, b, c, d;
-        has = __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 5));
-    }
-    return has;
-}
+int fi_cpu_has_bf16(void) { return (fi_cpu_features() & FI_CPU_AVX512_BF16) != 0; }
 #endif
 
 int fi_simd_best(void)
@@ -768,7 +754,7 @@ int fi_simd_supported(int level)
     if (level == FI_SIMD_SCALAR) return 1;
 #if defined(FI_X86)
     return level >= FI_SIMD_AVX2 && level <= fi_simd_best();
-#elif defined(__aarch64__)
+#elif defined(FI_ARM64)
     return level == FI_SIMD_NEON;
 #else
     return 0;
@@ -786,7 +772,7 @@ int fi_simd_set(int level)
     case FI_SIMD_AVX512: active = fi_fill_contig_avx512; break;
     case FI_SIMD_AVX2: active = fi_fill_contig_avx2; break;
 #endif
-#if defined(__aarch64__)
+#ifdef FI_ARM64
     case FI_SIMD_NEON: active = fi_fill_contig_neon; break;
 #endif
     default: active = fi_fill_contig_scalar; break;

@@ -23,6 +23,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include "portable.h"
 
 /* FI_U8: one byte, 0 or 1 (bool and uint8 outputs of masks). */
 enum fi_dtype { FI_F16 = 0, FI_BF16 = 1, FI_F32 = 2, FI_F64 = 3, FI_U8 = 4, FI_NDTYPES = 5 };
@@ -54,7 +55,7 @@ typedef struct {
  *     wedge (offset > 0 only).
  * The entries are computed once, so every path reads the same ones.
  */
-typedef struct {
+typedef struct FI_ALIGNED(64) {
     uint8_t planes32[7][256];   /* byte m of wk32[i]: for byte-shuffle lookups */
     uint64_t wk32[256];         /* (k32 << 32) | bits of w32: one gather for both */
     uint64_t k64[256];
@@ -65,7 +66,7 @@ typedef struct {
     double two_offset;          /* the wedge tests d*d/2 + offset*d as (d/2) * (d + 2*offset) */
     float offset;               /* a float: z = offset + |d| is then made in float */
     int tail;                   /* a draw leaving layer 0 is in the tail (fi_zig_normal) */
-} __attribute__((aligned(64))) fi_zig;
+} fi_zig;
 
 /*
  * Distribution parameters, as the kernels use them (the fi_*_params functions fill them in

@@ -6,11 +6,7 @@
 #include <string.h>
 #include "fastinit.h"
 
-#if defined(__x86_64__) || defined(_M_X64)
-#define FI_X86 1
-#endif
-
-#define FI_ALIGN64 __attribute__((aligned(64)))
+#include "portable.h"
 #define FI_BATCH_GROUPS 32          /* groups generated per batch: 8 KiB of words, stays in L1 */
 
 typedef void (*fi_contig_fn)(int dist, int dtype, const fi_stream *s, const fi_params *p,
@@ -23,7 +19,7 @@ void fi_fill_contig_avx2(int, int, const fi_stream *, const fi_params *, void *,
 void fi_fill_contig_avx512(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t);
 void fi_fill_contig_avx512vbmi(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t);
 #endif
-#if defined(__aarch64__)
+#ifdef FI_ARM64
 void fi_fill_contig_neon(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t);
 #endif
 

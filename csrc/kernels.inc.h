@@ -69,7 +69,7 @@ static void uniform64(const uint32_t *restrict w, size_t ngroups, double *restri
 
 /* float32 fast path of ziggurat t: 8 bits of layer, 1 of sign, 23 of position. rej[i]
  * marks the draws (1.5% for the normal) that fall outside the layer's inner rectangle. */
-static inline __attribute__((unused)) void ziggurat32(const fi_zig *t, const uint32_t *restrict w,
+static inline FI_MAYBE_UNUSED void ziggurat32(const fi_zig *t, const uint32_t *restrict w,
                                                       size_t n, float *restrict z,
                                                       uint8_t *restrict rej)
 {
@@ -103,7 +103,7 @@ static void ziggurat64(const uint32_t *restrict w, size_t ngroups, double *restr
 
 /* The next i >= i0 with rej[i] set, or n; eight flags at a time, as rejections are rare.
  * n is a multiple of 8. */
-static inline __attribute__((unused)) size_t next_rejected(const uint8_t *rej, size_t i0, size_t n)
+static inline FI_MAYBE_UNUSED size_t next_rejected(const uint8_t *rej, size_t i0, size_t n)
 {
     size_t i = i0;
     while (i < n && (i & 7)) { if (rej[i]) return i; i++; }

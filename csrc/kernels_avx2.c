@@ -1,10 +1,11 @@
 /* kernels_avx2.c -- Philox4x32-10 eight blocks per register; the fills vectorized for AVX2.
  * Compiled for AVX2 by the pragma, whatever the build's flags; run only where CPUID says so. */
-#if defined(__x86_64__) || defined(_M_X64)
-#pragma GCC target("avx2,f16c")
+#include "portable.h"
+#ifdef FI_X86
 #include <immintrin.h>
 #include "philox.h"
 #include "internal.h"
+FI_TARGET_BEGIN("avx2,f16c")
 
 /* 32x32 -> 64-bit products of every lane with M: the even lanes directly, the odd ones
  * after a shift, then the halves sorted into hi and lo. */
@@ -68,4 +69,5 @@ static void philox_groups(const uint32_t key[2], uint64_t block0, size_t ngroups
 
 #define FI_CONTIG_NAME fi_fill_contig_avx2
 #include "kernels.inc.h"
+FI_TARGET_END
 #endif

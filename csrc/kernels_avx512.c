@@ -5,17 +5,18 @@
  * kernels_avx512vbmi.c compiles this file again with FI_AVX512_VBMI, for CPUs with
  * AVX512_VBMI and AVX512_VBMI2: there the ziggurat's table lookups are byte shuffles
  * instead of gathers, and rejected draws are listed by word compression. */
-#if defined(__x86_64__) || defined(_M_X64)
-#ifdef FI_AVX512_VBMI
-#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx512vbmi,avx512vbmi2,avx2,f16c")
-#define FI_CONTIG_NAME fi_fill_contig_avx512vbmi
-#else
-#pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,f16c")
-#define FI_CONTIG_NAME fi_fill_contig_avx512
-#endif
+#include "portable.h"
+#ifdef FI_X86
 #include <immintrin.h>
 #include "philox.h"
 #include "internal.h"
+#ifdef FI_AVX512_VBMI
+FI_TARGET_BEGIN("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx512vbmi,avx512vbmi2,avx2,f16c")
+#define FI_CONTIG_NAME fi_fill_contig_avx512vbmi
+#else
+FI_TARGET_BEGIN("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,f16c")
+#define FI_CONTIG_NAME fi_fill_contig_avx512
+#endif
 
 /* The key of each round. Kept as scalars: the compiler folds the broadcasts into the
  * instructions, which leaves the registers to the counters. */
@@ -85,12 +86,12 @@ static inline state16 group_counters(uint64_t b)
 }
 
 /* Rounds from..9 on four 8-block states. */
-static inline __attribute__((always_inline)) void rounds8x4(state8 *a, state8 *b, state8 *c,
+FI_FORCE_INLINE void rounds8x4(state8 *a, state8 *b, state8 *c,
                                                              state8 *d, int from,
                                                              const round_keys *rk)
 {
     const __m512i M0 = _mm512_set1_epi64(PHILOX_M0), M1 = _mm512_set1_epi64(PHILOX_M1);
-#pragma GCC unroll 10
+FI_UNROLL(10)
     for (int r = from; r < PHILOX_ROUNDS; r++) {
         __m512i k0 = _mm512_set1_epi32((int)rk->k0[r]), k1 = _mm512_set1_epi32((int)rk->k1[r]);
         ROUND8(*a, k0, k1);
@@ -101,7 +102,7 @@ static inline __attribute__((always_inline)) void rounds8x4(state8 *a, state8 *b
 }
 
 /* Ten rounds on two 16-block states of any counters. */
-static inline __attribute__((always_inline)) void philox16x2(state16 *x, state16 *y,
+FI_FORCE_INLINE void philox16x2(state16 *x, state16 *y,
                                                               const round_keys *rk)
 {
     state8 a = widen(x, 0), b = widen(x, 1), c = widen(y, 0), d = widen(y, 1);
@@ -135,7 +136,7 @@ static inline state8 main_rounds12(uint32_t lo, uint32_t hi, int m0, const round
 }
 
 /* Ten rounds on the main-stream groups of blocks b and b2: their words, as state16s. */
-static inline __attribute__((always_inline)) void philox_main16x2(uint64_t b, uint64_t b2,
+FI_FORCE_INLINE void philox_main16x2(uint64_t b, uint64_t b2,
                                                                    const round_keys *rk,
                                                                    state16 *x, state16 *y)
 {
@@ -243,7 +244,7 @@ typedef struct {
 /* Append to the list at nrej the batch-local indices i + j of the lanes j set in the reject
  * masks of a group's four vectors (values i..i+63); returns the new length. With VBMI2,
  * 32 indices at a time by word compression: this runs for every group, so its cost counts. */
-static inline __attribute__((always_inline)) size_t note_rejects64(uint16_t *list, size_t nrej,
+FI_FORCE_INLINE size_t note_rejects64(uint16_t *list, size_t nrej,
                                                                    size_t i, const __mmask16 no[4])
 {
     _Static_assert(FI_BATCH_GROUPS * 64 <= 65536, "indices fit 16 bits");
@@ -254,7 +255,7 @@ static inline __attribute__((always_inline)) size_t note_rejects64(uint16_t *lis
     for (int h = 0; h < 2; h++) {
         __mmask32 m = _mm512_kunpackw((__mmask32)no[2 * h + 1], (__mmask32)no[2 * h]);
         _mm512_storeu_si512((void *)(list + nrej), _mm512_maskz_compress_epi16(m, li));
-        nrej += (size_t)__builtin_popcount(m);
+        nrej += (size_t)fi_popcount32(m);
         li = _mm512_add_epi16(li, _mm512_set1_epi16(32));
     }
 #else
@@ -263,7 +264,7 @@ static inline __attribute__((always_inline)) size_t note_rejects64(uint16_t *lis
         __m512i li = _mm512_add_epi32(lane, _mm512_set1_epi32((int)(i + 16 * (size_t)j)));
         _mm256_storeu_si256((__m256i *)(list + nrej),
                             _mm512_cvtepi32_epi16(_mm512_maskz_compress_epi32(no[j], li)));
-        nrej += (size_t)__builtin_popcount(no[j]);
+        nrej += (size_t)fi_popcount32(no[j]);
     }
 #endif
     return nrej;
@@ -325,7 +326,7 @@ static inline void batch32_init(batch32 *bt, const fi_params *p)
 
 /* The layer widths w (as float) and fast-path thresholds k of 64 words in ziggurat t, four
  * registers v[j] of sixteen: entry (word & 0xff) of t->wk32. */
-static inline __attribute__((always_inline)) void zig_layers64(const fi_zig *t, const __m512i *v,
+FI_FORCE_INLINE void zig_layers64(const fi_zig *t, const __m512i *v,
                                                                __m512 *wt, __m512i *kt)
 {
 #ifdef FI_AVX512_VBMI
@@ -394,7 +395,7 @@ static inline __m512 zig16(__m512i v, __m512 wt, __m512i kt, int half, __mmask16
 
 /* Sixteen values i..i+15 from one register of words; returns the lanes that the normal's
  * fast path rejects. */
-static inline __attribute__((always_inline)) __mmask16 emit16(int dist, int dtype, int mode,
+FI_FORCE_INLINE __mmask16 emit16(int dist, int dtype, int mode,
                                                          batch32 *bt, void *out, size_t i,
                                                          __m512i v, __m512 wt, __m512i kt)
 {
@@ -429,7 +430,7 @@ static inline __attribute__((always_inline)) __mmask16 emit16(int dist, int dtyp
 
 /* Values i..i+63 from the four registers of a group's words; returns the length of the
  * reject list, nrej before. */
-static inline __attribute__((always_inline)) size_t emit64(int dist, int dtype, int mode,
+FI_FORCE_INLINE size_t emit64(int dist, int dtype, int mode,
                                                            batch32 *bt, size_t nrej, void *out,
                                                            size_t i, const state16 *x)
 {
@@ -511,7 +512,7 @@ static void retry_blocks32(const fi_stream *s, uint64_t g0, const round_keys *rk
 /* fi_exp of internal.h on n vectors of eight lanes, operation for operation. The n Horner
  * chains advance together: each is a long run of dependent adds and multiplies, and
  * interleaving them lets the vector units overlap their latencies. */
-static inline __attribute__((always_inline)) void expN(__m512d *v, int n)
+FI_FORCE_INLINE void expN(__m512d *v, int n)
 {
     const __m512d rounder = _mm512_set1_pd(FI_ROUNDER);
     __m512d k[4], r[4], p[4];
@@ -544,7 +545,7 @@ static inline __m512d exp8(__m512d v)
  * (nine in ten), their values in z[j], and in wedge_accepted[j] those the wedge took; the
  * others (the tail, and rarer chains) go to the scalar slow path, which starts over. The n
  * exp chains run interleaved: one alone is a long run of dependent operations. */
-static inline __attribute__((always_inline)) void settle_f32(const fi_zig *t, int n,
+FI_FORCE_INLINE void settle_f32(const fi_zig *t, int n,
                                                              const __m256i *word,
                                                              const __m256i *r0, const __m256i *r1,
                                                              __m256 *z, __mmask8 *ok,
@@ -621,7 +622,7 @@ static void finish_rejected(int dtype, const batch32 *bt, const fi_stream *s, ui
     }
 }
 
-static inline __attribute__((always_inline)) void produce32_fused(
+FI_FORCE_INLINE void produce32_fused(
     int dist, int dtype, int mode, const fi_stream *s, uint64_t g0, size_t ngroups,
     void *out, const fi_params *p)
 {
@@ -682,7 +683,7 @@ static inline __m512i words8_at(const uint64_t *words, const uint64_t *li)
 }
 
 /* Values i..i+7 from the low and high words of eight blocks (as uniform64/ziggurat64). */
-static inline __attribute__((always_inline)) void emit8(int dist, batch64 *bt, double *out,
+FI_FORCE_INLINE void emit8(int dist, batch64 *bt, double *out,
                                                         size_t i, __m512i r)
 {
     __m512d x;
@@ -714,7 +715,7 @@ static inline __attribute__((always_inline)) void emit8(int dist, batch64 *bt, d
         _mm512_store_si512((void *)(bt->words + i), r);
         _mm512_storeu_si512((void *)(bt->rej_index + bt->nrej), _mm512_maskz_compress_epi64(rj,
                             _mm512_add_epi64(lane, _mm512_set1_epi64((long long)i))));
-        bt->nrej += (size_t)__builtin_popcount(rj);
+        bt->nrej += (size_t)fi_popcount32(rj);
     }
     _mm512_storeu_pd(out + i, x);
 }
@@ -756,7 +757,7 @@ static inline __mmask8 settle8_f64(const fi_zig *t, __m512i words, const uint32_
 }
 
 /* Sixteen values from half a group: low words lo, high words hi, in value order. */
-static inline __attribute__((always_inline)) void emit16x64(int dist, batch64 *bt, double *out,
+FI_FORCE_INLINE void emit16x64(int dist, batch64 *bt, double *out,
                                                             size_t i, __m512i lo, __m512i hi)
 {
     const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
@@ -765,7 +766,7 @@ static inline __attribute__((always_inline)) void emit16x64(int dist, batch64 *b
     emit8(dist, bt, out, i + 8, _mm512_permutex2var_epi32(lo, second, hi));
 }
 
-static inline __attribute__((always_inline)) void produce64_fused(
+FI_FORCE_INLINE void produce64_fused(
     int dist, const fi_stream *s, uint64_t g0, size_t ngroups, double *out, const fi_params *p)
 {
     round_keys rk;
@@ -937,7 +938,7 @@ static inline __m512d tn_x8(const tn_par *bt, int mirror, __m512d z)
 
 /* Store values i..i+7 and note the lanes not in ok (words r) in rj, when given, for the
  * scalar sampler. */
-static inline __attribute__((always_inline)) void tn_finish8(int dtype, int mirror,
+FI_FORCE_INLINE void tn_finish8(int dtype, int mirror,
                                                              const tn_par *bt, tn_rej *rj,
                                                              void *out, size_t i, __m512i r,
                                                              __m512d z, __mmask8 ok)
@@ -949,7 +950,7 @@ static inline __attribute__((always_inline)) void tn_finish8(int dtype, int mirr
         _mm512_store_si512((void *)(rj->words + i), r);
         _mm512_storeu_si512((void *)(rj->rej_index + rj->nrej), _mm512_maskz_compress_epi64(no,
                             _mm512_add_epi64(lane, _mm512_set1_epi64((long long)i))));
-        rj->nrej += (size_t)__builtin_popcount(no);
+        rj->nrej += (size_t)fi_popcount32(no);
     }
 }
 
@@ -957,7 +958,7 @@ static inline __attribute__((always_inline)) void tn_finish8(int dtype, int mirr
  * region and inside [alpha, beta]: what fi_truncnorm_value computes for them. Returns
  * those lanes; the others are noted in rj (when given) for the scalar sampler, which
  * starts over from the same words. */
-static inline __attribute__((always_inline)) __mmask8 tn_emit8(int dtype, int half, int mirror,
+FI_FORCE_INLINE __mmask8 tn_emit8(int dtype, int half, int mirror,
                                                                const tn_par *bt, tn_rej *rj,
                                                                void *out, size_t i, __m512i r,
                                                                __mmask8 *fast)
@@ -984,7 +985,7 @@ static inline __attribute__((always_inline)) __mmask8 tn_emit8(int dtype, int ha
 
 /* fi_log of internal.h on n vectors of eight lanes, operation for operation, the chains
  * interleaved as in expN. */
-static inline __attribute__((always_inline)) void logN(__m512d *x, int n)
+FI_FORCE_INLINE void logN(__m512d *x, int n)
 {
     const __m512d one = _mm512_set1_pd(1.0);
     __m512d e[4], sv[4], s2[4], q[4];
@@ -1010,7 +1011,7 @@ static inline __attribute__((always_inline)) void logN(__m512d *x, int n)
 }
 
 /* fi_logf of internal.h on n vectors of sixteen lanes, operation for operation. */
-static inline __attribute__((always_inline)) void logfN(__m512 *x, int n)
+FI_FORCE_INLINE void logfN(__m512 *x, int n)
 {
     const __m512 one = _mm512_set1_ps(1.0f);
     __m512 e[2], sv[2], s2[2], q[2];
@@ -1037,7 +1038,7 @@ static inline __attribute__((always_inline)) void logfN(__m512 *x, int n)
 
 /* log of n <= 4 vectors of eight doubles as fi_truncnorm_value takes it for the narrower
  * dtypes: (double)fi_logf((float)u), two vectors to one register of floats. */
-static inline __attribute__((always_inline)) void log_via_float(__m512d *x, int n)
+FI_FORCE_INLINE void log_via_float(__m512d *x, int n)
 {
     __m512 f[2];
     const int nf = (n + 1) / 2;
@@ -1058,7 +1059,7 @@ static inline __attribute__((always_inline)) void log_via_float(__m512d *x, int 
  * (r[j]: w1 low, w2 high); with 53-bit ones (float64) as described below. Rejected lanes
  * are noted in rj, when given, for the scalar sampler. Returns the accepted lanes, eight
  * bits a vector. */
-static inline __attribute__((always_inline)) uint32_t tn_propN(int dtype, int method, int mirror,
+FI_FORCE_INLINE uint32_t tn_propN(int dtype, int method, int mirror,
                                                                const tn_par *bt, tn_rej *rj,
                                                                void *out, size_t i,
                                                                const __m512i *r, int n,
@@ -1127,7 +1128,7 @@ static inline __attribute__((always_inline)) uint32_t tn_propN(int dtype, int me
 /* One batch of truncated normals by a proposal that has a vector form: the first proposal of
  * every value in registers; for the normal ones, the second too where the first fell
  * outside [alpha, beta]; the rest on the scalar sampler. */
-static inline __attribute__((always_inline)) void produce_truncnorm_fused(
+FI_FORCE_INLINE void produce_truncnorm_fused(
     int dtype, int method, int mirror, const fi_stream *s, uint64_t g0, size_t ngroups,
     void *out, const fi_params *p)
 {
@@ -1297,7 +1298,7 @@ static inline __m512 tn_x16(int mode, int mirror, const batch32 *bt, __m512 z)
 /* Values i..i+15 from one register of words, as normal() makes them (emit16) from a first
  * draw in the ziggurat's fast region that lands inside [alpha, beta], clamped to [lo, hi];
  * returns the other lanes, for tn_finish32. */
-static inline __attribute__((always_inline)) __mmask16 tn_emit16(int dtype, int mode, int half,
+FI_FORCE_INLINE __mmask16 tn_emit16(int dtype, int mode, int half,
                                                             int mirror, batch32 *bt,
                                                             __m512 alpha, __m512 beta,
                                                             __m512 offset, void *out, size_t i,
@@ -1419,7 +1420,7 @@ static void tn_finish32(int dtype, int mode, int half, int mirror, const batch32
     }
 }
 
-static inline __attribute__((always_inline)) void produce_truncnorm32_fused(
+FI_FORCE_INLINE void produce_truncnorm32_fused(
     int dtype, int mode, int half, int mirror, const fi_stream *s, uint64_t g0,
     size_t ngroups, void *out, const fi_params *p)
 {
@@ -1506,4 +1507,5 @@ static void produce_truncnorm(int dtype, const fi_stream *s, uint64_t g0, size_t
 }
 
 #include "kernels.inc.h"
+FI_TARGET_END
 #endif

@@ -2,7 +2,8 @@
  * Advanced SIMD is part of every AArch64 CPU, so no pragma and no feature test: only the
  * word generator is vectorized here, and the fills are kernels.inc.h's plain C, which the
  * compiler vectorizes for this unit as it does for the scalar path. */
-#if defined(__aarch64__)
+#include "portable.h"
+#ifdef FI_ARM64
 #include <arm_neon.h>
 #include "philox.h"
 #include "internal.h"

@@ -50,3 +50,8 @@ cdef extern from "fastinit.h" nogil:
 cdef extern from "philox.h" nogil:
     void c_philox4x32 "philox4x32"(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4])
 
+
+cdef extern from "pool.h" nogil:
+    ctypedef void (*fi_task)(void *ctx, uint64_t i) noexcept nogil
+    void fi_pool_run(int nthreads, uint64_t n, fi_task task, void *ctx)
+    int fi_pool_workers()

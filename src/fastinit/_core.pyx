@@ -17,7 +17,6 @@ import ml_dtypes
 import numpy as np
 
 cimport numpy as cnp
-from cython.parallel cimport prange
 from libc.stdint cimport int64_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 

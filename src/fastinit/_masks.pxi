@@ -1,12 +1,26 @@
 # Sparse masks: exactly k nonzeros per 1-D slice, each slice from its own counter (fi_sparse_mask).
 
+ctypedef struct _mask_job:
+    const fi_stream *s
+    int code
+    const fi_out *o
+    uint64_t nslices, k, chunk
+
+
+cdef void _mask_chunk(void *ctx, uint64_t t) noexcept nogil:
+    """Slices [t*chunk, t*chunk + chunk) of a mask."""
+    cdef _mask_job *j = <_mask_job *>ctx
+    cdef uint64_t j0 = t * j.chunk
+    fi_sparse_mask(j.s, j.code, j.o, j0, min(j.chunk, j.nslices - j0), j.k, 0)
+
+
 cdef object _sparse_mask(Generator g, object shape, object density, object k, object axis,
                          object dtype, object out, object index):
     """Generator.sparse_mask (its docstring says what); g is the Generator."""
     cdef fi_stream s
     cdef fi_out o
-    cdef uint64_t nslices, j0, kk, kc, chunk, t, nchunks
-    cdef int nt, code
+    cdef uint64_t nslices, kk, kc
+    cdef int code
     code, dt = _resolve_mask_dtype(dtype, out)
     shp = _shape_of(shape)
     if len(shp) == 0:
@@ -57,17 +71,12 @@ cdef object _sparse_mask(Generator g, object shape, object density, object k, ob
         _describe(arr.transpose(tuple(range(ax)) + tuple(range(ax + 1, len(shp))) + (ax,)),
                   &o)
     o.contiguous = 0
-    nt = _num_threads
     # Threads for large masks: chunks of slices worth about 2**16 draws each.
-    chunk = max(1, (1 << 16) // kk)
-    nchunks = (nslices + chunk - 1) // chunk
+    cdef _mask_job j
+    j.s, j.code, j.o, j.nslices, j.k = &s, code, &o, nslices, kc
+    j.chunk = max(1, (1 << 16) // kk)
     with nogil:
-        if nt <= 1 or nchunks <= 1:
-            fi_sparse_mask(&s, code, &o, 0, nslices, kc, 0)
-        else:
-            for t in prange(nchunks, num_threads=nt, schedule="dynamic"):
-                j0 = t * chunk
-                fi_sparse_mask(&s, code, &o, j0, min(chunk, nslices - j0), kc, 0)
+        fi_pool_run(_num_threads, (nslices + j.chunk - 1) // j.chunk, _mask_chunk, &j)
     return arr
 
 

@@ -38,78 +38,99 @@ def get_num_threads():
     return _num_threads
 
 
-cdef void _span(int dist, int code, const fi_stream *s, const fi_params *p, const fi_out *o,
-                uint64_t first, uint64_t start, uint64_t n) noexcept nogil:
-    """Values [first + start, first + start + n) of a call; o holds value `first` first."""
-    if o.contiguous:
-        fi_fill_contig(dist, code, s, p, o.data + start * fi_itemsize(code), first + start, n)
+# One fill job, as the pool's tasks see it: chunk t covers values [t*chunk, t*chunk + chunk)
+# of the n to write (b: the block of an index= call, else NULL).
+ctypedef struct _fill_job:
+    int dist, code
+    const fi_stream *s
+    const fi_params *p
+    const fi_out *o
+    const fi_block *b
+    uint64_t first, n, chunk
+
+
+cdef void _fill_chunk(void *ctx, uint64_t t) noexcept nogil:
+    """Values [first + start, first + start + m) of a call, chunk t; o holds value `first`
+    first."""
+    cdef _fill_job *j = <_fill_job *>ctx
+    cdef uint64_t start = t * j.chunk
+    cdef uint64_t m = min(j.chunk, j.n - start)
+    if j.b != NULL:
+        fi_fill_block(j.dist, j.code, j.s, j.p, j.o, j.b, start, m)
+    elif j.o.contiguous:
+        fi_fill_contig(j.dist, j.code, j.s, j.p, j.o.data + start * fi_itemsize(j.code),
+                       j.first + start, m)
     else:
-        fi_fill_strided(dist, code, s, p, o, start, n)
+        fi_fill_strided(j.dist, j.code, j.s, j.p, j.o, start, m)
+
+
+cdef uint64_t _chunk_size(uint64_t n, int nt) noexcept nogil:
+    """Chunks of at most 2**20 values (a few ms), many per thread: the threads take them as
+    they finish, so a thread slowed by a neighbour on a shared machine holds up the call by
+    at most one small chunk. A multiple of 2048 values, so chunks start on whole groups."""
+    cdef uint64_t chunk = n // (16 * <uint64_t>nt)
+    if chunk < (1 << 16):
+        chunk = 1 << 16
+    elif chunk > (1 << 20):
+        chunk = 1 << 20
+    return (chunk + 2047) // 2048 * 2048
+
+
+cdef void _run_job(_fill_job *j) noexcept nogil:
+    cdef int nt = _num_threads
+    if nt <= 1 or j.n < _PARALLEL_MIN:
+        j.chunk = j.n
+        _fill_chunk(j, 0)
+        return
+    j.chunk = _chunk_size(j.n, nt)
+    fi_pool_run(nt, (j.n + j.chunk - 1) // j.chunk, _fill_chunk, j)
 
 
 cdef void _run(int dist, int code, const fi_stream *s, const fi_params *p, const fi_out *o,
                uint64_t first, uint64_t n) noexcept nogil:
     """Fill values [first, first + n) of one call into o, in chunks spread over the threads.
     The chunks only change who computes which values, never the values."""
-    cdef int nt = _num_threads
-    cdef uint64_t chunk, nchunks, start, t
-    if nt <= 1 or n < _PARALLEL_MIN:
-        _span(dist, code, s, p, o, first, 0, n)
-        return
-    # Chunks of at most 2**20 values (a few ms), many per thread: the threads take them as
-    # they finish, so a thread slowed by a neighbour on a shared machine holds up the call
-    # by at most one small chunk.
-    chunk = n // (16 * <uint64_t>nt)
-    if chunk < (1 << 16):
-        chunk = 1 << 16
-    elif chunk > (1 << 20):
-        chunk = 1 << 20
-    chunk = (chunk + 2047) // 2048 * 2048
-    nchunks = (n + chunk - 1) // chunk
-    for t in prange(nchunks, num_threads=nt, schedule="dynamic"):
-        start = t * chunk
-        _span(dist, code, s, p, o, first, start, min(chunk, n - start))
-
-
-cdef void _span_block(int dist, int code, const fi_stream *s, const fi_params *p,
-                      const fi_out *o, const fi_block *b, uint64_t start, uint64_t n) noexcept nogil:
-    fi_fill_block(dist, code, s, p, o, b, start, n)
+    cdef _fill_job j
+    j.dist, j.code, j.s, j.p, j.o, j.b, j.first, j.n = dist, code, s, p, o, NULL, first, n
+    _run_job(&j)
 
 
 cdef void _run_block(int dist, int code, const fi_stream *s, const fi_params *p,
                      const fi_out *o, const fi_block *b, uint64_t n) noexcept nogil:
     """Fill the n elements of block b, in chunks spread over the threads, as _run."""
-    cdef int nt = _num_threads
-    cdef uint64_t chunk, nchunks, start, t
-    if nt <= 1 or n < _PARALLEL_MIN:
-        _span_block(dist, code, s, p, o, b, 0, n)
-        return
-    chunk = n // (16 * <uint64_t>nt)
-    chunk = min(max(chunk, <uint64_t>1 << 16), <uint64_t>1 << 20)
-    nchunks = (n + chunk - 1) // chunk
-    for t in prange(nchunks, num_threads=nt, schedule="dynamic"):
-        start = t * chunk
-        _span_block(dist, code, s, p, o, b, start, min(chunk, n - start))
+    cdef _fill_job j
+    j.dist, j.code, j.s, j.p, j.o, j.b, j.first, j.n = dist, code, s, p, o, b, 0, n
+    _run_job(&j)
 
+
+def _pool_workers():
+    """Testing hook: the pool's worker threads started in this process."""
+    return fi_pool_workers()
 
 
 # ---- constants ------------------------------------------------------------------------
+
+ctypedef struct _bits_job:
+    char *data
+    size_t itemsize, n, chunk
+    uint64_t bits
+
+
+cdef void _bits_chunk(void *ctx, uint64_t t) noexcept nogil:
+    cdef _bits_job *j = <_bits_job *>ctx
+    cdef size_t start = t * j.chunk
+    fi_fill_bits(j.data + start * j.itemsize, j.itemsize, j.bits, min(j.chunk, j.n - start))
+
 
 def fill_bits(cnp.ndarray arr, uint64_t bits):
     """Set every element of arr, C-contiguous and writeable, to the bit pattern `bits` (its
     low itemsize bytes), split over the threads as the random fills are."""
     if not cnp.PyArray_IS_C_CONTIGUOUS(arr) or not arr.flags.writeable:
         raise ValueError("fill_bits writes to a writeable C-contiguous array")
-    cdef size_t es = arr.itemsize, n = arr.size, chunk = 1 << 20, t, nchunks
-    if es not in (1, 2, 4, 8):
-        raise ValueError(f"fill_bits takes items of 1, 2, 4 or 8 bytes, not {es}")
-    cdef char *data = cnp.PyArray_BYTES(arr)
-    cdef int nt = _num_threads
-    nchunks = (n + chunk - 1) // chunk
+    cdef _bits_job j
+    j.itemsize, j.n, j.chunk, j.bits = arr.itemsize, arr.size, 1 << 20, bits
+    if j.itemsize not in (1, 2, 4, 8):
+        raise ValueError(f"fill_bits takes items of 1, 2, 4 or 8 bytes, not {j.itemsize}")
+    j.data = cnp.PyArray_BYTES(arr)
     with nogil:
-        if nt <= 1 or nchunks <= 1:
-            fi_fill_bits(data, es, bits, n)
-        else:
-            for t in prange(nchunks, num_threads=nt, schedule="static"):
-                fi_fill_bits(data + t * chunk * es, es, bits, min(chunk, n - t * chunk))
-
+        fi_pool_run(_num_threads, (j.n + j.chunk - 1) // j.chunk, _bits_chunk, &j)

@@ -1,0 +1,51 @@
+/* cpu.c -- feature detection by CPUID and XGETBV (portable.h gives both on every compiler).
+ * An instruction set counts only if the CPU has it AND the operating system saves the
+ * registers it uses across context switches (XCR0), as the compilers' own
+ * __builtin_cpu_supports would check. */
+#include "cpu.h"
+#include "portable.h"
+
+#ifdef FI_X86
+static int bit(uint32_t reg, int n) { return (reg >> n) & 1; }
+
+static unsigned detect(void)
+{
+    uint32_t r1[4], r7[4], r71[4];
+    unsigned f = 0;
+    fi_cpuid(0, 0, r1);
+    uint32_t max_leaf = r1[0];
+    if (max_leaf < 7) return 0;
+    fi_cpuid(1, 0, r1);
+    fi_cpuid(7, 0, r7);
+    fi_cpuid(7, 1, r71);
+    /* ecx of leaf 1: 27 OSXSAVE, 28 AVX, 29 F16C */
+    if (!bit(r1[2], 27) || !bit(r1[2], 28)) return 0;
+    uint64_t xcr0 = fi_xgetbv0();
+    if ((xcr0 & 0x6) != 0x6) return 0;                      /* XMM and YMM state */
+    if (bit(r1[2], 29) && bit(r7[1], 5)) f |= FI_CPU_AVX2;  /* ebx of leaf 7: 5 AVX2 */
+    /* 16 F, 17 DQ, 30 BW, 31 VL; XCR0 bits 5-7: opmask, upper ZMM0-15, ZMM16-31 */
+    if ((f & FI_CPU_AVX2) && (xcr0 & 0xe0) == 0xe0 && bit(r7[1], 16) && bit(r7[1], 17)
+        && bit(r7[1], 30) && bit(r7[1], 31)) {
+        f |= FI_CPU_AVX512;
+        if (bit(r7[2], 1) && bit(r7[2], 6)) f |= FI_CPU_AVX512_VBMI;   /* ecx: VBMI, VBMI2 */
+        if (bit(r71[0], 5)) f |= FI_CPU_AVX512_BF16;                    /* eax of 7.1 */
+    }
+    return f;
+}
+#endif
+
+unsigned fi_cpu_features(void)
+{
+#ifdef FI_X86
+    /* Read once; two threads racing here both compute the same value. */
+    static volatile int done;
+    static volatile unsigned features;
+    if (!done) {
+        features = detect();
+        done = 1;
+    }
+    return features;
+#else
+    return 0;
+#endif
+}
