@@ -186,8 +186,8 @@ def engine(simd, threads):
 def isolated():
     """Run a case without leaking global state: fastinit's default generator, and, if torch
     is imported, torch's default RNG state and any torch.nn.init patch."""
-    import fastinit._args as fargs
-    default = fargs._default
+    import fastinit._state as fstate
+    default = fstate._default
     default_state = default.state
     torch = sys.modules.get("torch")
     rng = torch.get_rng_state() if torch is not None else None
@@ -195,7 +195,7 @@ def isolated():
         yield
     finally:
         default.state = default_state
-        fargs._default = default
+        fstate._default = default
         torch_now = sys.modules.get("torch")
         if torch_now is not None:
             ft = sys.modules.get("fastinit.torch")

@@ -36,4 +36,4 @@ def restore_default_generator():
     state = saved.state
     yield
     saved.state = state
-    fastinit._args._default = saved
+    fastinit._state._default = saved

@@ -599,3 +599,155 @@ def test_fill_range_errors_new_distributions():
     ro.flags.writeable = False
     check(ValueError, ro, "bernoulli", KEY, 0, 0, ro, 0.5)
     check(ValueError, b, "sparse_mask", KEY, 0, 0, b, 0.5)                      # not a fill dist
+
+
+# ---- the Python layer: zero-size tensors ----------------------------------------------------
+# An initializer asked for a zero-size tensor returns an empty array of that shape (or its
+# out=, untouched) and leaves its generator where it was, whole or as a shard (index=): the
+# whole call would advance it by 0 blocks.
+
+ZERO_INITS = {
+    "Orthogonal": lambda: fastinit.Orthogonal(seed=1),
+    "orthogonal": lambda: fastinit.orthogonal(2.0, seed=1),
+    "Orthogonal-axis0": lambda: fastinit.Orthogonal(column_axis=0, seed=1),
+    "GlorotUniform": lambda: fastinit.GlorotUniform(seed=1),
+    "he_normal": lambda: fastinit.he_normal(seed=1),
+    "VarianceScaling-geo": lambda: fastinit.VarianceScaling(mode="fan_geo_avg", seed=1),
+    "TruncatedNormal": lambda: fastinit.TruncatedNormal(seed=1),
+    "MartensSparse": lambda: fastinit.defaults.MartensSparse(seed=1),
+    "Identity": lambda: fastinit.Identity(),
+    "Constant": lambda: fastinit.Constant(2.0),
+}
+ZERO_INIT_SHAPES = [(0, 3), (3, 0), (0, 0), (0, 2, 3), (2, 0, 3)]
+ZERO_DELTA_SHAPES = [(0, 3, 4), (3, 0, 4), (3, 0, 0), (0, 0, 3, 4), (3, 3, 0, 0), (3, 3, 0, 4)]
+
+
+def _zero_init_calls(init, shape, g):
+    """init on a zero-size shape every way it is called; each returns an empty array."""
+    yield init(shape, generator=g)
+    yield init(shape, generator=g, index=())
+    yield init(shape, generator=g, index=np.s_[..., 0:0])
+    out = np.empty(shape, np.float32)
+    assert init(shape, generator=g, out=out) is out
+    yield out
+    out = np.empty(np.empty(shape)[0:0].shape, np.float32)
+    assert init(shape, generator=g, out=out, index=np.s_[0:0]) is out
+    yield out
+
+
+@pytest.mark.parametrize("name, shape", [pytest.param(n, s, id=f"{n}-{s}")
+                                         for n in ZERO_INITS for s in ZERO_INIT_SHAPES
+                                         if n != "Identity" or len(s) == 2])
+def test_initializer_zero_size_is_a_no_op(name, shape):
+    init = ZERO_INITS[name]()
+    g = fresh()
+    counter = g.counter
+    whole = init(shape)
+    assert whole.shape == shape and whole.dtype == np.float32
+    for x in _zero_init_calls(init, shape, g):
+        assert x.size == 0
+    assert g.counter == counter
+
+
+@pytest.mark.parametrize("shape", ZERO_DELTA_SHAPES, ids=str)
+@pytest.mark.parametrize("make", [lambda: fastinit.DeltaOrthogonal(seed=1),
+                                  lambda: fastinit.delta_orthogonal(2.0, seed=1)],
+                         ids=["DeltaOrthogonal", "delta_orthogonal"])
+def test_delta_orthogonal_zero_size_is_a_no_op(make, shape):
+    """A kernel with a zero dim has no centre to put its matrix at: nothing is made, and
+    with index= the generator does not move either (it used to advance by the matrix of the
+    last two dims, unlike the same call without index=)."""
+    init = make()
+    assert init(shape).shape == shape
+    g = fresh()
+    counter = g.counter
+    for x in _zero_init_calls(init, shape, g):
+        assert x.size == 0
+    assert g.counter == counter
+
+
+def test_unseeded_initializer_zero_size_leaves_the_default(restore_default_generator):
+    g = fastinit.manual_seed(3)
+    init = fastinit.Orthogonal()                # draws its own seed from the default, once
+    counter = g.counter
+    for shape in ZERO_INIT_SHAPES:
+        assert init(shape).shape == shape
+        assert init(shape, index=()).shape == shape
+    assert fastinit.default_generator() is g and g.counter == counter
+
+
+# ---- the Python layer: bools where numbers belong ----------------------------------------
+# A bool is refused wherever a number is expected: TypeError where the number is a real
+# (bounds, stds, gains, scales; and shapes, as NumPy and torch refuse them), ValueError where it
+# is a count, index, axis or seed (the message says "must be ... an int"), and ValueError
+# where torch defines the error (calculate_gain's param, and kaiming's a through it).
+
+def _arr(shape=(4, 6)):
+    return sentinel(shape, F32)
+
+
+BOOL_TYPE_ERRORS = {
+    "uniform_-a": lambda b: fastinit.uniform_(_arr(), b, 2.0),
+    "normal_-std": lambda b: fastinit.normal_(_arr(), 0.0, b),
+    "trunc_normal_-a": lambda b: fastinit.trunc_normal_(_arr(), a=b, b=3.0),
+    "constant_-val": lambda b: fastinit.constant_(_arr(), b),
+    "xavier_uniform_-gain": lambda b: fastinit.xavier_uniform_(_arr(), b),
+    "orthogonal_-gain": lambda b: fastinit.orthogonal_(_arr(), b),
+    "sparse_-sparsity": lambda b: fastinit.sparse_(_arr(), b),
+    "sparse_-std": lambda b: fastinit.sparse_(_arr(), 0.5, b),
+    "generator": lambda b: fastinit.normal_(_arr(), generator=b),
+    "full_shape": lambda b: fastinit.normal_(_arr((1, 6)), full_shape=(b, 6), index=np.s_[:1]),
+    "Constant-value": lambda b: fastinit.Constant(b),
+    "RandomUniform-minval": lambda b: fastinit.RandomUniform(b, 2.0),
+    "RandomNormal-stddev": lambda b: fastinit.RandomNormal(0.0, b),
+    "TruncatedNormal-lower": lambda b: fastinit.TruncatedNormal(lower=b, upper=3.0),
+    "VarianceScaling-scale": lambda b: fastinit.VarianceScaling(b),
+    "Orthogonal-gain": lambda b: fastinit.Orthogonal(b),
+    "Identity-gain": lambda b: fastinit.Identity(b),
+    "uniform-scale": lambda b: fastinit.uniform(b),
+    "initializer-shape": lambda b: fastinit.GlorotUniform(seed=0)((b, 4)),
+    "initializer-scalar-shape": lambda b: fastinit.RandomNormal(seed=0)(b),
+    "initializer-generator": lambda b: fastinit.GlorotUniform(seed=0)((3, 4), generator=b),
+    "martens_sparse_-std": lambda b: fastinit.defaults.martens_sparse_(_arr(), 2, b),
+    "DepthScaledNormal-stddev": lambda b: fastinit.defaults.DepthScaledNormal(b),
+}
+BOOL_VALUE_ERRORS = {
+    "dirac_-groups": lambda b: fastinit.dirac_(_arr((4, 4, 3)), b),
+    "kaiming_uniform_-a": lambda b: fastinit.kaiming_uniform_(_arr(), b),
+    "calculate_gain-param": lambda b: fastinit.calculate_gain("leaky_relu", b),
+    "seed": lambda b: fastinit.GlorotUniform(seed=b),
+    "VarianceScaling-in_axis": lambda b: fastinit.VarianceScaling(in_axis=b),
+    "Orthogonal-column_axis": lambda b: fastinit.Orthogonal(column_axis=b),
+    "martens_sparse_-k": lambda b: fastinit.defaults.martens_sparse_(_arr(), b),
+    "depth_scaled_normal_-num_layers": lambda b: fastinit.defaults.depth_scaled_normal_(
+        _arr(), 0.02, b),
+    "torch_embedding_-padding_idx": lambda b: fastinit.defaults.torch_embedding_(_arr(), b),
+}
+
+
+@pytest.mark.parametrize("b", [True, False, np.True_, np.False_], ids=repr)
+@pytest.mark.parametrize("call", [pytest.param(c, id=n) for n, c in BOOL_TYPE_ERRORS.items()])
+def test_bool_for_a_real_or_a_shape_is_type_error(call, b, restore_default_generator):
+    g = fastinit.manual_seed(1)
+    with pytest.raises(TypeError):
+        call(b)
+    assert g.counter == 0
+
+
+@pytest.mark.parametrize("b", [True, False, np.True_, np.False_], ids=repr)
+@pytest.mark.parametrize("call", [pytest.param(c, id=n) for n, c in BOOL_VALUE_ERRORS.items()])
+def test_bool_for_an_int_is_value_error(call, b, restore_default_generator):
+    g = fastinit.manual_seed(1)
+    with pytest.raises(ValueError):
+        call(b)
+    assert g.counter == 0
+
+
+def test_bool_in_a_shape_leaves_out_alone():
+    out = sentinel((1, 4), F32)
+    bits = as_bits(out).copy()
+    g = fresh()
+    for shape in [(True, 4), True, (np.True_, 4)]:
+        expect_error(TypeError, lambda: fastinit.he_normal()(shape, out=out, generator=g), g,
+                     out)
+    assert np.array_equal(as_bits(out), bits)

@@ -39,15 +39,15 @@ def _params():
 def _restore_global_state():
     """Whatever a case does, the SIMD path, the thread count and the default generator are
     as they were after it (G.compute also restores torch's RNG and any patch)."""
-    import fastinit._args as fargs
+    import fastinit._state as fstate
     simd, threads = fastinit.get_simd(), fastinit.get_num_threads()
-    default = fargs._default
+    default = fstate._default
     state = default.state
     yield
     fastinit.set_simd(simd)
     fastinit.set_num_threads(threads)
     default.state = state
-    fargs._default = default
+    fstate._default = default
 
 
 def _golden():

@@ -785,3 +785,154 @@ def test_non_array_is_type_error(name, bad):
     fill = ALL_INPLACE.get(name, fastinit.dirac_)
     with pytest.raises(TypeError):
         fill(bad)
+
+
+# ---- zero-size tensors, whole or as shards -----------------------------------------------
+# A zero-size tensor has nothing to write, and its whole call would advance a generator by
+# ceil(0 / 64) * 16 = 0 blocks: given as a shard too (full_shape with a zero dim, any index),
+# it writes nothing and leaves the generator where it was. orthogonal_ (rows = 0) and
+# xavier_* (fan_in + fan_out = 0) used to divide by zero on that path.
+
+ZERO_SHAPES = [(0, 3), (3, 0), (0, 0), (0, 2, 3), (2, 0, 3), (2, 3, 0)]
+# how the zero-size tensor is passed: whole, or as the shard full[index]
+ZERO_FORMS = {"whole": None, "index-all": (), "index-rows": np.s_[0:0],
+              "index-last": np.s_[..., 0:0]}
+
+
+def _zero_call(fill, shape, form, **kw):
+    """fill on a zero-size tensor of shape, whole or as full[index]; returns (array, out)."""
+    index = ZERO_FORMS[form]
+    if index is None:
+        t = np.empty(shape, np.float32)
+        return t, fill(t, **kw)
+    t = np.empty(np.empty(shape)[index].shape, np.float32)
+    return t, fill(t, full_shape=shape, index=index, **kw)
+
+
+def _rank_ok(name, shape):
+    return len(shape) == 2 if name == "sparse_" else True
+
+
+def test_orthogonal_zero_rows_shard_is_a_no_op():
+    g = fastinit.Generator(3)
+    g.random(10)
+    counter = g.counter
+    t = np.empty((0, 3), np.float32)
+    assert fastinit.init.orthogonal_(t, generator=g, full_shape=(0, 3), index=np.s_[0:0]) is t
+    assert t.shape == (0, 3) and g.counter == counter
+
+
+@pytest.mark.parametrize("form", list(ZERO_FORMS))
+@pytest.mark.parametrize("name, shape", [pytest.param(n, s, id=f"{n}-{s}")
+                                         for n in RANDOM_FILLS for s in ZERO_SHAPES
+                                         if _rank_ok(n, s)])
+def test_zero_size_tensor_does_not_move_the_generator(name, shape, form):
+    g = fastinit.Generator(5)
+    g.random(10)            # a non-zero counter, so "unchanged" is not just "still 0"
+    counter = g.counter
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # kaiming's zero-element warning
+        t, out = _zero_call(RANDOM_FILLS[name], shape, form, generator=g)
+    assert out is t and t.size == 0
+    assert g.counter == counter
+
+
+@pytest.mark.parametrize("form", list(ZERO_FORMS))
+@pytest.mark.parametrize("name", list(RANDOM_FILLS))
+def test_zero_size_tensor_does_not_move_the_default(name, form, restore_default_generator):
+    g = fastinit.manual_seed(6)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for shape in ZERO_SHAPES:
+            if _rank_ok(name, shape):
+                _zero_call(RANDOM_FILLS[name], shape, form)
+    assert fastinit.default_generator() is g and g.counter == 0
+
+
+@pytest.mark.parametrize("name", ["orthogonal_", "xavier_uniform_", "uniform_", "sparse_"])
+def test_zero_size_shard_takes_no_torch_key(name):
+    """A zero-size tensor draws nothing, so no key is taken from a torch.Generator either,
+    whole or as a shard."""
+    torch = pytest.importorskip("torch")
+    tg = torch.Generator().manual_seed(7)
+    before = tg.get_state().clone()
+    for form in ZERO_FORMS:
+        _zero_call(RANDOM_FILLS[name], (0, 4), form, generator=tg)
+    assert torch.equal(tg.get_state(), before)
+
+
+@pytest.mark.parametrize("shape", [(4, 3), (3, 4), (2, 3, 4)], ids=str)
+def test_orthogonal_empty_shard_of_a_tensor_still_moves_the_generator(shape):
+    """Contrast: an empty block of a tensor that is not empty takes its place in the stream,
+    as the whole call would."""
+    whole = fastinit.Generator(8)
+    fastinit.orthogonal_(np.empty(shape, np.float32), generator=whole)
+    g = fastinit.Generator(8)
+    t = np.empty((0,) + shape[1:], np.float32)
+    fastinit.orthogonal_(t, generator=g, full_shape=shape, index=np.s_[0:0])
+    assert g.counter == whole.counter > 0
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (3, 0), (0, 0), (0, 2, 3), (2, 0, 3)], ids=str)
+def test_orthogonal_zero_size_like_torch(shape):
+    """torch.nn.init.orthogonal_ returns a zero-element tensor unchanged."""
+    torch = pytest.importorskip("torch")
+    ref = torch.nn.init.orthogonal_(torch.empty(shape))
+    t = np.empty(shape, np.float32)
+    assert fastinit.orthogonal_(t, generator=0) is t and t.shape == tuple(ref.shape)
+    tt = torch.empty(shape)
+    assert fastinit.orthogonal_(tt, generator=0) is tt and tt.shape == ref.shape
+
+
+@pytest.mark.parametrize("shape", [(0, 3), (3, 0), (0, 0)], ids=str)
+def test_sparse_zero_size_like_torch(shape):
+    torch = pytest.importorskip("torch")
+    tg = torch.Generator().manual_seed(1)
+    before = tg.get_state().clone()
+    assert torch.nn.init.sparse_(torch.empty(shape), 0.5, generator=tg).shape == shape
+    assert torch.equal(tg.get_state(), before)          # torch draws nothing either
+    g = fastinit.Generator(1)
+    for form in ZERO_FORMS:
+        t, out = _zero_call(lambda a, **kw: fastinit.sparse_(a, 0.5, **kw), shape, form,
+                            generator=g)
+        assert out is t
+    assert g.counter == 0
+
+
+@pytest.mark.parametrize("name", ["xavier_uniform_", "xavier_normal_"])
+def test_xavier_zero_fans_is_a_no_op_not_a_zero_division(name):
+    """(0, 0) has fan_in + fan_out = 0: torch's own xavier_* raise ZeroDivisionError there;
+    fastinit leaves the tensor alone, whole or as a shard."""
+    fill = getattr(fastinit, name)
+    g = fastinit.Generator(2)
+    for shape in [(0, 0), (0, 0, 3), (2, 3, 0)]:
+        for form in ZERO_FORMS:
+            t, out = _zero_call(lambda a, **kw: fill(a, **kw), shape, form, generator=g)
+            assert out is t
+    assert g.counter == 0
+
+
+@pytest.mark.parametrize("name", ["eye_", "dirac_", "constant_", "zeros_", "ones_"])
+def test_zero_size_deterministic_fills_as_shards(name):
+    fill = {"eye_": fastinit.eye_, "dirac_": fastinit.dirac_, "zeros_": fastinit.zeros_,
+            "ones_": fastinit.ones_,
+            "constant_": lambda t, **kw: fastinit.constant_(t, 2.0, **kw)}[name]
+    shapes = [(0, 2, 3), (2, 0, 3)] if name == "dirac_" else [(0, 3), (3, 0), (0, 0)]
+    for shape in shapes:
+        for form in ZERO_FORMS:
+            t, out = _zero_call(fill, shape, form)
+            assert out is t and t.size == 0
+
+
+# ---- bools are not shapes -----------------------------------------------------------------
+
+@pytest.mark.parametrize("full_shape", [(True, 6), (4, np.True_), True], ids=str)
+def test_bool_in_full_shape_is_type_error(full_shape):
+    """operator.index(True) is 1, but a bool in a shape is a mistake (NumPy and torch refuse
+    it with TypeError); the array and the generator are left alone."""
+    t = sentinel((1, 6), np.float32)
+    before = as_bits(t).copy()
+    g = fastinit.Generator(4)
+    with pytest.raises(TypeError, match="shape"):
+        fastinit.normal_(t, generator=g, full_shape=full_shape, index=np.s_[0:1])
+    assert np.array_equal(as_bits(t), before) and g.counter == 0

@@ -21,8 +21,8 @@ from fastinit._core import (
 )
 
 from fastinit import defaults, init, initializers
-from fastinit._args import default_generator, manual_seed
 from fastinit._fans import calculate_gain
+from fastinit._state import default_generator, manual_seed
 from fastinit.init import (
     constant_, dirac_, eye_, kaiming_normal_, kaiming_uniform_, normal_, ones_, orthogonal_,
     sparse_, trunc_normal_, uniform_, xavier_normal_, xavier_uniform_, zeros_,

@@ -3,65 +3,40 @@
 The in-place functions (torch names) and the initializer objects (Keras/JAX names) take
 their arrays, dtypes, shapes, generators and numbers through these helpers, so every check
 and every message is written once. The kernels' own buffer checks live in ``_core.pyx``.
+
+Below this module: ``_adapt`` (torch dtypes and tensors as NumPy sees them) and ``_state``
+(the default generator). It never imports the torch adapter or anything above it.
 """
 import functools
 import math
 import numbers
 import operator
-import sys
 
 import numpy as np
 
+from fastinit import _adapt, _state
 from fastinit._core import BFLOAT16, Generator, plan_index
+# Re-exported: the default generator's functions were defined here before _state held them.
+from fastinit._state import default_generator, fresh_seed, manual_seed  # noqa: F401
 
 FLOAT_DTYPES = (np.dtype(np.float16), BFLOAT16, np.dtype(np.float32), np.dtype(np.float64))
-
-_default = Generator()
-
-
-def default_generator():
-    """The generator that ``generator=None`` means. ``manual_seed`` replaces it."""
-    return _default
-
-
-def manual_seed(seed):
-    """Seed the default generator (used wherever ``generator=None``) and return it.
-
-    Unseeded initializer objects also take their fixed seed from it when they are built.
-    """
-    global _default
-    _default = Generator(seed)
-    return _default
 
 
 def generator(gen):
     """A ``fastinit.Generator`` from ``generator=``: a Generator, an int seed, a
     ``torch.Generator`` (one key drawn from it), or None (the default generator)."""
     if gen is None:
-        return _default
+        return _state._default
     if isinstance(gen, Generator):
         return gen
     if isinstance(gen, numbers.Integral) and not isinstance(gen, bool):
         return Generator(int(gen))
     if isinstance(gen, np.random.SeedSequence):
         return Generator(gen)
-    if _is_torch(gen, "Generator"):
-        from fastinit import torch as _torch
-        return _torch.generator_from(gen)
+    if _adapt.is_torch(gen, "Generator"):
+        return _adapt.generator_from(gen)
     raise TypeError("generator must be a fastinit.Generator, an int seed, a torch.Generator "
                     f"or None, not {type(gen).__name__}")
-
-
-def _is_torch(obj, name):
-    """Whether obj is a torch.<name>, without importing torch (if torch is not imported,
-    nothing is a tensor)."""
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(obj, getattr(torch, name))
-
-
-def fresh_seed():
-    """A 53-bit seed drawn from the default generator (for unseeded initializer objects)."""
-    return int(_default.random(dtype=np.float64) * 2.0**53)
 
 
 def seed(value):
@@ -80,9 +55,8 @@ def dtype(dt):
         d = np.dtype(dt)
     except TypeError:
         d = None
-        if _is_torch(dt, "dtype"):
-            from fastinit import torch as _torch
-            d = _torch.numpy_dtype(dt)
+        if _adapt.is_torch(dt, "dtype"):
+            d = _adapt.numpy_dtype(dt)
     if d not in FLOAT_DTYPES:
         raise TypeError(f"dtype must be float16, bfloat16, float32 or float64, not {dt!r}")
     return d
@@ -92,9 +66,8 @@ def target(t):
     """The writable float array an in-place function fills: the array itself, or a zero-copy
     NumPy view of a CPU torch tensor."""
     if not isinstance(t, np.ndarray):
-        if _is_torch(t, "Tensor"):
-            from fastinit import torch as _torch
-            return _torch.as_array(t)
+        if _adapt.is_torch(t, "Tensor"):
+            return _adapt.as_array(t)
         raise TypeError(f"expected a numpy.ndarray or a torch CPU tensor, not "
                         f"{type(t).__name__}")
     if t.dtype not in FLOAT_DTYPES:
@@ -111,31 +84,38 @@ def inplace(fn):
     torch's own in-place ops do."""
     @functools.wraps(fn)
     def wrapper(tensor, *args, **kwargs):
-        if isinstance(tensor, np.ndarray) or not _is_torch(tensor, "Tensor"):
+        if isinstance(tensor, np.ndarray) or not _adapt.is_torch(tensor, "Tensor"):
             return fn(tensor, *args, **kwargs)
         if tensor.is_meta:
             return tensor
         fn(tensor, *args, **kwargs)
-        from fastinit import torch as _torch
-        _torch.written(tensor)
+        _adapt.written(tensor)
         return tensor
     return wrapper
 
 
 def is_meta(t):
     """Whether t is a torch ``meta`` tensor (no storage: in-place functions return it)."""
-    return not isinstance(t, np.ndarray) and _is_torch(t, "Tensor") and t.is_meta
+    return not isinstance(t, np.ndarray) and _adapt.is_torch(t, "Tensor") and t.is_meta
+
+
+def _dim(d):
+    """One dimension as an int. A bool is refused, as NumPy and torch refuse it in a shape:
+    ``operator.index(True)`` is 1, and ``shape=(True, 4)`` is a mistake, not (1, 4)."""
+    if isinstance(d, (bool, np.bool_)):
+        raise TypeError("a bool is not a dimension")
+    return operator.index(d)
 
 
 def shape(s):
-    """A shape: an int or a sequence of non-negative ints."""
+    """A shape: an int or a sequence of non-negative ints (not bools)."""
     if type(s) is tuple and all(type(d) is int and d >= 0 for d in s):
         return s                                # the common case, without exceptions
     try:
-        dims = (operator.index(s),)
+        dims = (_dim(s),)
     except TypeError:
         try:
-            dims = tuple(operator.index(d) for d in s)
+            dims = tuple(_dim(d) for d in s)
         except TypeError:
             raise TypeError(f"shape must be an int or a tuple of ints, not {s!r}") from None
     if any(d < 0 for d in dims):

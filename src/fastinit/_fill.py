@@ -1,8 +1,8 @@
 """Fills shared by the torch-named functions and the initializer objects.
 
-Every function takes a checked, non-empty target array and a ``fastinit.Generator``.
-``where`` is None for a whole array, or (full shape, index) when the array is the block
-full[index] of a larger logical tensor (``_args.shard``).
+Every fill takes a checked, non-empty target array and a ``fastinit.Generator``; ``draws``
+says whether a call draws at all. ``where`` is None for a whole array, or (full shape,
+index) when the array is the block full[index] of a larger logical tensor (``_args.shard``).
 """
 import math
 
@@ -25,6 +25,15 @@ ORTHOGONAL_INDEX_MAX = 1 << 28
 
 def _kw(where):
     return {} if where is None else {"size": where[0], "index": where[1]}
+
+
+def draws(arr, full, where):
+    """Whether a random fill of ``arr`` (the block at ``where`` of a tensor of shape ``full``)
+    draws: when it has values to write, and when it is an empty shard of a tensor that is not
+    empty, which still takes its place in the stream so that every rank stays in step. A
+    zero-size tensor, whole or sharded, draws nothing and resolves no generator: its whole
+    call would advance a generator by 0 blocks, and it has no fans to make a bound of."""
+    return arr.size > 0 or (where is not None and math.prod(full) > 0)
 
 
 def uniform(g, a, lo, hi, where=None):

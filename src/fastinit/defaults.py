@@ -131,7 +131,7 @@ def martens_sparse_(tensor, k=15, std=1.0, generator=None, *, full_shape=None, i
     full, where = _args.shard(arr, full_shape, index)
     kk, s = _args.count(k, "k"), _args.nonnegative(std, "std")
     torch_fans(full)
-    if arr.size or where is not None:      # an empty shard still takes its place in g
+    if _fill.draws(arr, full, where):      # an empty shard still takes its place in g
         _sparse_units(_args.generator(generator), arr, full, where, 0, kk, s)
     return tensor
 

@@ -4,8 +4,9 @@ Each fills its array in place and returns it. Fans use torch's ``(out, in, *kern
 Arrays may be float16, bfloat16, float32 or float64, contiguous or not; torch CPU tensors of
 those dtypes are written in place too, zero-copy (``meta`` tensors are returned unchanged). ``generator`` is a
 ``fastinit.Generator``, an int seed, or None for the default generator (seeded by
-``fastinit.manual_seed``). Zero-element arrays are left alone; the kaiming functions warn
-about them, as torch does.
+``fastinit.manual_seed``). Zero-element arrays are left alone, and a zero-size tensor
+given as a shard (``full_shape`` with a zero dim) too: nothing is drawn, the generator does
+not move. The kaiming functions warn about them, as torch does.
 
     >>> w = np.empty((4096, 1024), np.float32)
     >>> fastinit.init.kaiming_uniform_(w, a=math.sqrt(5), generator=0)
@@ -26,20 +27,20 @@ import warnings
 import numpy as np
 
 from fastinit import _args, _fill
-from fastinit._args import manual_seed
 from fastinit._fans import calculate_gain, torch_fan, torch_fans
+from fastinit._state import manual_seed
 
 
 @_args.inplace
 def uniform_(tensor, a=0.0, b=1.0, generator=None, *, full_shape=None, index=None):
     """Fill with U[a, b)."""
     arr = _args.target(tensor)
-    _, where = _args.shard(arr, full_shape, index)
+    full, where = _args.shard(arr, full_shape, index)
     lo, hi = _args.finite(a, "a"), _args.finite(b, "b")
     if lo > hi:
         raise ValueError(f"uniform_ expects to return a [from, to) range, but found "
                          f"from={a} > to={b}")
-    if arr.size or where is not None:      # an empty shard still moves g
+    if _fill.draws(arr, full, where):      # an empty shard still moves g
         _fill.uniform(_args.generator(generator), arr, lo, hi, where)
     return tensor
 
@@ -48,9 +49,9 @@ def uniform_(tensor, a=0.0, b=1.0, generator=None, *, full_shape=None, index=Non
 def normal_(tensor, mean=0.0, std=1.0, generator=None, *, full_shape=None, index=None):
     """Fill with N(mean, std**2)."""
     arr = _args.target(tensor)
-    _, where = _args.shard(arr, full_shape, index)
+    full, where = _args.shard(arr, full_shape, index)
     m, s = _args.finite(mean, "mean"), _args.nonnegative(std, "std")
-    if arr.size or where is not None:      # an empty shard still moves g
+    if _fill.draws(arr, full, where):      # an empty shard still moves g
         _fill.normal(_args.generator(generator), arr, m, s, where)
     return tensor
 
@@ -63,12 +64,12 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *,
     Exact (rejection sampling), for every interval, in every dtype: values lie in [a, b]
     after rounding and do not pile up on the bounds."""
     arr = _args.target(tensor)
-    _, where = _args.shard(arr, full_shape, index)
+    full, where = _args.shard(arr, full_shape, index)
     m, s = _args.finite(mean, "mean"), _args.positive(std, "std")
     lo, hi = _args.real(a, "a"), _args.real(b, "b")
     if math.isnan(lo) or math.isnan(hi) or not lo < hi:
         raise ValueError(f"trunc_normal_ needs a < b, got a={a!r}, b={b!r}")
-    if arr.size or where is not None:      # an empty shard still moves g
+    if _fill.draws(arr, full, where):      # an empty shard still moves g
         _fill.truncated_normal(_args.generator(generator), arr, m, s, lo, hi, where)
     return tensor
 
@@ -150,7 +151,7 @@ def xavier_uniform_(tensor, gain=1.0, generator=None, *, full_shape=None, index=
     full, where = _args.shard(arr, full_shape, index)
     fan_in, fan_out = torch_fans(full)
     g = _args.nonnegative(gain, "gain")     # torch's range would come out reversed
-    if arr.size or where is not None:      # an empty shard still moves g
+    if _fill.draws(arr, full, where):      # an empty shard still moves g
         bound = math.sqrt(3.0) * g * math.sqrt(2.0 / (fan_in + fan_out))
         _fill.uniform(_args.generator(generator), arr, -bound, bound, where)
     return tensor
@@ -163,7 +164,7 @@ def xavier_normal_(tensor, gain=1.0, generator=None, *, full_shape=None, index=N
     full, where = _args.shard(arr, full_shape, index)
     fan_in, fan_out = torch_fans(full)
     g = _args.nonnegative(gain, "gain")     # torch's std would be negative
-    if arr.size or where is not None:      # an empty shard still moves g
+    if _fill.draws(arr, full, where):      # an empty shard still moves g
         _fill.normal(_args.generator(generator), arr, 0.0,
                      g * math.sqrt(2.0 / (fan_in + fan_out)), where)
     return tensor
@@ -216,14 +217,15 @@ def orthogonal_(tensor, gain=1, generator=None, *, full_shape=None, index=None):
     NumPy's LAPACK in float64 for float64 arrays and in float32 otherwise (float16 and
     bfloat16 included), and the result is rounded once to the array's dtype. With index=,
     the whole matrix is made (its memory and its QR), then cut: refused above 2**28
-    elements."""
+    elements. A zero-size tensor (a zero dim, as torch's ``(0, n)`` view of it) is left
+    alone, as torch does."""
     arr = _args.target(tensor)
     full, where = _args.shard(arr, full_shape, index)
     if len(full) < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     g = _args.finite(gain, "gain")
     _fill.whole_for_index(full, where)
-    if arr.size or where is not None:      # an empty shard still moves g
+    if _fill.draws(arr, full, where):      # an empty shard still moves g; rows > 0 here
         rows = full[0]
         q = _fill.orthogonal_matrix(_args.generator(generator), rows,
                                     math.prod(full) // rows, arr.dtype, arr.size > 0, g)
@@ -242,7 +244,7 @@ def sparse_(tensor, sparsity, std=0.01, generator=None, *, full_shape=None, inde
         raise ValueError("Only tensors with 2 dimensions are supported")
     frac = _args.probability(sparsity, "sparsity")
     s = _args.nonnegative(std, "std")
-    if arr.size or where is not None:      # an empty shard still moves g
+    if _fill.draws(arr, full, where):      # an empty shard still moves g
         g = _args.generator(generator)
         _fill.normal(g, arr, 0.0, s, where)
         zero = _fill.sparse_mask(g, full, math.ceil(frac * full[0]), 0,

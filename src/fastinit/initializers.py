@@ -24,7 +24,7 @@ import math
 
 import numpy as np
 
-from fastinit import _args, _fill
+from fastinit import _args, _fill, _state
 from fastinit._core import Generator
 from fastinit._fans import FAN_MODES, axis_fans, check_axes, scaled_fan
 
@@ -48,7 +48,7 @@ class Initializer:
     def _write(self, out, shape, dtype, generator, index):
         arr, full, where = _args.output(shape, dtype, out, self.dtype, index)
         plan = self._check_shape(full)
-        if arr.size or where is not None:      # an empty shard still takes its place in g
+        if _fill.draws(arr, full, where):      # an empty shard still takes its place in g
             self._fill(arr, self._generator(generator) if self._random else None, plan, where)
         return arr
 
@@ -93,7 +93,7 @@ class RandomInitializer(Initializer):
     def __init__(self, seed=None, dtype=None):
         self.seed = _args.seed(seed)
         # Every call without generator= starts from this one state, so repeats its values.
-        self._start = Generator(self.seed if self.seed is not None else _args.fresh_seed())
+        self._start = Generator(self.seed if self.seed is not None else _state.fresh_seed())
         self.dtype = None if dtype is None else _args.dtype(dtype)
 
     def _generator(self, generator):

@@ -20,75 +20,24 @@ Writes are zero-copy, through a NumPy view of the tensor's storage (bfloat16 thr
 integer view), and bump the tensor's autograd version counter as torch's in-place ops do.
 """
 import contextlib
-import copy
 import functools
 import inspect
 import sys
 
-import numpy as np
 import torch
 
-from fastinit import _args, init as _init
-from fastinit._core import BFLOAT16, Generator
+from fastinit import _adapt, init as _init
+# Tensors as arrays live in _adapt, below the argument checks that also need them; they are
+# this module's public names too.
+from fastinit._adapt import as_array, generator_from, numpy_dtype, written  # noqa: F401
 
-_NUMPY_DTYPES = {torch.float16: np.dtype(np.float16), torch.bfloat16: BFLOAT16,
-                 torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64)}
+_NUMPY_DTYPES = _adapt.torch_dtypes()
 
 # The torch.nn.init functions that patch() replaces (calculate_gain and the fan helpers
 # compute nothing random and stay torch's).
 FUNCTIONS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
              "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
              "kaiming_normal_", "orthogonal_", "sparse_")
-
-
-# ---- tensors as arrays ---------------------------------------------------------------------
-
-def numpy_dtype(dt):
-    """The NumPy dtype of a torch float dtype fastinit fills, else None."""
-    return _NUMPY_DTYPES.get(dt)
-
-
-def as_array(t):
-    """A writable NumPy view of a CPU tensor's values (no copy). Refuses what torch's own
-    in-place ops refuse: overlapping (expanded) tensors, and inference tensors outside
-    inference mode."""
-    if t.device.type != "cpu":
-        raise ValueError(f"fastinit fills CPU tensors; this one is on {t.device}")
-    if t.layout != torch.strided:
-        raise TypeError(f"fastinit fills strided tensors, not {t.layout}")
-    dt = _NUMPY_DTYPES.get(t.dtype)
-    if dt is None:
-        raise TypeError(f"tensor has dtype {t.dtype}; fastinit fills float16, bfloat16, "
-                        "float32 and float64")
-    if t.is_neg() or t.is_conj():
-        raise ValueError("fastinit cannot write a tensor with its negative or conjugate bit "
-                         "set; call resolve_neg() first")
-    if any(st == 0 and n > 1 for st, n in zip(t.stride(), t.shape)):
-        raise ValueError("unsupported operation: more than one element of the written-to "
-                         "tensor refers to a single memory location")
-    if t.is_inference() and not torch.is_inference_mode_enabled():
-        raise ValueError("Inplace update to inference tensor outside InferenceMode is not "
-                         "allowed")
-    d = t.detach()
-    if dt is BFLOAT16:      # NumPy has no bfloat16 of torch's: view the same bits
-        return d.view(torch.int16).numpy().view(BFLOAT16)
-    return d.numpy()
-
-
-def written(t):
-    """Mark ``t`` as modified in place for autograd, as ``torch.no_grad`` in-place ops do."""
-    torch.autograd.graph.increment_version(t)
-
-
-_TEMPLATE = Generator(0)
-
-
-def generator_from(gen):
-    """A fastinit Generator keyed by one 63-bit draw from a torch Generator."""
-    k = int(torch.empty((), dtype=torch.int64).random_(generator=gen))
-    g = copy.copy(_TEMPLATE)
-    g.state = {"bit_generator": "Philox4x32-10", "key": (k & 0xFFFFFFFF, k >> 32), "counter": 0}
-    return g
 
 
 # ---- patching torch.nn.init -----------------------------------------------------------------
