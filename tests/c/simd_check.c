@@ -2,7 +2,10 @@
  * simd_check.c -- every SIMD path this CPU runs against the scalar one, byte for byte,
  * from plain C (no Python), so that it also runs where only an emulator runs the path:
  * tests/test_c_simd.py builds it natively and cross-compiled for AArch64 under qemu.
- * Exit status 0 only if every fill agrees and at least one path besides scalar was checked.
+ * It also fills through the thread pool (csrc/pool.c) and prints a digest of the scalar
+ * path's bytes, which the tests compare across compilers (gcc, clang, MinGW under wine).
+ * Exit status 0 only if every fill agrees and at least one path besides scalar was checked
+ * (or, with --no-simd, where no path besides scalar exists, such as under wine).
  */
 #include <math.h>
 #include <stdio.h>
@@ -10,6 +13,7 @@
 #include <string.h>
 #include "fastinit.h"
 #include "philox.h"
+#include "pool.h"
 
 static const char *const simd_names[FI_NSIMD] = {"scalar", "avx2", "avx512", "avx512vbmi", "neon"};
 static const char *const dtype_names[FI_NDTYPES] = {"float16", "bfloat16", "float32", "float64", "uint8"};
@@ -97,8 +101,68 @@ static int check_philox(void)
     return ok;
 }
 
-int main(void)
+/* FNV-1a, 64-bit: a digest of bytes, to compare builds. */
+static uint64_t fnv1a(uint64_t h, const unsigned char *p, size_t n)
 {
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 0x100000001b3ull;
+    return h;
+}
+
+typedef struct {
+    const fill_case *fc;
+    const fi_stream *s;
+    unsigned char *out;
+    size_t chunk, n;
+} pool_job;
+
+static void pool_chunk(void *ctx, uint64_t i)
+{
+    const pool_job *j = ctx;
+    size_t start = (size_t)i * j->chunk, m = j->n - start < j->chunk ? j->n - start : j->chunk;
+    fi_fill_contig(j->fc->dist, j->fc->dtype, j->s, &j->fc->p,
+                   j->out + start * fi_itemsize(j->fc->dtype), start, m);
+}
+
+/* Every case filled through the pool (3 threads, uneven chunks) equals one call on this
+ * thread; twice, so the second job runs on workers left from the first. */
+static int check_pool(unsigned char *ref, unsigned char *got, size_t n)
+{
+    static const fi_stream s = {{0x2545f491u, 0x4f6cdd1du}, 77};
+    int bad = 0;
+    for (int round = 0; round < 2; round++)
+        for (int c = 0; c < ncases; c++) {
+            const size_t es = fi_itemsize(cases[c].dtype);
+            pool_job j = {&cases[c], &s, got, 4096 + 64 * (size_t)c, n};
+            fi_fill_contig(cases[c].dist, cases[c].dtype, &s, &cases[c].p, ref, 0, n);
+            memset(got, 0x5a, n * es);
+            fi_pool_run(3, (n + j.chunk - 1) / j.chunk, pool_chunk, &j);
+            if (memcmp(ref, got, n * es) != 0) {
+                printf("FAIL thread pool: %s\n", cases[c].label);
+                bad++;
+            }
+        }
+    printf("thread pool: %d workers, %d cases twice: %d differ\n", fi_pool_workers(), ncases, bad);
+    return bad;
+}
+
+/* A digest of every case's scalar bytes (one stream, 100003 values): equal digests from two
+ * builds mean they write the same bits. */
+static uint64_t digest(unsigned char *buf)
+{
+    static const fi_stream s = {{0xa4093822u, 0x299f31d0u}, 0x243f6a8885a308d0ull};
+    uint64_t h = 0xcbf29ce484222325ull;
+    fi_simd_set(FI_SIMD_SCALAR);
+    for (int c = 0; c < ncases; c++) {
+        fi_fill_contig(cases[c].dist, cases[c].dtype, &s, &cases[c].p, buf, 5, 100003);
+        h = fnv1a(h, buf, 100003 * fi_itemsize(cases[c].dtype));
+    }
+    fi_simd_set(fi_simd_best());
+    return h;
+}
+
+int main(int argc, char **argv)
+{
+    const int need_simd = !(argc > 1 && strcmp(argv[1], "--no-simd") == 0);
     static const fi_stream streams[] = {
         {{0, 0}, 0},
         {{0x12345678u, 0x9abcdef0u}, 0xfffffffbull},           /* low word wraps in group 0 */
@@ -157,12 +221,14 @@ int main(void)
                 }
     }
     fi_simd_set(fi_simd_best());
+    failures += check_pool(ref, got, 100003);
+    printf("digest of the scalar bytes: %016llx\n", (unsigned long long)digest(ref));
     free(ref);
     free(got);
     failures += (int)mismatches;
     printf("%d cases, %ld fills, %llu values compared: %ld differ\n", ncases, fills, values,
            mismatches);
-    if (nlevels == 0) {
+    if (nlevels == 0 && need_simd) {
         printf("FAIL no SIMD path besides scalar to compare\n");
         failures++;
     }
