@@ -360,32 +360,47 @@ static double log_mass_upper(double alpha, double beta)
 
 /* zig_truncated, remembering the last few tables: a model's layers mostly share one
  * interval, and a table costs about 0.5 ms to build. A table depends on (offset, width)
- * alone, so the cache changes only the time. A spinlock, as the critical sections are a
- * copy. */
+ * alone, so the cache changes only the time. The lock is only ever tried, a bounded number
+ * of times: a holder just copies a table (about a microsecond), and a caller that cannot
+ * get it builds or keeps its table without the cache. So no caller can wait forever, not
+ * even in a child forked while another thread held the lock (there it stays held, and the
+ * child just builds every table). */
 #define ZIG_CACHE 8
+#define ZIG_LOCK_TRIES 100000
 static struct { double offset, width; fi_zig t; } zig_cache[ZIG_CACHE];
 static int zig_cached, zig_next;
 static fi_spinlock zig_lock;
 
+static int zig_lock_take(void)
+{
+    for (int i = 0; i < ZIG_LOCK_TRIES; i++) {
+        if (fi_spin_trylock(&zig_lock)) return 1;
+        fi_cpu_relax();
+    }
+    return 0;
+}
+
 static int zig_truncated_cached(double offset, double width, fi_zig *t)
 {
     int found = 0;
-    fi_spin_lock(&zig_lock);
-    for (int i = 0; i < zig_cached && !found; i++)
-        if (zig_cache[i].offset == offset && zig_cache[i].width == width) {
-            memcpy(t, &zig_cache[i].t, sizeof *t);
-            found = 1;
-        }
-    fi_spin_unlock(&zig_lock);
+    if (zig_lock_take()) {
+        for (int i = 0; i < zig_cached && !found; i++)
+            if (zig_cache[i].offset == offset && zig_cache[i].width == width) {
+                memcpy(t, &zig_cache[i].t, sizeof *t);
+                found = 1;
+            }
+        fi_spin_unlock(&zig_lock);
+    }
     if (found) return 0;
     if (zig_truncated(offset, width, t) != 0) return -1;
-    fi_spin_lock(&zig_lock);
-    zig_cache[zig_next].offset = offset;
-    zig_cache[zig_next].width = width;
-    memcpy(&zig_cache[zig_next].t, t, sizeof *t);
-    zig_next = (zig_next + 1) % ZIG_CACHE;
-    if (zig_cached < ZIG_CACHE) zig_cached++;
-    fi_spin_unlock(&zig_lock);
+    if (zig_lock_take()) {
+        zig_cache[zig_next].offset = offset;
+        zig_cache[zig_next].width = width;
+        memcpy(&zig_cache[zig_next].t, t, sizeof *t);
+        zig_next = (zig_next + 1) % ZIG_CACHE;
+        if (zig_cached < ZIG_CACHE) zig_cached++;
+        fi_spin_unlock(&zig_lock);
+    }
     return 0;
 }
 

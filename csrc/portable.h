@@ -82,33 +82,35 @@ static inline int fi_popcount32(uint32_t x)
 }
 
 /* ---- atomics ---------------------------------------------------------------------------
- * The few the engine needs: a spinlock around the interval-table cache, and the thread
- * pool's chunk counter and job number. Acquire/release order, as C11's. */
+ * The few the engine needs: a lock around the interval-table cache, and the thread pool's
+ * chunk counter and job number. Acquire/release order, as C11's. */
 
 typedef volatile long fi_spinlock;
 
 #ifdef FI_MSVC
-static inline void fi_spin_lock(fi_spinlock *l)
-{
-    while (_InterlockedExchange(l, 1)) {}
-}
+/* Whether the lock was free (and is now taken). */
+static inline int fi_spin_trylock(fi_spinlock *l) { return *l == 0 && !_InterlockedExchange(l, 1); }
 static inline void fi_spin_unlock(fi_spinlock *l) { _InterlockedExchange(l, 0); }
 static inline uint64_t fi_atomic_fetch_add64(volatile uint64_t *p, uint64_t v)
 {
     return (uint64_t)_InterlockedExchangeAdd64((volatile long long *)p, (long long)v);
 }
+/* An aligned 64-bit load is atomic on x64 and ARM64, and MSVC's volatile reads there are
+ * acquire loads (/volatile:ms, the default); no locked instruction, as pollers call it. */
 static inline uint64_t fi_atomic_load64(const volatile uint64_t *p)
 {
-    return (uint64_t)_InterlockedCompareExchange64((volatile long long *)p, 0, 0);
+    uint64_t v = *p;
+    _ReadWriteBarrier();
+    return v;
 }
 static inline void fi_atomic_store64(volatile uint64_t *p, uint64_t v)
 {
     _InterlockedExchange64((volatile long long *)p, (long long)v);
 }
 #else
-static inline void fi_spin_lock(fi_spinlock *l)
+static inline int fi_spin_trylock(fi_spinlock *l)
 {
-    while (__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE)) {}
+    return __atomic_load_n(l, __ATOMIC_RELAXED) == 0 && !__atomic_exchange_n(l, 1, __ATOMIC_ACQUIRE);
 }
 static inline void fi_spin_unlock(fi_spinlock *l) { __atomic_store_n(l, 0, __ATOMIC_RELEASE); }
 static inline uint64_t fi_atomic_fetch_add64(volatile uint64_t *p, uint64_t v)
