@@ -168,8 +168,9 @@ def test_set_num_threads_meaning():
     for bad in (0, -1):
         with pytest.raises(ValueError):
             fastinit.set_num_threads(bad)
-    with pytest.raises(TypeError):
-        fastinit.set_num_threads(2.0)
+    for bad in (2.0, True, np.True_):
+        with pytest.raises(TypeError):
+            fastinit.set_num_threads(bad)
     assert fastinit.get_num_threads() == 3
 
 

@@ -27,6 +27,8 @@ cdef uint64_t _PARALLEL_MIN = 1 << 16
 def set_num_threads(n):
     """Set how many threads large fills use (at least 1)."""
     global _num_threads
+    if isinstance(n, (bool, np.bool_)):
+        raise TypeError(f"the number of threads must be an int, not {n!r}")
     n = operator.index(n)
     if n < 1:
         raise ValueError(f"the number of threads must be at least 1, got {n}")
