@@ -18,6 +18,7 @@ cdef extern from "fastinit.h" nogil:
         int64_t shape[64]
         int64_t strides[64]
     size_t fi_itemsize(int dtype)
+    int fi_words_per_value(int dist, int dtype, const fi_params *p)
     uint64_t fi_blocks_for(int dist, int dtype, const fi_params *p, uint64_t n)
     uint64_t fi_mask_blocks(uint64_t nslices)
     int fi_truncnorm_params(int dtype, double mean, double std, double low, double high,

@@ -34,7 +34,7 @@ def fill_range(dist, key, counter, start, out, *params):
         raise ValueError(f"unknown distribution {dist!r}; choose from {tuple(_DISTS)}")
     cdef int d = _DISTS[dist]
     cdef int code = _resolve_mask_dtype(None, out)[0] if d == FI_BERNOULLI else _resolve_dtype(None, out)
-    cdef uint64_t first = start
+    cdef uint64_t first
     cdef uint64_t n
     nparams = {FI_UNIFORM: 2, FI_NORMAL: 2, FI_TRUNCNORM: 4, FI_BERNOULLI: 1}[d]
     if len(params) != nparams:
@@ -44,11 +44,30 @@ def fill_range(dist, key, counter, start, out, *params):
     if not out.flags.c_contiguous:
         raise ValueError("fill_range writes to a C-contiguous array")
     _params(d, code, params[0], params[1], params[2], params[3], &p)
+    try:
+        nkey = len(key)
+    except TypeError:
+        raise TypeError(f"key must be a pair of 32-bit words, not {_show(key)}") from None
+    if nkey != 2:
+        raise ValueError(f"key must be a pair of 32-bit words, got {nkey} of them: key={_show(key)}")
     s.key[0] = _u32(key[0], "key")
     s.key[1] = _u32(key[1], "key")
-    s.counter = counter
-    _describe(out, &o)
+    c = _u64_arg(counter, "counter")
+    start = _u64_arg(start, "start")
     n = out.size
+    # The range reads values [start, start + n) of the call, so block counters up to
+    # counter + blocks_for(start + n): both must stay within 2**64, or the kernels' 64-bit
+    # sums would wrap to other values.
+    if start + n > _U64_END:
+        raise ValueError(f"start + out.size must be at most 2**64, got start={start} and "
+                         f"out.size={n}")
+    need = -(-(start + n) // (64 // fi_words_per_value(d, code, &p))) * 16
+    if c + need > _U64_END:
+        raise ValueError(f"counter={c} is too close to 2**64: values [start, start + out.size) "
+                         f"= [{start}, {start + n}) read {need} block counters from it")
+    s.counter = c
+    first = start
+    _describe(out, &o)
     with nogil:
         _run(d, code, &s, &p, &o, first, n)
     return out
@@ -143,14 +162,12 @@ cdef class Generator:
         if len(key) != 2:
             raise ValueError("the key has 2 words")
         k0, k1 = _u32(key[0], "key"), _u32(key[1], "key")
-        counter = operator.index(counter)
-        if not 0 <= counter < 2**64:
-            raise ValueError(f"the counter must lie in [0, 2**64), got {counter}")
+        counter = _u64_arg(counter, "counter")
         self._key[0], self._key[1], self._counter = k0, k1, counter
 
     def spawn(self, n_children):
         """n independent Generators, from the children of this one's SeedSequence."""
-        return [Generator(ss) for ss in self._seedseq().spawn(operator.index(n_children))]
+        return [Generator(ss) for ss in self._seedseq().spawn(_int_arg(n_children, "n_children"))]
 
     def __reduce__(self):
         return (_from_state, (self.state, self._seed_seq))
@@ -179,7 +196,10 @@ cdef class Generator:
         """The next `blocks` block counters, for one call. One uninterrupted step under the
         GIL, so concurrent calls from several Python threads get disjoint ranges."""
         if self._counter + blocks < self._counter:
-            raise OverflowError("this Generator's 2**64 block counters are used up")
+            # (also when the sum is exactly 2**64: the counter could not hold it)
+            raise OverflowError(f"this Generator's 2**64 block counters are used up: the call "
+                                f"needs {blocks} from counter={self._counter}, and "
+                                f"{0xFFFFFFFFFFFFFFFF - self._counter} remain")
         s.key[0] = self._key[0]
         s.key[1] = self._key[1]
         s.counter = self._counter
@@ -196,8 +216,9 @@ cdef class Generator:
             if size is None:
                 raise ValueError("index= needs size=, the full shape it indexes")
             full = _shape_of(size)
+            n_full = _prod(full)                              # < 2**64, or ValueError
             arr = _block_output(full, index, code, out, dt)   # raises before the stream moves
-            self._take(fi_blocks_for(dist, code, p, _prod(full)), &s)
+            self._take(_blocks(dist, code, p, n_full), &s)
             return _fill_index(dist, code, &s, p, full, index, arr)
         arr = _output(size, code, out, dt)
         cdef uint64_t n = (<cnp.ndarray>arr).size

@@ -5,8 +5,15 @@ def plan_index(shape, index):
     slices with steps, one Ellipsis; missing trailing dims are whole):
     (block shape, starts, steps, counts, int_axes), one start/step/count per dim of shape.
     ValueError for anything else: an int or a slice bound outside its dim, too many
-    indices, None, arrays or masks."""
-    full = _shape_of(shape)
+    indices, None, arrays or masks, and a shape of 2**64 elements or more (a call's value
+    indices are 64-bit)."""
+    full = _shape_of(shape, "shape")
+    _prod(full, "shape")
+    return _plan(full, index)
+
+
+cdef tuple _plan(tuple full, object index):
+    """plan_index for a shape checked already (by _shape_of and _prod)."""
     if not isinstance(index, tuple):
         index = (index,)
     nd = len(full)
@@ -65,7 +72,7 @@ def plan_index(shape, index):
 
 cdef object _block_output(tuple full, object index, int code, object out, object dt):
     """The array for the block full[index]: out, checked, or a new one."""
-    block = plan_index(full, index)[0]
+    block = _plan(full, index)[0]
     if out is not None and isinstance(out, np.ndarray) and out.shape != block:
         raise ValueError(f"out.shape {out.shape} is not the shape of size{list(full)}[index], "
                          f"{block}")
@@ -79,7 +86,7 @@ cdef object _fill_index(int dist, int code, fi_stream *s, const fi_params *p, tu
     cdef fi_block b
     cdef int d
     cdef uint64_t stride = 1
-    shape, starts, steps, counts, int_axes = plan_index(full, index)
+    shape, starts, steps, counts, int_axes = _plan(full, index)
     cdef uint64_t n = (<cnp.ndarray>arr).size
     if n == 0:
         return arr

@@ -22,9 +22,13 @@ cdef object _sparse_mask(Generator g, object shape, object density, object k, ob
     cdef uint64_t nslices, kk, kc
     cdef int code
     code, dt = _resolve_mask_dtype(dtype, out)
-    shp = _shape_of(shape)
+    shp = _shape_of(shape, "shape")
     if len(shp) == 0:
         raise ValueError("sparse_mask needs at least one dimension")
+    # A bool for a number is a TypeError, as everywhere; a non-integral axis or k keeps the
+    # ValueError it always had (as the Python layer's counts and axes do).
+    if isinstance(axis, _BOOLS):
+        raise TypeError(f"axis must be an int, not a bool: axis={axis!r}")
     try:
         ax = operator.index(axis)
     except TypeError:
@@ -36,11 +40,13 @@ cdef object _sparse_mask(Generator g, object shape, object density, object k, ob
     if (density is None) == (k is None):
         raise ValueError("give exactly one of density and k")
     if density is not None:
-        density = float(density)
+        density = _real(density, "density")
         if not 0.0 <= density <= 1.0:
             raise ValueError(f"density must lie in [0, 1], got {density!r}")
         k = int(round(density * n))
     else:
+        if isinstance(k, _BOOLS):
+            raise TypeError(f"k must be an int, not a bool: k={k!r}")
         try:
             k = operator.index(k)
         except TypeError:
@@ -48,15 +54,19 @@ cdef object _sparse_mask(Generator g, object shape, object density, object k, ob
         if not 0 <= k <= n:
             raise ValueError(f"k must lie in [0, {n}] for slices of length {n}, got {k}")
     if n >= 2**32:
-        raise ValueError("sparse_mask takes slices shorter than 2**32")
+        raise ValueError(f"sparse_mask takes slices shorter than 2**32: shape={shp!r}, "
+                         f"axis={axis!r}")
     if index is not None:
-        plan = plan_index(shp, index)
-        arr = _block_output(shp, index, code, out, dt)    # raises before the stream moves
-        nslices = _prod(shp) // n if n else 0
-        g._take(fi_mask_blocks(nslices), &s)
-        return _mask_block(&s, code, shp, ax, k, plan, arr)
-    arr = _output(shp, code, out, dt)
-    nslices = arr.size // n if n else 0
+        total = _prod(shp, "shape")                       # < 2**64, or ValueError
+        plan = _plan(shp, index)
+        arr = _block_output(shp, index, code, out, dt)
+        blocks = _mask_blocks(total // n if n else 0, "shape", shp)
+        tmp = _mask_rows(shp, ax, plan, arr)
+        # Everything that can fail has run (the row buffer too): now the stream moves.
+        g._take(blocks, &s)
+        return _mask_block(&s, code, shp, ax, k, plan, arr, tmp)
+    arr = _output(shp, code, out, dt, "shape")
+    nslices = arr.size // n if n else 0          # < 2**63: an array's size
     g._take(fi_mask_blocks(nslices), &s)
     if arr.size == 0:
         return arr
@@ -80,18 +90,35 @@ cdef object _sparse_mask(Generator g, object shape, object density, object k, ob
     return arr
 
 
+cdef object _mask_rows(tuple shp, int ax, tuple plan, object arr):
+    """The buffer _mask_block makes the block's whole slices in, (rows, shp[ax]), or None for
+    an empty block. Made before the Generator moves: it is the one allocation that can fail
+    (a small block of long slices needs them whole)."""
+    counts = plan[3]
+    if arr.size == 0:
+        return None
+    nrows = 1
+    for d in range(len(shp)):
+        if d != ax:
+            nrows *= counts[d]
+    try:
+        return np.empty((nrows, shp[ax]), dtype=arr.dtype)
+    except ValueError as e:
+        raise ValueError(f"shape={shp!r}: the block's {nrows} slices of length {shp[ax]} are "
+                         f"too large to make whole: {e}") from None
+
+
 cdef object _mask_block(fi_stream *s, int code, tuple shp, int ax, uint64_t k, tuple plan,
-                        object arr):
+                        object arr, object tmp):
     """The block shp[index] of a sparse mask, into arr: its slices along ax are made whole (a
-    slice's positions depend on all of it), from their own counters, then cut to the block."""
+    slice's positions depend on all of it), from their own counters, in tmp (_mask_rows),
+    then cut to the block."""
     cdef fi_out o
     cdef uint64_t n = shp[ax], row = 0
     block, starts, steps, counts, int_axes = plan
     if arr.size == 0:
         return arr
     other = [d for d in range(len(shp)) if d != ax]
-    nrows = _prod(tuple(counts[d] for d in other))
-    tmp = np.empty((nrows, n), dtype=arr.dtype)
     tmp[...] = 1 if k > n - k else 0
     if min(k, n - k) > 0:
         _describe(tmp, &o)
