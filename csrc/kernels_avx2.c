@@ -13,6 +13,7 @@ FI_TARGET_BEGIN("avx2,f16c")
 /* One group is two chains of 8 blocks; more do not fit the 16 registers. */
 #define FI_PHILOX_GROUPS 1
 #include "simd/philox.inc.h"
+#include "simd/fused32.inc.h"
 
 #define FI_CONTIG_NAME fi_fill_contig_avx2
 #include "kernels.inc.h"

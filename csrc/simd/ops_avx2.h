@@ -55,6 +55,7 @@ FI_FORCE_INLINE vmask cmplt_u32(v32 a, v32 b)
     const __m256i flip = _mm256_set1_epi32((int)0x80000000u);
     return _mm256_cmpgt_epi32(_mm256_xor_si256(b, flip), _mm256_xor_si256(a, flip));
 }
+FI_FORCE_INLINE vmask mask_none(void) { return _mm256_setzero_si256(); }
 FI_FORCE_INLINE vmask mask_all(void) { return _mm256_set1_epi32(-1); }
 FI_FORCE_INLINE uint32_t mask_bits(vmask m) { return (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(m)); }
 /* m ? b : a, lane by lane. */
@@ -63,6 +64,8 @@ FI_FORCE_INLINE v32 blend(vmask m, v32 a, v32 b) { return _mm256_blendv_epi8(a, 
 /* ---- table lookups ---- */
 /* t[idx] for a table of 32-bit entries (idx in range: the caller masks it). */
 FI_FORCE_INLINE v32 gather_u32(const uint32_t *t, v32 idx) { return _mm256_i32gather_epi32((const int *)t, idx, 4); }
+
+FI_FORCE_INLINE vf32 gather_f32(const float *t, v32 idx) { return _mm256_i32gather_ps(t, idx, 4); }
 
 /* ---- float32 ---- */
 FI_FORCE_INLINE vf32 as_f32(v32 v) { return _mm256_castsi256_ps(v); }

@@ -53,6 +53,7 @@ FI_FORCE_INLINE void mulhilo(v32 a, v32 M, v32 *hi, v32 *lo)
 /* ---- compares and masks ---- */
 FI_FORCE_INLINE vmask cmpge_u32(v32 a, v32 b) { return vcgeq_u32(a, b); }
 FI_FORCE_INLINE vmask cmplt_u32(v32 a, v32 b) { return vcltq_u32(a, b); }
+FI_FORCE_INLINE vmask mask_none(void) { return vdupq_n_u32(0); }
 FI_FORCE_INLINE vmask mask_all(void) { return vdupq_n_u32(0xffffffffu); }
 FI_FORCE_INLINE uint32_t mask_bits(vmask m)
 {
@@ -70,6 +71,14 @@ FI_FORCE_INLINE v32 gather_u32(const uint32_t *t, v32 idx)
     r = vld1q_lane_u32(t + vgetq_lane_u32(idx, 1), r, 1);
     r = vld1q_lane_u32(t + vgetq_lane_u32(idx, 2), r, 2);
     return vld1q_lane_u32(t + vgetq_lane_u32(idx, 3), r, 3);
+}
+
+FI_FORCE_INLINE vf32 gather_f32(const float *t, v32 idx)
+{
+    vf32 r = vdupq_n_f32(t[vgetq_lane_u32(idx, 0)]);
+    r = vld1q_lane_f32(t + vgetq_lane_u32(idx, 1), r, 1);
+    r = vld1q_lane_f32(t + vgetq_lane_u32(idx, 2), r, 2);
+    return vld1q_lane_f32(t + vgetq_lane_u32(idx, 3), r, 3);
 }
 
 /* ---- float32 ---- */
