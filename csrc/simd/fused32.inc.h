@@ -15,6 +15,9 @@
  */
 #define FI_HAVE_PRODUCE32
 #define FI_HAVE_BERNOULLI
+#ifndef FI_NORMAL16_GROUPS
+#define FI_NORMAL16_GROUPS FI_PHILOX_GROUPS
+#endif
 
 /* How the affine step runs: in float; in double (float32 whose step is not exact in float,
  * see fi_affine32_exact); or not at all, for a = +0, b = m = 1, where it changes nothing but
@@ -88,9 +91,11 @@ FI_FORCE_INLINE vmask emit32(int dist, int dtype, int mode, fused_batch *bt, voi
     } else {
         /* ziggurat32: layer idx = w & 0xff, sign bit 8, position u = w >> 9. */
         const v32 idx = and_(v, set1(0xffu)), u = shr(v, 9);
-        vf32 z = mul_f32(cvt_i32_f32(u), gather_f32(fi_zig_normal.w32, idx));
+        v32 wt, kt;
+        gather_pair_u32(fi_zig_normal.wk32, idx, &wt, &kt);
+        vf32 z = mul_f32(cvt_i32_f32(u), as_f32(wt));
         z = as_f32(or_(as_u32(z), shl(and_(v, set1(0x100u)), 23)));
-        rej = cmpge_u32(u, gather_u32(fi_zig_normal.k32, idx));
+        rej = cmpge_u32(u, kt);
         if (mode == F32_AFFINE_UNIT) x = add_f32(set1_f32(0.0f), z);
         else if (mode == F32_AFFINE_DOUBLE) x = affine_f64(FI_NORMAL, bt, z);
         else x = add_f32(bt->a, mul_f32(bt->b, z));
@@ -109,13 +114,15 @@ FI_FORCE_INLINE void produce32_fused(int dist, int dtype, int mode, const fi_str
     size_t nrej = 0;
     simd_make_keys(s->key, &rk);
     fused_batch_init(&bt, p);
-    for (size_t g = 0; g < ngroups; g += FI_PHILOX_GROUPS) {
+    /* Groups in flight: the normal of the 16-bit dtypes keeps more in registers. */
+    const int ng = dist == FI_NORMAL && dtype != FI_F32 ? FI_NORMAL16_GROUPS : FI_PHILOX_GROUPS;
+    for (size_t g = 0; g < ngroups; g += (size_t)ng) {
         uint64_t b[FI_PHILOX_GROUPS];
         v32 x[4][FI_CHAINS];
-        for (int gi = 0; gi < FI_PHILOX_GROUPS; gi++)
+        for (int gi = 0; gi < ng; gi++)
             b[gi] = s->counter + 16 * (g0 + (g + gi < ngroups ? g + gi : ngroups - 1));
-        philox_main(&rk, b, x);
-        for (int gi = 0; gi < FI_PHILOX_GROUPS && g + gi < ngroups; gi++)
+        philox_main(&rk, b, ng, x);
+        for (int gi = 0; gi < ng && g + gi < ngroups; gi++)
             for (int w = 0; w < 4; w++)
                 for (int c = 0; c < FI_SETS; c++) {
                     const size_t i = 64 * (g + gi) + 16 * (size_t)w + FI_V_LANES * (size_t)c;
@@ -171,7 +178,7 @@ static void produce_bernoulli(int dtype, const fi_stream *s, uint64_t g0, size_t
         v32 x[4][FI_CHAINS];
         for (int gi = 0; gi < FI_PHILOX_GROUPS; gi++)
             b[gi] = s->counter + 16 * (g0 + (g + gi < ngroups ? g + gi : ngroups - 1));
-        philox_main(&rk, b, x);
+        philox_main(&rk, b, FI_PHILOX_GROUPS, x);
         for (int gi = 0; gi < FI_PHILOX_GROUPS && g + gi < ngroups; gi++)
             for (int w = 0; w < 4; w++)
                 for (int c = 0; c < FI_SETS; c++) {

@@ -67,6 +67,16 @@ FI_FORCE_INLINE v32 gather_u32(const uint32_t *t, v32 idx) { return _mm256_i32ga
 
 FI_FORCE_INLINE vf32 gather_f32(const float *t, v32 idx) { return _mm256_i32gather_ps(t, idx, 4); }
 
+/* Both halves of t[idx] for a table of 64-bit entries: two 4-element gathers load what two
+ * 8-element ones would (Intel's gathers cost per element), then shuffles sort the halves. */
+FI_FORCE_INLINE void gather_pair_u32(const uint64_t *t, v32 idx, v32 *lo, v32 *hi)
+{
+    __m256 g0 = _mm256_castsi256_ps(_mm256_i32gather_epi64((const long long *)t, _mm256_castsi256_si128(idx), 8));
+    __m256 g1 = _mm256_castsi256_ps(_mm256_i32gather_epi64((const long long *)t, _mm256_extracti128_si256(idx, 1), 8));
+    *lo = _mm256_permute4x64_epi64(_mm256_castps_si256(_mm256_shuffle_ps(g0, g1, 0x88)), 0xD8);
+    *hi = _mm256_permute4x64_epi64(_mm256_castps_si256(_mm256_shuffle_ps(g0, g1, 0xDD)), 0xD8);
+}
+
 /* ---- float32 ---- */
 FI_FORCE_INLINE vf32 as_f32(v32 v) { return _mm256_castsi256_ps(v); }
 FI_FORCE_INLINE v32 as_u32(vf32 v) { return _mm256_castps_si256(v); }

@@ -81,6 +81,15 @@ FI_FORCE_INLINE vf32 gather_f32(const float *t, v32 idx)
     return vld1q_lane_f32(t + vgetq_lane_u32(idx, 3), r, 3);
 }
 
+/* Both halves of t[idx] for a table of 64-bit entries: four 64-bit loads, then unzips. */
+FI_FORCE_INLINE void gather_pair_u32(const uint64_t *t, v32 idx, v32 *lo, v32 *hi)
+{
+    uint64x2_t a = vcombine_u64(vld1_u64(t + vgetq_lane_u32(idx, 0)), vld1_u64(t + vgetq_lane_u32(idx, 1)));
+    uint64x2_t b = vcombine_u64(vld1_u64(t + vgetq_lane_u32(idx, 2)), vld1_u64(t + vgetq_lane_u32(idx, 3)));
+    *lo = vuzp1q_u32(vreinterpretq_u32_u64(a), vreinterpretq_u32_u64(b));
+    *hi = vuzp2q_u32(vreinterpretq_u32_u64(a), vreinterpretq_u32_u64(b));
+}
+
 /* ---- float32 ---- */
 FI_FORCE_INLINE vf32 as_f32(v32 v) { return vreinterpretq_f32_u32(v); }
 FI_FORCE_INLINE v32 as_u32(vf32 v) { return vreinterpretq_u32_f32(v); }

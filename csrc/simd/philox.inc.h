@@ -32,17 +32,38 @@ static inline void simd_make_keys(const uint32_t key[2], simd_keys *rk)
     }
 }
 
-/* The words of the FI_PHILOX_GROUPS main-stream groups at blocks b[0], b[1], ...: x[w][c] is
- * word w of chain c = group * FI_SETS + s (blocks b[group] + N*s + lane). */
-FI_FORCE_INLINE void philox_main(const simd_keys *rk, const uint64_t *b, v32 x[4][FI_CHAINS])
+/* Rounds from..9 on nc vectors of any counters (c0..c3, words 0..3), in place. */
+FI_FORCE_INLINE void philox_rounds(const simd_keys *rk, int from, int nc, v32 *c0, v32 *c1, v32 *c2, v32 *c3)
+{
+    const v32 M0 = set1(PHILOX_M0), M1 = set1(PHILOX_M1);
+FI_UNROLL(10)
+    for (int r = from; r < PHILOX_ROUNDS; r++) {
+        const v32 k0 = set1(rk->k0[r]), k1 = set1(rk->k1[r]);
+        for (int c = 0; c < nc; c++) {
+            v32 hi0, lo0, hi1, lo1;
+            mulhilo(c0[c], M0, &hi0, &lo0);
+            mulhilo(c2[c], M1, &hi1, &lo1);
+            c0[c] = xor_(xor_(hi1, c1[c]), k0);
+            c2[c] = xor_(xor_(hi0, c3[c]), k1);
+            c1[c] = lo1;
+            c3[c] = lo0;
+        }
+    }
+}
+
+/* The words of the ng <= FI_PHILOX_GROUPS main-stream groups at blocks b[0], b[1], ...:
+ * x[w][c] is word w of chain c = group * FI_SETS + s (blocks b[group] + N*s + lane). ng is a
+ * constant at each call: the best interleave depends on what the caller keeps in registers
+ * besides (a fused fill with many constants leaves fewer for Philox). */
+FI_FORCE_INLINE void philox_main(const simd_keys *rk, const uint64_t *b, int ng, v32 x[4][FI_CHAINS])
 {
     int wraps = 0;
-    for (int gi = 0; gi < FI_PHILOX_GROUPS; gi++) wraps |= (uint32_t)b[gi] > 0xFFFFFFF0u;
+    for (int gi = 0; gi < ng; gi++) wraps |= (uint32_t)b[gi] > 0xFFFFFFF0u;
     if (wraps) {
         /* The lanes add to the low counter word alone, so a group whose low word wraps
          * inside it (once in 2**28 groups) takes the scalar formula. */
         const uint32_t key[2] = {rk->k0[0], rk->k1[0]};
-        for (int gi = 0; gi < FI_PHILOX_GROUPS; gi++) {
+        for (int gi = 0; gi < ng; gi++) {
             FI_ALIGN64 uint32_t t[64];
             philox_group16(key, b[gi], t);
             for (int w = 0; w < 4; w++)
@@ -56,7 +77,7 @@ FI_FORCE_INLINE void philox_main(const simd_keys *rk, const uint64_t *b, v32 x[4
     /* Rounds 1 and 2 of counters (lo + m, hi, 0, 0): words 2 and 3 start at 0, so round 1
      * multiplies only word 0 and leaves a word 0 that is the same in every lane, whose
      * product in round 2 is one scalar multiplication: two vector products, not four. */
-    for (int gi = 0; gi < FI_PHILOX_GROUPS; gi++) {
+    for (int gi = 0; gi < ng; gi++) {
         const uint32_t lo = (uint32_t)b[gi], hi = (uint32_t)(b[gi] >> 32);
         const uint32_t w0 = hi ^ rk->k0[0];                         /* round 1's word 0 */
         const uint64_t q = (uint64_t)PHILOX_M0 * w0;                /* round 2's M0 product */
@@ -72,20 +93,8 @@ FI_FORCE_INLINE void philox_main(const simd_keys *rk, const uint64_t *b, v32 x[4
             c3[c] = set1((uint32_t)q);
         }
     }
-FI_UNROLL(8)
-    for (int r = 2; r < PHILOX_ROUNDS; r++) {
-        const v32 k0 = set1(rk->k0[r]), k1 = set1(rk->k1[r]);
-        for (int c = 0; c < FI_CHAINS; c++) {
-            v32 hi0, lo0, hi1, lo1;
-            mulhilo(c0[c], M0, &hi0, &lo0);
-            mulhilo(c2[c], M1, &hi1, &lo1);
-            c0[c] = xor_(xor_(hi1, c1[c]), k0);
-            c2[c] = xor_(xor_(hi0, c3[c]), k1);
-            c1[c] = lo1;
-            c3[c] = lo0;
-        }
-    }
-    for (int c = 0; c < FI_CHAINS; c++) {
+    philox_rounds(rk, 2, ng * FI_SETS, c0, c1, c2, c3);
+    for (int c = 0; c < ng * FI_SETS; c++) {
         x[0][c] = c0[c];
         x[1][c] = c1[c];
         x[2][c] = c2[c];
@@ -105,7 +114,7 @@ static void philox_groups(const uint32_t key[2], uint64_t block0, size_t ngroups
         /* A last partial set of groups computes its last group again, unstored. */
         for (int gi = 0; gi < FI_PHILOX_GROUPS; gi++)
             b[gi] = block0 + 16 * (g + gi < ngroups ? g + gi : ngroups - 1);
-        philox_main(&rk, b, x);
+        philox_main(&rk, b, FI_PHILOX_GROUPS, x);
         for (int gi = 0; gi < FI_PHILOX_GROUPS && g + gi < ngroups; gi++)
             for (int wd = 0; wd < 4; wd++)
                 for (int s = 0; s < FI_SETS; s++)
