@@ -25,6 +25,8 @@ typedef __m256i vmask;      /* a lane is all ones or all zeros (compare results)
 /* ---- loads, stores, constants ---- */
 FI_FORCE_INLINE v32 ld(const uint32_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
 FI_FORCE_INLINE void st(uint32_t *p, v32 v) { _mm256_storeu_si256((__m256i *)p, v); }
+/* 8 uint16 widened to the lanes (the batch-local indices of compress_store_idx). */
+FI_FORCE_INLINE v32 ld_u16(const uint16_t *p) { return _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)); }
 FI_FORCE_INLINE v32 set1(uint32_t x) { return _mm256_set1_epi32((int)x); }
 FI_FORCE_INLINE v32 iota(void) { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); }
 
@@ -103,6 +105,29 @@ FI_FORCE_INLINE vf32 cvt_f64_f32(vf64 lo, vf64 hi)
 {
     return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)), _mm256_cvtpd_ps(hi), 1);
 }
+
+/* ---- float64 from half the lanes (half 0: lanes 0..3, 1: lanes 4..7): the ziggurat's
+ * wedge test runs in double, as the scalar slow path's ---- */
+typedef __m256i v64;        /* 4 x uint64 */
+typedef __m256d vmask64;
+FI_FORCE_INLINE __m128i half_of(v32 v, int half) { return half ? _mm256_extracti128_si256(v, 1) : _mm256_castsi256_si128(v); }
+FI_FORCE_INLINE vf64 cvt_i32_f64(v32 v, int half) { return _mm256_cvtepi32_pd(half_of(v, half)); }
+/* Unsigned: no such conversion before AVX-512, so flip the top bit, convert signed, add 2**31
+ * back (exact: every uint32 is a double). */
+FI_FORCE_INLINE vf64 cvt_u32_f64(v32 v, int half)
+{
+    __m256d d = _mm256_cvtepi32_pd(_mm_xor_si128(half_of(v, half), _mm_set1_epi32((int)0x80000000u)));
+    return _mm256_add_pd(d, _mm256_set1_pd(0x1p31));
+}
+FI_FORCE_INLINE vf64 gather_f64(const double *t, v32 idx, int half) { return _mm256_i32gather_pd(t, half_of(idx, half), 8); }
+FI_FORCE_INLINE vf64 sub_f64(vf64 a, vf64 b) { return _mm256_sub_pd(a, b); }
+FI_FORCE_INLINE vmask64 cmplt_f64(vf64 a, vf64 b) { return _mm256_cmp_pd(a, b, _CMP_LT_OQ); }
+FI_FORCE_INLINE uint32_t mask64_bits(vmask64 m) { return (uint32_t)_mm256_movemask_pd(m); }
+FI_FORCE_INLINE v64 as_u64(vf64 v) { return _mm256_castpd_si256(v); }
+FI_FORCE_INLINE vf64 as_f64(v64 v) { return _mm256_castsi256_pd(v); }
+FI_FORCE_INLINE v64 add_u64(v64 a, v64 b) { return _mm256_add_epi64(a, b); }
+FI_FORCE_INLINE v64 sub_u64(v64 a, v64 b) { return _mm256_sub_epi64(a, b); }
+FI_FORCE_INLINE v64 shl_u64(v64 a, int n) { return _mm256_slli_epi64(a, n); }
 
 /* ---- stores of the output dtypes ---- */
 FI_FORCE_INLINE void st_f32(float *p, vf32 x) { _mm256_storeu_ps(p, x); }

@@ -23,6 +23,8 @@ typedef uint32x4_t vmask;
 /* ---- loads, stores, constants ---- */
 FI_FORCE_INLINE v32 ld(const uint32_t *p) { return vld1q_u32(p); }
 FI_FORCE_INLINE void st(uint32_t *p, v32 v) { vst1q_u32(p, v); }
+/* 4 uint16 widened to the lanes (the batch-local indices of compress_store_idx). */
+FI_FORCE_INLINE v32 ld_u16(const uint16_t *p) { return vmovl_u16(vld1_u16(p)); }
 FI_FORCE_INLINE v32 set1(uint32_t x) { return vdupq_n_u32(x); }
 FI_FORCE_INLINE v32 iota(void)
 {
@@ -111,6 +113,31 @@ FI_FORCE_INLINE vf64 mul_f64(vf64 a, vf64 b) { return vmulq_f64(a, b); }
 FI_FORCE_INLINE vf64 max_f64(vf64 a, vf64 b) { return vbslq_f64(vcgtq_f64(a, b), a, b); }
 FI_FORCE_INLINE vf64 min_f64(vf64 a, vf64 b) { return vbslq_f64(vcltq_f64(a, b), a, b); }
 FI_FORCE_INLINE vf32 cvt_f64_f32(vf64 lo, vf64 hi) { return vcvt_high_f32_f64(vcvt_f32_f64(lo), hi); }
+
+/* ---- float64 from half the lanes (half 0: lanes 0..1, 1: lanes 2..3): the ziggurat's
+ * wedge test runs in double, as the scalar slow path's ---- */
+typedef uint64x2_t v64;
+typedef uint64x2_t vmask64;
+FI_FORCE_INLINE uint32x2_t half_of(v32 v, int half) { return half ? vget_high_u32(v) : vget_low_u32(v); }
+FI_FORCE_INLINE vf64 cvt_i32_f64(v32 v, int half) { return vcvtq_f64_s64(vmovl_s32(vreinterpret_s32_u32(half_of(v, half)))); }
+FI_FORCE_INLINE vf64 cvt_u32_f64(v32 v, int half) { return vcvtq_f64_u64(vmovl_u32(half_of(v, half))); }
+FI_FORCE_INLINE vf64 gather_f64(const double *t, v32 idx, int half)
+{
+    uint32x2_t i = half_of(idx, half);
+    return vld1q_lane_f64(t + vget_lane_u32(i, 1), vdupq_n_f64(t[vget_lane_u32(i, 0)]), 1);
+}
+FI_FORCE_INLINE vf64 sub_f64(vf64 a, vf64 b) { return vsubq_f64(a, b); }
+FI_FORCE_INLINE vmask64 cmplt_f64(vf64 a, vf64 b) { return vcltq_f64(a, b); }
+FI_FORCE_INLINE uint32_t mask64_bits(vmask64 m)
+{
+    static const uint64_t bit[2] = {1, 2};
+    return (uint32_t)vaddvq_u64(vandq_u64(m, vld1q_u64(bit)));
+}
+FI_FORCE_INLINE v64 as_u64(vf64 v) { return vreinterpretq_u64_f64(v); }
+FI_FORCE_INLINE vf64 as_f64(v64 v) { return vreinterpretq_f64_u64(v); }
+FI_FORCE_INLINE v64 add_u64(v64 a, v64 b) { return vaddq_u64(a, b); }
+FI_FORCE_INLINE v64 sub_u64(v64 a, v64 b) { return vsubq_u64(a, b); }
+FI_FORCE_INLINE v64 shl_u64(v64 a, int n) { return vshlq_u64(a, vdupq_n_s64(n)); }
 
 /* ---- stores of the output dtypes ---- */
 FI_FORCE_INLINE void st_f32(float *p, vf32 x) { vst1q_f32(p, x); }

@@ -53,8 +53,7 @@ FI_UNROLL(10)
 
 /* The words of the ng <= FI_PHILOX_GROUPS main-stream groups at blocks b[0], b[1], ...:
  * x[w][c] is word w of chain c = group * FI_SETS + s (blocks b[group] + N*s + lane). ng is a
- * constant at each call: the best interleave depends on what the caller keeps in registers
- * besides (a fused fill with many constants leaves fewer for Philox). */
+ * constant at each call (the caller's interleave), which the inlining folds. */
 FI_FORCE_INLINE void philox_main(const simd_keys *rk, const uint64_t *b, int ng, v32 x[4][FI_CHAINS])
 {
     int wraps = 0;
