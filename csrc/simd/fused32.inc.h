@@ -8,10 +8,11 @@
  * rejects, then the affine step, then the narrowing); here each vector of words goes from
  * Philox's registers through the whole computation to the output, and only the words of the
  * normal are kept (one aligned store), for the rare rejected draws. Those are listed by index
- * (compress_store_idx, branch-free) and finished after the batch by the scalar slow path
- * every target shares, fi_normal_slow_f32, exactly as kernels.inc.h's normal32 calls it.
- * Every vector operation is one kernels.inc.h's scalar loops do, in the same order, so the
- * bits are the scalar path's.
+ * (compress_store_idx, branch-free) and finished after the batch: the common cases (a wedge
+ * accepted, a redraw in the fast region) in vectors, the rest by the scalar slow path every
+ * target shares, fi_normal_slow_f32, as kernels.inc.h's normal32 calls it. Every vector
+ * operation is one the scalar code does, in the same order, so the bits are the scalar
+ * path's.
  */
 #define FI_HAVE_PRODUCE32
 #define FI_HAVE_BERNOULLI
@@ -88,9 +89,8 @@ FI_FORCE_INLINE vmask emit32(int dist, int dtype, int mode, fused_batch *bt, voi
     } else {
         /* ziggurat32: layer idx = w & 0xff, sign bit 8, position u = w >> 9. */
         const v32 idx = and_(v, set1(0xffu)), u = shr(v, 9);
-        v32 wt, kt;
-        gather_pair_u32(fi_zig_normal.wk32, idx, &wt, &kt);
-        vf32 z = mul_f32(cvt_i32_f32(u), as_f32(wt));
+        const v32 kt = gather_u32(fi_zig_normal.k32, idx);
+        vf32 z = mul_f32(cvt_i32_f32(u), gather_f32(fi_zig_normal.w32, idx));
         z = as_f32(or_(as_u32(z), shl(and_(v, set1(0x100u)), 23)));
         rej = cmpge_u32(u, kt);
         if (mode == F32_AFFINE_UNIT) x = add_f32(set1_f32(0.0f), z);
@@ -219,7 +219,7 @@ FI_FORCE_INLINE void produce32_fused(int dist, int dtype, int mode, const fi_str
     size_t nrej = 0;
     simd_make_keys(s->key, &rk);
     fused_batch_init(&bt, p);
-    const int ng = FI_PHILOX_GROUPS;
+    const int ng = FI_PHILOX_GROUPS;       /* groups in flight */
     for (size_t g = 0; g < ngroups; g += (size_t)ng) {
         uint64_t b[FI_PHILOX_GROUPS];
         v32 x[4][FI_CHAINS];
