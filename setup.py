@@ -29,7 +29,7 @@ ext = Extension(
     extra_compile_args=cflags,
     extra_link_args=lflags,
     depends=[f"src/fastinit/{p}.pxi" for p in ("_cdefs", "_checks", "_threads", "_index", "_simd", "_qr", "_generator", "_masks")] + ["csrc/fastinit.h", "csrc/portable.h", "csrc/cpu.h", "csrc/pool.h", "csrc/internal.h", "csrc/philox.h", "csrc/kernels.inc.h",
-             "csrc/ziggurat_tables.h"],
+             "csrc/ziggurat_tables.h"] + [f"csrc/simd/{f}" for f in ("compress.h", "ops_avx2.h", "ops_neon.h", "philox.inc.h", "fused32.inc.h")],
 )
 
 setup(ext_modules=cythonize([ext], compiler_directives={"language_level": 3}))

@@ -13,13 +13,14 @@ import pytest
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CSRC = os.path.join(ROOT, "csrc")
 CHECK = os.path.join(ROOT, "tests", "c", "simd_check.c")
+REF = os.path.join(ROOT, "tests", "c", "simd_ref.c")       # the generic algorithms, plain C
 # setup.py's flags (POSIX builds add -pthread for the thread pool).
 CFLAGS = ["-O3", "-ffp-contract=off", "-fno-math-errno", "-Wall", "-Werror"]
 
 
 def build(cc, out_dir, extra=(), exe_name="simd_check"):
     """Each source compiled on its own, in parallel: the AVX-512 files take half a minute."""
-    sources = [CHECK] + sorted(os.path.join(CSRC, f) for f in os.listdir(CSRC) if f.endswith(".c"))
+    sources = [CHECK, REF] + sorted(os.path.join(CSRC, f) for f in os.listdir(CSRC) if f.endswith(".c"))
 
     def compile_one(src):
         obj = os.path.join(out_dir, os.path.basename(src) + ".o")

@@ -15,6 +15,10 @@
 #include "philox.h"
 #include "pool.h"
 
+/* tests/c/simd_ref.c: the generic SIMD algorithms over the plain-C op set. */
+void fi_fill_contig_ref(int dist, int dtype, const fi_stream *s, const fi_params *p, void *dst,
+                        uint64_t start, size_t n);
+
 static const char *const simd_names[FI_NSIMD] = {"scalar", "avx2", "avx512", "avx512vbmi", "neon"};
 static const char *const dtype_names[FI_NDTYPES] = {"float16", "bfloat16", "float32", "float64", "uint8"};
 
@@ -187,7 +191,7 @@ int main(int argc, char **argv)
     build_cases();
     unsigned char *ref = malloc(nmax * 8), *got = malloc(nmax * 8);
     if (!ref || !got) return 2;
-    long fills = 0, mismatches = 0;
+    long fills = 0, mismatches = 0, ref_fills = 0, ref_mismatches = 0;
     unsigned long long values = 0;
     for (int c = 0; c < ncases; c++) {
         const fill_case *fc = &cases[c];
@@ -201,6 +205,19 @@ int main(int argc, char **argv)
                     memset(ref, 0xa5, (n + 64) * es);
                     fi_simd_set(FI_SIMD_SCALAR);
                     fi_fill_contig(fc->dist, fc->dtype, &streams[si], &fc->p, ref, starts[oi], n);
+                    /* The generic algorithms over ops_scalar.h, called directly. */
+                    memset(got, 0xa5 ^ 0xff, n * es);
+                    memset(got + n * es, 0xa5, 64 * es);
+                    fi_fill_contig_ref(fc->dist, fc->dtype, &streams[si], &fc->p, got, starts[oi], n);
+                    ref_fills++;
+                    if (memcmp(ref, got, (n + 64) * es) != 0) {
+                        size_t k = 0;
+                        while (ref[k] == got[k]) k++;
+                        if (ref_mismatches++ < 20)
+                            printf("FAIL ops_scalar: %s, stream %zu, n=%zu, start=%llu: first "
+                                   "difference at value %zu\n", fc->label, si, n,
+                                   (unsigned long long)starts[oi], k / es);
+                    }
                     for (int li = 0; li < nlevels; li++) {
                         memset(got, 0xa5 ^ 0xff, n * es);
                         memset(got + n * es, 0xa5, 64 * es);
@@ -221,6 +238,9 @@ int main(int argc, char **argv)
                 }
     }
     fi_simd_set(fi_simd_best());
+    printf("generic SIMD algorithms over ops_scalar.h: %ld fills: %ld differ\n", ref_fills,
+           ref_mismatches);
+    failures += (int)ref_mismatches;
     failures += check_pool(ref, got, 100003);
     printf("digest of the scalar bytes: %016llx\n", (unsigned long long)digest(ref));
     free(ref);

@@ -1,0 +1,287 @@
+/*
+ * simd/fused32.inc.h -- the 16/32-bit uniform and normal fills and the byte Bernoulli mask,
+ * fused with Philox and written once over the op layer.
+ *
+ * Included by a kernel file after its op header and simd/philox.inc.h, before kernels.inc.h,
+ * whose produce32 and produce_bernoulli these replace. kernels.inc.h's loops make the words of
+ * a batch, store them, and read them back once per step (words, then values, then the
+ * rejects, then the affine step, then the narrowing); here each vector of words goes from
+ * Philox's registers through the whole computation to the output, and only the words of the
+ * normal are kept (one aligned store), for the rare rejected draws. Those are listed by index
+ * (compress_store_idx, branch-free) and finished after the batch: the common cases (a wedge
+ * accepted, a redraw in the fast region) in vectors, the rest by the scalar slow path every
+ * target shares, fi_normal_slow_f32, as kernels.inc.h's normal32 calls it. Every vector
+ * operation is one the scalar code does, in the same order, so the bits are the scalar
+ * path's.
+ */
+#define FI_HAVE_PRODUCE32
+#define FI_HAVE_BERNOULLI
+
+/* How the affine step runs: in float; in double (float32 whose step is not exact in float,
+ * see fi_affine32_exact); or not at all, for a = +0, b = m = 1, where it changes nothing but
+ * -0 into +0 (random() and standard_normal()). As kernels_avx512.c. */
+enum { F32_AFFINE_FLOAT, F32_AFFINE_DOUBLE, F32_AFFINE_UNIT };
+
+typedef struct {
+    uint32_t words[FI_BATCH_GROUPS * 64];             /* the normal's words, for the rejects */
+    uint16_t rej[FI_BATCH_GROUPS * 64 + FI_CHAINS * FI_V_LANES]; /* batch-local indices, spare */
+    vf32 a, b, m, lo, hi;
+    vf64 ad, bd, md, lod, hid;
+} fused_batch;
+
+static inline void fused_batch_init(fused_batch *bt, const fi_params *p)
+{
+    bt->a = set1_f32((float)p->a);
+    bt->b = set1_f32((float)p->b);
+    bt->m = set1_f32((float)p->m);
+    bt->lo = set1_f32((float)p->lo);
+    bt->hi = set1_f32((float)p->hi);
+    bt->ad = set1_f64(p->a);
+    bt->bd = set1_f64(p->b);
+    bt->md = set1_f64(p->m);
+    bt->lod = set1_f64(p->lo);
+    bt->hid = set1_f64(p->hi);
+}
+
+/* Store a vector of results as the output dtype, rounded as narrow_bf16/narrow_f16 do. */
+FI_FORCE_INLINE void store_as(int dtype, void *out, size_t i, vf32 x)
+{
+    if (dtype == FI_F32) st_f32((float *)out + i, x);
+    else if (dtype == FI_BF16) st_bf16((uint16_t *)out + i, x);
+    else st_f16((uint16_t *)out + i, x);
+}
+
+/* float32's affine step in double, half a vector at a time, rounded once: uniform32's
+ * (a + b*u)*m clamped to [lo, hi], normal32's a + b*z. */
+FI_FORCE_INLINE vf32 affine_f64(int dist, const fused_batch *bt, vf32 v)
+{
+    vf64 h[2] = {cvtlo_f32_f64(v), cvthi_f32_f64(v)};
+    for (int j = 0; j < 2; j++) {
+        vf64 x = add_f64(bt->ad, mul_f64(bt->bd, h[j]));
+        if (dist == FI_UNIFORM) {
+            x = mul_f64(x, bt->md);
+            x = max_f64(bt->lod, x);
+            x = min_f64(bt->hid, x);
+        }
+        h[j] = x;
+    }
+    return cvt_f64_f32(h[0], h[1]);
+}
+
+/* One vector of words v, values i.. of the batch; returns the lanes the normal's fast path
+ * rejects (none for the uniform). */
+FI_FORCE_INLINE vmask emit32(int dist, int dtype, int mode, fused_batch *bt, void *out,
+                             size_t i, v32 v)
+{
+    vf32 x;
+    vmask rej = mask_none();
+    if (dist == FI_UNIFORM) {
+        vf32 u = mul_f32(cvt_i32_f32(shr(v, 8)), set1_f32(0x1p-24f));
+        if (mode == F32_AFFINE_UNIT) {
+            x = min_f32(bt->hi, u);     /* u >= +0 = lo already */
+        } else if (mode == F32_AFFINE_DOUBLE) {
+            x = affine_f64(FI_UNIFORM, bt, u);
+        } else {
+            x = mul_f32(add_f32(bt->a, mul_f32(bt->b, u)), bt->m);
+            x = max_f32(bt->lo, x);     /* x < lo ? lo : x */
+            x = min_f32(bt->hi, x);     /* x > hi ? hi : x */
+        }
+    } else {
+        /* ziggurat32: layer idx = w & 0xff, sign bit 8, position u = w >> 9. */
+        const v32 idx = and_(v, set1(0xffu)), u = shr(v, 9);
+        const v32 kt = gather_u32(fi_zig_normal.k32, idx);
+        vf32 z = mul_f32(cvt_i32_f32(u), gather_f32(fi_zig_normal.w32, idx));
+        z = as_f32(or_(as_u32(z), shl(and_(v, set1(0x100u)), 23)));
+        rej = cmpge_u32(u, kt);
+        if (mode == F32_AFFINE_UNIT) x = add_f32(set1_f32(0.0f), z);
+        else if (mode == F32_AFFINE_DOUBLE) x = affine_f64(FI_NORMAL, bt, z);
+        else x = add_f32(bt->a, mul_f32(bt->b, z));
+        st(bt->words + i, v);
+    }
+    store_as(dtype, out, i, x);
+    return rej;
+}
+
+/* fi_exp of internal.h on n vectors, operation for operation. The n Horner chains advance
+ * together: each is a long run of dependent adds and multiplies. */
+FI_FORCE_INLINE void exp_f64(vf64 *v, int n)
+{
+    const vf64 rounder = set1_f64(FI_ROUNDER);
+    vf64 k[2 * FI_CHAINS], r[2 * FI_CHAINS], q[2 * FI_CHAINS];
+    for (int j = 0; j < n; j++) {
+        k[j] = add_f64(mul_f64(v[j], set1_f64(FI_LOG2E)), rounder);
+        const vf64 nn = sub_f64(k[j], rounder);
+        r[j] = sub_f64(sub_f64(v[j], mul_f64(nn, set1_f64(FI_LN2_HI))), mul_f64(nn, set1_f64(FI_LN2_LO)));
+        q[j] = set1_f64(fi_exp_taylor[12]);
+    }
+    for (int i = 11; i >= 0; i--)
+        for (int j = 0; j < n; j++)
+            q[j] = add_f64(mul_f64(q[j], r[j]), set1_f64(fi_exp_taylor[i]));
+    for (int j = 0; j < n; j++)
+        v[j] = as_f64(add_u64(as_u64(q[j]), shl_u64(sub_u64(as_u64(k[j]), as_u64(rounder)), 52)));
+}
+
+/* The rejected draws of a batch, finished as normal32 does (fi_normal_slow_f32), but what the
+ * slow path does first done in vectors, FI_CHAINS * FI_V_LANES draws at a time:
+ *   - the first retry block of each, counter (block, 1, slot): value i = 64*g0 + li reads
+ *     block base + 16*(li >> 6) + (li & 15), base = counter + 16*g0, slot (li & 63) >> 4 (the
+ *     offset is below 2**16, so the carry into the high word is one unsigned compare);
+ *   - the wedge test of zig32 with the block's word 0, and if it fails, the redraw from word 1
+ *     when that lands in a layer's fast region.
+ * Nine draws in ten are settled so; the others (the tail, layer 0, and longer chains) are
+ * given to fi_normal_slow_f32 with their retry block, which starts over and so takes the same
+ * steps. Lanes past nrej read the list's spare entries, masked into the batch: their results
+ * are not used. */
+static void finish_rejected32(int dtype, const fused_batch *bt, size_t nrej, const fi_stream *s,
+                              uint64_t g0, const simd_keys *rk, void *out, const fi_params *p)
+{
+    enum { PER = FI_CHAINS * FI_V_LANES, HALF = FI_V_LANES / 2 };
+    const fi_zig *t = &fi_zig_normal;
+    const uint64_t base = s->counter + 16 * g0;
+    const v32 base_lo = set1((uint32_t)base), base_hi = set1((uint32_t)(base >> 32)), one = set1(1);
+    for (size_t r0 = 0; r0 < nrej; r0 += PER) {
+        v32 c0[FI_CHAINS], c1[FI_CHAINS], c2[FI_CHAINS], c3[FI_CHAINS], word[FI_CHAINS];
+        FI_ALIGN64 uint32_t w[4][PER];
+        FI_ALIGN64 float zx[PER], z2[PER];
+        uint64_t accept = 0, redraw = 0;
+        for (int c = 0; c < FI_CHAINS; c++) {
+            const v32 li = and_(ld_u16(bt->rej + r0 + FI_V_LANES * c), set1(FI_BATCH_GROUPS * 64 - 1));
+            const v32 off = add(shl(shr(li, 6), 4), and_(li, set1(15)));
+            word[c] = gather_u32(bt->words, li);
+            c0[c] = add(base_lo, off);
+            c1[c] = add(base_hi, and_(cmplt_u32(c0[c], off), one));
+            c2[c] = one;
+            c3[c] = shr(and_(li, set1(63)), 4);
+        }
+        philox_rounds(rk, 0, FI_CHAINS, c0, c1, c2, c3);
+        /* zig_wedge: x = u * 2**-23 * x[idx], y = f[idx] + u1 * (f[idx+1] - f[idx]) with u1 the
+         * retry's word 0 * 2**-32, accepted when y < exp(-0.5 * x * (x + two_offset)). */
+        vf64 x[2 * FI_CHAINS], y[2 * FI_CHAINS], e[2 * FI_CHAINS];
+        for (int c = 0; c < FI_CHAINS; c++) {
+            const v32 idx = and_(word[c], set1(0xffu)), u = shr(word[c], 9);
+            for (int h = 0; h < 2; h++) {
+                const int j = 2 * c + h;
+                x[j] = mul_f64(mul_f64(cvt_i32_f64(u, h), set1_f64(0x1p-23)), gather_f64(t->x, idx, h));
+                const vf64 f0 = gather_f64(t->f, idx, h), f1 = gather_f64(t->f, add(idx, one), h);
+                const vf64 u1 = mul_f64(cvt_u32_f64(c0[c], h), set1_f64(0x1p-32));
+                y[j] = add_f64(f0, mul_f64(u1, sub_f64(f1, f0)));
+                e[j] = mul_f64(mul_f64(set1_f64(-0.5), x[j]), add_f64(x[j], set1_f64(t->two_offset)));
+            }
+        }
+        exp_f64(e, 2 * FI_CHAINS);
+        for (int c = 0; c < FI_CHAINS; c++) {
+            const int sh = FI_V_LANES * c;
+            /* Layer 0 is the tail's (t->tail): the scalar path's. */
+            const uint32_t wedge = t->tail ? mask_bits(cmpge_u32(and_(word[c], set1(0xffu)), one))
+                                           : (1u << FI_V_LANES) - 1;
+            const uint32_t acc = wedge & (mask64_bits(cmplt_f64(y[2 * c], e[2 * c]))
+                                          | mask64_bits(cmplt_f64(y[2 * c + 1], e[2 * c + 1])) << HALF);
+            const v32 sign = shl(and_(word[c], set1(0x100u)), 23);
+            st_f32(zx + sh, as_f32(or_(as_u32(cvt_f64_f32(x[2 * c], x[2 * c + 1])), sign)));
+            /* The redraw, as the fast path: a word of retry's word 1. */
+            const v32 r1 = c1[c], idx2 = and_(r1, set1(0xffu)), u2 = shr(r1, 9);
+            v32 wt, kt;
+            gather_pair_u32(t->wk32, idx2, &wt, &kt);
+            const vf32 zz = mul_f32(cvt_i32_f32(u2), as_f32(wt));
+            st_f32(z2 + sh, as_f32(or_(as_u32(zz), shl(and_(r1, set1(0x100u)), 23))));
+            const uint32_t red = wedge & ~acc & mask_bits(cmplt_u32(u2, kt));
+            accept |= (uint64_t)acc << sh;
+            redraw |= (uint64_t)red << sh;
+        }
+        for (int c = 0; c < FI_CHAINS; c++) {
+            st(w[0] + FI_V_LANES * c, c0[c]);
+            st(w[1] + FI_V_LANES * c, c1[c]);
+            st(w[2] + FI_V_LANES * c, c2[c]);
+            st(w[3] + FI_V_LANES * c, c3[c]);
+        }
+        const size_t cnt = nrej - r0 < PER ? nrej - r0 : PER;
+        for (size_t q = 0; q < cnt; q++) {
+            const size_t li = bt->rej[r0 + q];
+            float z;
+            if (accept >> q & 1) z = zx[q];
+            else if (redraw >> q & 1) z = z2[q];
+            else {
+                const uint32_t retry1[4] = {w[0][q], w[1][q], w[2][q], w[3][q]};
+                z = fi_normal_slow_f32(bt->words[li], s, 64 * g0 + li, retry1);
+            }
+            float v = dtype == FI_F32 ? (float)(p->a + p->b * (double)z) : (float)p->a + (float)p->b * z;
+            fi_store_f32_as(dtype, out, li, v);
+        }
+    }
+}
+
+FI_FORCE_INLINE void produce32_fused(int dist, int dtype, int mode, const fi_stream *s,
+                                     uint64_t g0, size_t ngroups, void *out, const fi_params *p)
+{
+    _Static_assert(FI_BATCH_GROUPS * 64 <= 65536, "batch indices fit 16 bits");
+    simd_keys rk;
+    FI_ALIGN64 fused_batch bt;
+    size_t nrej = 0;
+    simd_make_keys(s->key, &rk);
+    fused_batch_init(&bt, p);
+    const int ng = FI_PHILOX_GROUPS;       /* groups in flight */
+    for (size_t g = 0; g < ngroups; g += (size_t)ng) {
+        uint64_t b[FI_PHILOX_GROUPS];
+        v32 x[4][FI_CHAINS];
+        for (int gi = 0; gi < ng; gi++)
+            b[gi] = s->counter + 16 * (g0 + (g + gi < ngroups ? g + gi : ngroups - 1));
+        philox_main(&rk, b, ng, x);
+        for (int gi = 0; gi < ng && g + gi < ngroups; gi++)
+            for (int w = 0; w < 4; w++)
+                for (int c = 0; c < FI_SETS; c++) {
+                    const size_t i = 64 * (g + gi) + 16 * (size_t)w + FI_V_LANES * (size_t)c;
+                    vmask r = emit32(dist, dtype, mode, &bt, out, i, x[w][gi * FI_SETS + c]);
+                    if (dist == FI_NORMAL) nrej = compress_store_idx(bt.rej, nrej, (uint32_t)i, r);
+                }
+    }
+    if (nrej) finish_rejected32(dtype, &bt, nrej, s, g0, &rk, out, p);
+}
+
+/* One specialized loop per (distribution, dtype, affine mode). */
+static void produce32(int dist, int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
+                      void *out, const fi_params *p)
+{
+    const int mode = fi_f64_bits(p->a) == 0 && p->b == 1.0 && p->m == 1.0 ? F32_AFFINE_UNIT
+                   : dtype == FI_F32 && !fi_affine32_exact(p) ? F32_AFFINE_DOUBLE : F32_AFFINE_FLOAT;
+#define CASE(D, T, M) \
+    if (dist == D && dtype == T && mode == M) { produce32_fused(D, T, M, s, g0, ngroups, out, p); return; }
+#define MODES(D) CASE(D, FI_F32, F32_AFFINE_FLOAT) CASE(D, FI_F32, F32_AFFINE_DOUBLE) \
+    CASE(D, FI_F32, F32_AFFINE_UNIT) CASE(D, FI_BF16, F32_AFFINE_FLOAT) CASE(D, FI_BF16, F32_AFFINE_UNIT) \
+    CASE(D, FI_F16, F32_AFFINE_FLOAT) CASE(D, FI_F16, F32_AFFINE_UNIT)
+    MODES(FI_UNIFORM) MODES(FI_NORMAL)
+#undef MODES
+#undef CASE
+}
+
+/* Bernoulli masks into bytes, the compare fused with the words; other dtypes take
+ * kernels.inc.h's loop (produce_bernoulli_scalar). */
+static void produce_bernoulli_scalar(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
+                                     void *out, const fi_params *p);
+
+static void produce_bernoulli(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
+                              void *out, const fi_params *p)
+{
+    if (dtype != FI_U8) {
+        produce_bernoulli_scalar(dtype, s, g0, ngroups, out, p);
+        return;
+    }
+    /* thresh = 2**32 (p = 1) holds for every word; below it, an unsigned compare. */
+    const int all = p->thresh > 0xffffffffull;
+    const v32 t = set1((uint32_t)p->thresh);
+    uint8_t *o = (uint8_t *)out;
+    simd_keys rk;
+    simd_make_keys(s->key, &rk);
+    for (size_t g = 0; g < ngroups; g += FI_PHILOX_GROUPS) {
+        uint64_t b[FI_PHILOX_GROUPS];
+        v32 x[4][FI_CHAINS];
+        for (int gi = 0; gi < FI_PHILOX_GROUPS; gi++)
+            b[gi] = s->counter + 16 * (g0 + (g + gi < ngroups ? g + gi : ngroups - 1));
+        philox_main(&rk, b, FI_PHILOX_GROUPS, x);
+        for (int gi = 0; gi < FI_PHILOX_GROUPS && g + gi < ngroups; gi++)
+            for (int w = 0; w < 4; w++)
+                for (int c = 0; c < FI_SETS; c++) {
+                    const v32 v = x[w][gi * FI_SETS + c];
+                    st_mask_u8(o + 64 * (g + gi) + 16 * w + FI_V_LANES * c, all ? mask_all() : cmplt_u32(v, t));
+                }
+    }
+}

@@ -1,0 +1,167 @@
+/*
+ * simd/ops_avx2.h -- the SIMD op set on AVX2: 8 lanes of 32 bits.
+ *
+ * The op layer is what the generic algorithm files (philox.inc.h, fused32.inc.h) are written
+ * over; every ISA trick lives in the op headers, and the algorithm files hold no intrinsic.
+ * Each op header defines the same names with the same lane semantics (ops_neon.h is the
+ * 4-lane twin), so an algorithm gives the same bits on every target. Float ops are only the
+ * ones IEEE 754 rounds alike in any unit (add, multiply, exact conversions, compare-selects).
+ *
+ * Include it after <immintrin.h> and after FI_TARGET_BEGIN("avx2,f16c"), so that these
+ * functions are compiled for AVX2 (and run only where CPUID says so).
+ */
+#ifndef FI_SIMD_OPS_H
+#define FI_SIMD_OPS_H
+
+#include "compress.h"
+
+#define FI_V_LANES 8
+
+typedef __m256i v32;        /* 8 x uint32 */
+typedef __m256 vf32;        /* 8 x float */
+typedef __m256d vf64;       /* 4 x double: half a v32's lanes */
+typedef __m256i vmask;      /* a lane is all ones or all zeros (compare results) */
+
+/* ---- loads, stores, constants ---- */
+FI_FORCE_INLINE v32 ld(const uint32_t *p) { return _mm256_loadu_si256((const __m256i *)p); }
+FI_FORCE_INLINE void st(uint32_t *p, v32 v) { _mm256_storeu_si256((__m256i *)p, v); }
+/* 8 uint16 widened to the lanes (the batch-local indices of compress_store_idx). */
+FI_FORCE_INLINE v32 ld_u16(const uint16_t *p) { return _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)); }
+FI_FORCE_INLINE v32 set1(uint32_t x) { return _mm256_set1_epi32((int)x); }
+FI_FORCE_INLINE v32 iota(void) { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); }
+
+/* ---- integer arithmetic and logic ---- */
+FI_FORCE_INLINE v32 add(v32 a, v32 b) { return _mm256_add_epi32(a, b); }
+FI_FORCE_INLINE v32 xor_(v32 a, v32 b) { return _mm256_xor_si256(a, b); }
+FI_FORCE_INLINE v32 and_(v32 a, v32 b) { return _mm256_and_si256(a, b); }
+FI_FORCE_INLINE v32 or_(v32 a, v32 b) { return _mm256_or_si256(a, b); }
+/* Shifts by a count the caller makes a constant (the compiler then emits the immediate form). */
+FI_FORCE_INLINE v32 shr(v32 a, int n) { return _mm256_srli_epi32(a, n); }
+FI_FORCE_INLINE v32 shl(v32 a, int n) { return _mm256_slli_epi32(a, n); }
+
+/* 32x32 -> 64-bit products of every lane with M: vpmuludq multiplies the even lanes only, so
+ * the odd ones go through it after a shift, and blends sort the halves into hi and lo. */
+FI_FORCE_INLINE void mulhilo(v32 a, v32 M, v32 *hi, v32 *lo)
+{
+    __m256i pe = _mm256_mul_epu32(a, M);
+    __m256i po = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), M);
+    *lo = _mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA);
+    *hi = _mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xAA);
+}
+
+/* ---- compares and masks ---- */
+/* AVX2 compares signed only: a >= b unsigned is max(a, b) == a. */
+FI_FORCE_INLINE vmask cmpge_u32(v32 a, v32 b) { return _mm256_cmpeq_epi32(_mm256_max_epu32(a, b), a); }
+FI_FORCE_INLINE vmask cmplt_u32(v32 a, v32 b)
+{
+    const __m256i flip = _mm256_set1_epi32((int)0x80000000u);
+    return _mm256_cmpgt_epi32(_mm256_xor_si256(b, flip), _mm256_xor_si256(a, flip));
+}
+FI_FORCE_INLINE vmask mask_none(void) { return _mm256_setzero_si256(); }
+FI_FORCE_INLINE vmask mask_all(void) { return _mm256_set1_epi32(-1); }
+FI_FORCE_INLINE uint32_t mask_bits(vmask m) { return (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(m)); }
+/* m ? b : a, lane by lane. */
+FI_FORCE_INLINE v32 blend(vmask m, v32 a, v32 b) { return _mm256_blendv_epi8(a, b, m); }
+
+/* ---- table lookups ---- */
+/* t[idx] for a table of 32-bit entries (idx in range: the caller masks it). */
+FI_FORCE_INLINE v32 gather_u32(const uint32_t *t, v32 idx) { return _mm256_i32gather_epi32((const int *)t, idx, 4); }
+
+FI_FORCE_INLINE vf32 gather_f32(const float *t, v32 idx) { return _mm256_i32gather_ps(t, idx, 4); }
+
+/* Both halves of t[idx] for a table of 64-bit entries: two 4-element gathers load what two
+ * 8-element ones would, but the four shuffles that sort the halves load port 5, which the
+ * fused fills already fill: the normal's fast path on Sapphire Rapids is faster with two
+ * gather_u32s (up to 30% with the double affine step). For the rarer lookups. */
+FI_FORCE_INLINE void gather_pair_u32(const uint64_t *t, v32 idx, v32 *lo, v32 *hi)
+{
+    __m256 g0 = _mm256_castsi256_ps(_mm256_i32gather_epi64((const long long *)t, _mm256_castsi256_si128(idx), 8));
+    __m256 g1 = _mm256_castsi256_ps(_mm256_i32gather_epi64((const long long *)t, _mm256_extracti128_si256(idx, 1), 8));
+    *lo = _mm256_permute4x64_epi64(_mm256_castps_si256(_mm256_shuffle_ps(g0, g1, 0x88)), 0xD8);
+    *hi = _mm256_permute4x64_epi64(_mm256_castps_si256(_mm256_shuffle_ps(g0, g1, 0xDD)), 0xD8);
+}
+
+/* ---- float32 ---- */
+FI_FORCE_INLINE vf32 as_f32(v32 v) { return _mm256_castsi256_ps(v); }
+FI_FORCE_INLINE v32 as_u32(vf32 v) { return _mm256_castps_si256(v); }
+FI_FORCE_INLINE vf32 set1_f32(float x) { return _mm256_set1_ps(x); }
+/* (float)(int32_t)lane: exact here, as the lanes are below 2**24. */
+FI_FORCE_INLINE vf32 cvt_i32_f32(v32 v) { return _mm256_cvtepi32_ps(v); }
+FI_FORCE_INLINE vf32 add_f32(vf32 a, vf32 b) { return _mm256_add_ps(a, b); }
+FI_FORCE_INLINE vf32 mul_f32(vf32 a, vf32 b) { return _mm256_mul_ps(a, b); }
+/* a > b ? a : b and a < b ? a : b, exactly (so the sign of equal zeros is b's): the
+ * generic loops' clamps x < lo ? lo : x = max_f32(lo, x), x > hi ? hi : x = min_f32(hi, x). */
+FI_FORCE_INLINE vf32 max_f32(vf32 a, vf32 b) { return _mm256_max_ps(a, b); }
+FI_FORCE_INLINE vf32 min_f32(vf32 a, vf32 b) { return _mm256_min_ps(a, b); }
+
+/* ---- float64, half the lanes: the affine step of float32 in double ---- */
+FI_FORCE_INLINE vf64 set1_f64(double x) { return _mm256_set1_pd(x); }
+FI_FORCE_INLINE vf64 cvtlo_f32_f64(vf32 v) { return _mm256_cvtps_pd(_mm256_castps256_ps128(v)); }
+FI_FORCE_INLINE vf64 cvthi_f32_f64(vf32 v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
+FI_FORCE_INLINE vf64 add_f64(vf64 a, vf64 b) { return _mm256_add_pd(a, b); }
+FI_FORCE_INLINE vf64 mul_f64(vf64 a, vf64 b) { return _mm256_mul_pd(a, b); }
+FI_FORCE_INLINE vf64 max_f64(vf64 a, vf64 b) { return _mm256_max_pd(a, b); }
+FI_FORCE_INLINE vf64 min_f64(vf64 a, vf64 b) { return _mm256_min_pd(a, b); }
+/* Both halves rounded to float (to nearest, as a C cast) and joined. */
+FI_FORCE_INLINE vf32 cvt_f64_f32(vf64 lo, vf64 hi)
+{
+    return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm256_cvtpd_ps(lo)), _mm256_cvtpd_ps(hi), 1);
+}
+
+/* ---- float64 from half the lanes (half 0: lanes 0..3, 1: lanes 4..7): the ziggurat's
+ * wedge test runs in double, as the scalar slow path's ---- */
+typedef __m256i v64;        /* 4 x uint64 */
+typedef __m256d vmask64;
+FI_FORCE_INLINE __m128i half_of(v32 v, int half) { return half ? _mm256_extracti128_si256(v, 1) : _mm256_castsi256_si128(v); }
+FI_FORCE_INLINE vf64 cvt_i32_f64(v32 v, int half) { return _mm256_cvtepi32_pd(half_of(v, half)); }
+/* Unsigned: no such conversion before AVX-512, so flip the top bit, convert signed, add 2**31
+ * back (exact: every uint32 is a double). */
+FI_FORCE_INLINE vf64 cvt_u32_f64(v32 v, int half)
+{
+    __m256d d = _mm256_cvtepi32_pd(_mm_xor_si128(half_of(v, half), _mm_set1_epi32((int)0x80000000u)));
+    return _mm256_add_pd(d, _mm256_set1_pd(0x1p31));
+}
+FI_FORCE_INLINE vf64 gather_f64(const double *t, v32 idx, int half) { return _mm256_i32gather_pd(t, half_of(idx, half), 8); }
+FI_FORCE_INLINE vf64 sub_f64(vf64 a, vf64 b) { return _mm256_sub_pd(a, b); }
+FI_FORCE_INLINE vmask64 cmplt_f64(vf64 a, vf64 b) { return _mm256_cmp_pd(a, b, _CMP_LT_OQ); }
+FI_FORCE_INLINE uint32_t mask64_bits(vmask64 m) { return (uint32_t)_mm256_movemask_pd(m); }
+FI_FORCE_INLINE v64 as_u64(vf64 v) { return _mm256_castpd_si256(v); }
+FI_FORCE_INLINE vf64 as_f64(v64 v) { return _mm256_castsi256_pd(v); }
+FI_FORCE_INLINE v64 add_u64(v64 a, v64 b) { return _mm256_add_epi64(a, b); }
+FI_FORCE_INLINE v64 sub_u64(v64 a, v64 b) { return _mm256_sub_epi64(a, b); }
+FI_FORCE_INLINE v64 shl_u64(v64 a, int n) { return _mm256_slli_epi64(a, n); }
+
+/* ---- stores of the output dtypes ---- */
+FI_FORCE_INLINE void st_f32(float *p, vf32 x) { _mm256_storeu_ps(p, x); }
+/* bfloat16 rounded to nearest even by the integer route of fi_f32_to_bf16. */
+FI_FORCE_INLINE void st_bf16(uint16_t *p, vf32 x)
+{
+    __m256i u = _mm256_castps_si256(x);
+    __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    u = _mm256_srli_epi32(_mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), odd)), 16);
+    _mm_storeu_si128((__m128i *)p, _mm_packus_epi32(_mm256_castsi256_si128(u), _mm256_extracti128_si256(u, 1)));
+}
+/* float16 by F16C, which rounds as fi_f32_to_f16 (no NaN occurs). */
+FI_FORCE_INLINE void st_f16(uint16_t *p, vf32 x)
+{
+    _mm_storeu_si128((__m128i *)p, _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+}
+/* One byte per lane: 1 where m is set, else 0. */
+FI_FORCE_INLINE void st_mask_u8(uint8_t *p, vmask m)
+{
+    __m128i h = _mm_packs_epi32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+    _mm_storel_epi64((__m128i *)p, _mm_and_si128(_mm_packs_epi16(h, h), _mm_set1_epi8(1)));
+}
+
+/* ---- compress-store of lane indices ---- */
+/* Appends base + j for every lane j set in m to list[n..] and returns the new n (the mask's
+ * popcount added); writes up to 8 entries past n, so the list keeps 8 spare. No compress
+ * instruction before AVX-512: two table steps of simd/compress.h, branch-free. */
+FI_FORCE_INLINE size_t compress_store_idx(uint16_t *list, size_t n, uint32_t base, vmask m)
+{
+    uint32_t b = mask_bits(m);
+    n = fi_compress4(list, n, base, b);
+    return fi_compress4(list, n, base + 4, b >> 4);
+}
+
+#endif

@@ -1,0 +1,174 @@
+/*
+ * simd/ops_neon.h -- the SIMD op set on AArch64 Advanced SIMD: 4 lanes of 32 bits.
+ *
+ * The 4-lane twin of ops_avx2.h (read its header for what the op layer is): the same names,
+ * the same lane semantics, so the generic algorithm files give the same bits here. Where
+ * NEON's instruction rounds or selects differently from the x86 one (max/min of equal zeros),
+ * the op is built from compares and selects instead, to keep the x86 semantics.
+ *
+ * Include it after <arm_neon.h>. Advanced SIMD is part of every AArch64 CPU: no target pragma.
+ */
+#ifndef FI_SIMD_OPS_H
+#define FI_SIMD_OPS_H
+
+#include "compress.h"
+
+#define FI_V_LANES 4
+
+typedef uint32x4_t v32;
+typedef float32x4_t vf32;
+typedef float64x2_t vf64;
+typedef uint32x4_t vmask;
+
+/* ---- loads, stores, constants ---- */
+FI_FORCE_INLINE v32 ld(const uint32_t *p) { return vld1q_u32(p); }
+FI_FORCE_INLINE void st(uint32_t *p, v32 v) { vst1q_u32(p, v); }
+/* 4 uint16 widened to the lanes (the batch-local indices of compress_store_idx). */
+FI_FORCE_INLINE v32 ld_u16(const uint16_t *p) { return vmovl_u16(vld1_u16(p)); }
+FI_FORCE_INLINE v32 set1(uint32_t x) { return vdupq_n_u32(x); }
+FI_FORCE_INLINE v32 iota(void)
+{
+    static const uint32_t lane[4] = {0, 1, 2, 3};
+    return vld1q_u32(lane);
+}
+
+/* ---- integer arithmetic and logic ---- */
+FI_FORCE_INLINE v32 add(v32 a, v32 b) { return vaddq_u32(a, b); }
+FI_FORCE_INLINE v32 xor_(v32 a, v32 b) { return veorq_u32(a, b); }
+FI_FORCE_INLINE v32 and_(v32 a, v32 b) { return vandq_u32(a, b); }
+FI_FORCE_INLINE v32 or_(v32 a, v32 b) { return vorrq_u32(a, b); }
+/* NEON's immediate shifts need a literal; a shift by a register count (negative: right) folds
+ * to the immediate form when the count is a constant, which it is at every call. */
+FI_FORCE_INLINE v32 shr(v32 a, int n) { return vshlq_u32(a, vdupq_n_s32(-n)); }
+FI_FORCE_INLINE v32 shl(v32 a, int n) { return vshlq_u32(a, vdupq_n_s32(n)); }
+
+/* 32x32 -> 64-bit products of every lane with M: NEON widens two lanes at a time, so the
+ * halves of the four products are then gathered from the even and odd words. */
+FI_FORCE_INLINE void mulhilo(v32 a, v32 M, v32 *hi, v32 *lo)
+{
+    uint32x4_t p01 = vreinterpretq_u32_u64(vmull_u32(vget_low_u32(a), vget_low_u32(M)));
+    uint32x4_t p23 = vreinterpretq_u32_u64(vmull_high_u32(a, M));
+    *lo = vuzp1q_u32(p01, p23);
+    *hi = vuzp2q_u32(p01, p23);
+}
+
+/* ---- compares and masks ---- */
+FI_FORCE_INLINE vmask cmpge_u32(v32 a, v32 b) { return vcgeq_u32(a, b); }
+FI_FORCE_INLINE vmask cmplt_u32(v32 a, v32 b) { return vcltq_u32(a, b); }
+FI_FORCE_INLINE vmask mask_none(void) { return vdupq_n_u32(0); }
+FI_FORCE_INLINE vmask mask_all(void) { return vdupq_n_u32(0xffffffffu); }
+FI_FORCE_INLINE uint32_t mask_bits(vmask m)
+{
+    static const uint32_t bit[4] = {1, 2, 4, 8};
+    return vaddvq_u32(vandq_u32(m, vld1q_u32(bit)));
+}
+/* m ? b : a, lane by lane. */
+FI_FORCE_INLINE v32 blend(vmask m, v32 a, v32 b) { return vbslq_u32(m, b, a); }
+
+/* ---- table lookups ---- */
+/* t[idx] for a table of 32-bit entries: no gather on NEON, so four lane loads. */
+FI_FORCE_INLINE v32 gather_u32(const uint32_t *t, v32 idx)
+{
+    v32 r = vdupq_n_u32(t[vgetq_lane_u32(idx, 0)]);
+    r = vld1q_lane_u32(t + vgetq_lane_u32(idx, 1), r, 1);
+    r = vld1q_lane_u32(t + vgetq_lane_u32(idx, 2), r, 2);
+    return vld1q_lane_u32(t + vgetq_lane_u32(idx, 3), r, 3);
+}
+
+FI_FORCE_INLINE vf32 gather_f32(const float *t, v32 idx)
+{
+    vf32 r = vdupq_n_f32(t[vgetq_lane_u32(idx, 0)]);
+    r = vld1q_lane_f32(t + vgetq_lane_u32(idx, 1), r, 1);
+    r = vld1q_lane_f32(t + vgetq_lane_u32(idx, 2), r, 2);
+    return vld1q_lane_f32(t + vgetq_lane_u32(idx, 3), r, 3);
+}
+
+/* Both halves of t[idx] for a table of 64-bit entries: four 64-bit loads, then unzips. */
+FI_FORCE_INLINE void gather_pair_u32(const uint64_t *t, v32 idx, v32 *lo, v32 *hi)
+{
+    uint64x2_t a = vcombine_u64(vld1_u64(t + vgetq_lane_u32(idx, 0)), vld1_u64(t + vgetq_lane_u32(idx, 1)));
+    uint64x2_t b = vcombine_u64(vld1_u64(t + vgetq_lane_u32(idx, 2)), vld1_u64(t + vgetq_lane_u32(idx, 3)));
+    *lo = vuzp1q_u32(vreinterpretq_u32_u64(a), vreinterpretq_u32_u64(b));
+    *hi = vuzp2q_u32(vreinterpretq_u32_u64(a), vreinterpretq_u32_u64(b));
+}
+
+/* ---- float32 ---- */
+FI_FORCE_INLINE vf32 as_f32(v32 v) { return vreinterpretq_f32_u32(v); }
+FI_FORCE_INLINE v32 as_u32(vf32 v) { return vreinterpretq_u32_f32(v); }
+FI_FORCE_INLINE vf32 set1_f32(float x) { return vdupq_n_f32(x); }
+FI_FORCE_INLINE vf32 cvt_i32_f32(v32 v) { return vcvtq_f32_s32(vreinterpretq_s32_u32(v)); }
+FI_FORCE_INLINE vf32 add_f32(vf32 a, vf32 b) { return vaddq_f32(a, b); }
+FI_FORCE_INLINE vf32 mul_f32(vf32 a, vf32 b) { return vmulq_f32(a, b); }
+/* a > b ? a : b and a < b ? a : b, exactly as x86's maxps/minps (vmaxq_f32 would give +0
+ * for max(-0, +0) where these give b). */
+FI_FORCE_INLINE vf32 max_f32(vf32 a, vf32 b) { return vbslq_f32(vcgtq_f32(a, b), a, b); }
+FI_FORCE_INLINE vf32 min_f32(vf32 a, vf32 b) { return vbslq_f32(vcltq_f32(a, b), a, b); }
+
+/* ---- float64, half the lanes ---- */
+FI_FORCE_INLINE vf64 set1_f64(double x) { return vdupq_n_f64(x); }
+FI_FORCE_INLINE vf64 cvtlo_f32_f64(vf32 v) { return vcvt_f64_f32(vget_low_f32(v)); }
+FI_FORCE_INLINE vf64 cvthi_f32_f64(vf32 v) { return vcvt_high_f64_f32(v); }
+FI_FORCE_INLINE vf64 add_f64(vf64 a, vf64 b) { return vaddq_f64(a, b); }
+FI_FORCE_INLINE vf64 mul_f64(vf64 a, vf64 b) { return vmulq_f64(a, b); }
+FI_FORCE_INLINE vf64 max_f64(vf64 a, vf64 b) { return vbslq_f64(vcgtq_f64(a, b), a, b); }
+FI_FORCE_INLINE vf64 min_f64(vf64 a, vf64 b) { return vbslq_f64(vcltq_f64(a, b), a, b); }
+FI_FORCE_INLINE vf32 cvt_f64_f32(vf64 lo, vf64 hi) { return vcvt_high_f32_f64(vcvt_f32_f64(lo), hi); }
+
+/* ---- float64 from half the lanes (half 0: lanes 0..1, 1: lanes 2..3): the ziggurat's
+ * wedge test runs in double, as the scalar slow path's ---- */
+typedef uint64x2_t v64;
+typedef uint64x2_t vmask64;
+FI_FORCE_INLINE uint32x2_t half_of(v32 v, int half) { return half ? vget_high_u32(v) : vget_low_u32(v); }
+FI_FORCE_INLINE vf64 cvt_i32_f64(v32 v, int half) { return vcvtq_f64_s64(vmovl_s32(vreinterpret_s32_u32(half_of(v, half)))); }
+FI_FORCE_INLINE vf64 cvt_u32_f64(v32 v, int half) { return vcvtq_f64_u64(vmovl_u32(half_of(v, half))); }
+FI_FORCE_INLINE vf64 gather_f64(const double *t, v32 idx, int half)
+{
+    uint32x2_t i = half_of(idx, half);
+    return vld1q_lane_f64(t + vget_lane_u32(i, 1), vdupq_n_f64(t[vget_lane_u32(i, 0)]), 1);
+}
+FI_FORCE_INLINE vf64 sub_f64(vf64 a, vf64 b) { return vsubq_f64(a, b); }
+FI_FORCE_INLINE vmask64 cmplt_f64(vf64 a, vf64 b) { return vcltq_f64(a, b); }
+FI_FORCE_INLINE uint32_t mask64_bits(vmask64 m)
+{
+    static const uint64_t bit[2] = {1, 2};
+    return (uint32_t)vaddvq_u64(vandq_u64(m, vld1q_u64(bit)));
+}
+FI_FORCE_INLINE v64 as_u64(vf64 v) { return vreinterpretq_u64_f64(v); }
+FI_FORCE_INLINE vf64 as_f64(v64 v) { return vreinterpretq_f64_u64(v); }
+FI_FORCE_INLINE v64 add_u64(v64 a, v64 b) { return vaddq_u64(a, b); }
+FI_FORCE_INLINE v64 sub_u64(v64 a, v64 b) { return vsubq_u64(a, b); }
+FI_FORCE_INLINE v64 shl_u64(v64 a, int n) { return vshlq_u64(a, vdupq_n_s64(n)); }
+
+/* ---- stores of the output dtypes ---- */
+FI_FORCE_INLINE void st_f32(float *p, vf32 x) { vst1q_f32(p, x); }
+/* bfloat16 rounded to nearest even by the integer route of fi_f32_to_bf16. */
+FI_FORCE_INLINE void st_bf16(uint16_t *p, vf32 x)
+{
+    uint32x4_t u = vreinterpretq_u32_f32(x);
+    u = vaddq_u32(u, vaddq_u32(vdupq_n_u32(0x7fff), vandq_u32(vshrq_n_u32(u, 16), vdupq_n_u32(1))));
+    vst1_u16(p, vshrn_n_u32(u, 16));
+}
+/* float16 by the hardware conversion: round to nearest even (the FPCR default), subnormals
+ * kept (FZ16 off), as fi_f32_to_f16. */
+FI_FORCE_INLINE void st_f16(uint16_t *p, vf32 x)
+{
+    vst1_u16(p, vreinterpret_u16_f16(vcvt_f16_f32(x)));
+}
+/* One byte per lane: 1 where m is set, else 0. */
+FI_FORCE_INLINE void st_mask_u8(uint8_t *p, vmask m)
+{
+    uint16x4_t h = vmovn_u32(vandq_u32(m, vdupq_n_u32(1)));
+    uint8x8_t b = vmovn_u16(vcombine_u16(h, h));
+    uint32_t x = vget_lane_u32(vreinterpret_u32_u8(b), 0);
+    memcpy(p, &x, 4);
+}
+
+/* ---- compress-store of lane indices ---- */
+/* Appends base + j for every lane j set in m to list[n..] and returns the new n; writes 4
+ * entries from n, so the list keeps 4 spare (simd/compress.h: branch-free). */
+FI_FORCE_INLINE size_t compress_store_idx(uint16_t *list, size_t n, uint32_t base, vmask m)
+{
+    return fi_compress4(list, n, base, mask_bits(m));
+}
+
+#endif

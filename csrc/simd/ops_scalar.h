@@ -1,0 +1,121 @@
+/*
+ * simd/ops_scalar.h -- the SIMD op set in plain C: 4 lanes as arrays, each op a loop.
+ *
+ * The reference for the op semantics the other headers (ops_avx2.h, ops_neon.h) implement:
+ * what each op does to each lane, with no ISA in the way. No kernel file uses it; the test
+ * build compiles the generic algorithm files over it (tests/c/simd_ref.c), so that they are
+ * checked against the scalar path on any machine, and a new target has a model to follow.
+ */
+#ifndef FI_SIMD_OPS_H
+#define FI_SIMD_OPS_H
+
+#include "compress.h"
+
+#define FI_V_LANES 4
+#define FI_L for (int j = 0; j < FI_V_LANES; j++)
+
+typedef struct { uint32_t l[FI_V_LANES]; } v32;
+typedef struct { float l[FI_V_LANES]; } vf32;
+typedef struct { double l[FI_V_LANES / 2]; } vf64;
+typedef struct { uint64_t l[FI_V_LANES / 2]; } v64;
+typedef v32 vmask;          /* a lane is all ones or all zeros */
+typedef v64 vmask64;
+
+/* ---- loads, stores, constants ---- */
+FI_FORCE_INLINE v32 ld(const uint32_t *p) { v32 r; FI_L r.l[j] = p[j]; return r; }
+FI_FORCE_INLINE v32 ld_u16(const uint16_t *p) { v32 r; FI_L r.l[j] = p[j]; return r; }
+FI_FORCE_INLINE void st(uint32_t *p, v32 v) { FI_L p[j] = v.l[j]; }
+FI_FORCE_INLINE v32 set1(uint32_t x) { v32 r; FI_L r.l[j] = x; return r; }
+FI_FORCE_INLINE v32 iota(void) { v32 r; FI_L r.l[j] = (uint32_t)j; return r; }
+
+/* ---- integer arithmetic and logic ---- */
+FI_FORCE_INLINE v32 add(v32 a, v32 b) { FI_L a.l[j] += b.l[j]; return a; }
+FI_FORCE_INLINE v32 xor_(v32 a, v32 b) { FI_L a.l[j] ^= b.l[j]; return a; }
+FI_FORCE_INLINE v32 and_(v32 a, v32 b) { FI_L a.l[j] &= b.l[j]; return a; }
+FI_FORCE_INLINE v32 or_(v32 a, v32 b) { FI_L a.l[j] |= b.l[j]; return a; }
+FI_FORCE_INLINE v32 shr(v32 a, int n) { FI_L a.l[j] >>= n; return a; }
+FI_FORCE_INLINE v32 shl(v32 a, int n) { FI_L a.l[j] <<= n; return a; }
+/* hi and lo halves of the 64-bit products of every lane with M's. */
+FI_FORCE_INLINE void mulhilo(v32 a, v32 M, v32 *hi, v32 *lo)
+{
+    FI_L {
+        uint64_t p = (uint64_t)a.l[j] * M.l[j];
+        hi->l[j] = (uint32_t)(p >> 32);
+        lo->l[j] = (uint32_t)p;
+    }
+}
+
+/* ---- compares and masks ---- */
+FI_FORCE_INLINE vmask cmpge_u32(v32 a, v32 b) { vmask m; FI_L m.l[j] = a.l[j] >= b.l[j] ? ~0u : 0; return m; }
+FI_FORCE_INLINE vmask cmplt_u32(v32 a, v32 b) { vmask m; FI_L m.l[j] = a.l[j] < b.l[j] ? ~0u : 0; return m; }
+FI_FORCE_INLINE vmask mask_none(void) { return set1(0); }
+FI_FORCE_INLINE vmask mask_all(void) { return set1(~0u); }
+/* Bit j set when lane j is. */
+FI_FORCE_INLINE uint32_t mask_bits(vmask m) { uint32_t b = 0; FI_L b |= (m.l[j] >> 31) << j; return b; }
+/* m ? b : a, lane by lane. */
+FI_FORCE_INLINE v32 blend(vmask m, v32 a, v32 b) { FI_L a.l[j] = m.l[j] ? b.l[j] : a.l[j]; return a; }
+
+/* ---- table lookups ---- */
+FI_FORCE_INLINE v32 gather_u32(const uint32_t *t, v32 idx) { v32 r; FI_L r.l[j] = t[idx.l[j]]; return r; }
+FI_FORCE_INLINE vf32 gather_f32(const float *t, v32 idx) { vf32 r; FI_L r.l[j] = t[idx.l[j]]; return r; }
+/* lo and hi halves of t[idx] for a table of 64-bit entries. */
+FI_FORCE_INLINE void gather_pair_u32(const uint64_t *t, v32 idx, v32 *lo, v32 *hi)
+{
+    FI_L {
+        lo->l[j] = (uint32_t)t[idx.l[j]];
+        hi->l[j] = (uint32_t)(t[idx.l[j]] >> 32);
+    }
+}
+
+/* ---- float32 ---- */
+FI_FORCE_INLINE vf32 as_f32(v32 v) { vf32 r; memcpy(&r, &v, sizeof r); return r; }
+FI_FORCE_INLINE v32 as_u32(vf32 v) { v32 r; memcpy(&r, &v, sizeof r); return r; }
+FI_FORCE_INLINE vf32 set1_f32(float x) { vf32 r; FI_L r.l[j] = x; return r; }
+FI_FORCE_INLINE vf32 cvt_i32_f32(v32 v) { vf32 r; FI_L r.l[j] = (float)(int32_t)v.l[j]; return r; }
+FI_FORCE_INLINE vf32 add_f32(vf32 a, vf32 b) { FI_L a.l[j] = a.l[j] + b.l[j]; return a; }
+FI_FORCE_INLINE vf32 mul_f32(vf32 a, vf32 b) { FI_L a.l[j] = a.l[j] * b.l[j]; return a; }
+/* a > b ? a : b and a < b ? a : b, exactly (x86's maxps/minps). */
+FI_FORCE_INLINE vf32 max_f32(vf32 a, vf32 b) { FI_L a.l[j] = a.l[j] > b.l[j] ? a.l[j] : b.l[j]; return a; }
+FI_FORCE_INLINE vf32 min_f32(vf32 a, vf32 b) { FI_L a.l[j] = a.l[j] < b.l[j] ? a.l[j] : b.l[j]; return a; }
+
+/* ---- float64, half the lanes (half 0: lanes 0..1, 1: lanes 2..3) ---- */
+enum { FI_H = FI_V_LANES / 2 };
+FI_FORCE_INLINE vf64 set1_f64(double x) { vf64 r; for (int j = 0; j < FI_H; j++) r.l[j] = x; return r; }
+FI_FORCE_INLINE vf64 cvtlo_f32_f64(vf32 v) { vf64 r; for (int j = 0; j < FI_H; j++) r.l[j] = v.l[j]; return r; }
+FI_FORCE_INLINE vf64 cvthi_f32_f64(vf32 v) { vf64 r; for (int j = 0; j < FI_H; j++) r.l[j] = v.l[FI_H + j]; return r; }
+FI_FORCE_INLINE vf64 cvt_i32_f64(v32 v, int half) { vf64 r; for (int j = 0; j < FI_H; j++) r.l[j] = (int32_t)v.l[FI_H * half + j]; return r; }
+FI_FORCE_INLINE vf64 cvt_u32_f64(v32 v, int half) { vf64 r; for (int j = 0; j < FI_H; j++) r.l[j] = v.l[FI_H * half + j]; return r; }
+FI_FORCE_INLINE vf64 gather_f64(const double *t, v32 idx, int half) { vf64 r; for (int j = 0; j < FI_H; j++) r.l[j] = t[idx.l[FI_H * half + j]]; return r; }
+FI_FORCE_INLINE vf64 add_f64(vf64 a, vf64 b) { for (int j = 0; j < FI_H; j++) a.l[j] = a.l[j] + b.l[j]; return a; }
+FI_FORCE_INLINE vf64 sub_f64(vf64 a, vf64 b) { for (int j = 0; j < FI_H; j++) a.l[j] = a.l[j] - b.l[j]; return a; }
+FI_FORCE_INLINE vf64 mul_f64(vf64 a, vf64 b) { for (int j = 0; j < FI_H; j++) a.l[j] = a.l[j] * b.l[j]; return a; }
+FI_FORCE_INLINE vf64 max_f64(vf64 a, vf64 b) { for (int j = 0; j < FI_H; j++) a.l[j] = a.l[j] > b.l[j] ? a.l[j] : b.l[j]; return a; }
+FI_FORCE_INLINE vf64 min_f64(vf64 a, vf64 b) { for (int j = 0; j < FI_H; j++) a.l[j] = a.l[j] < b.l[j] ? a.l[j] : b.l[j]; return a; }
+FI_FORCE_INLINE vf32 cvt_f64_f32(vf64 lo, vf64 hi)
+{
+    vf32 r;
+    for (int j = 0; j < FI_H; j++) r.l[j] = (float)lo.l[j], r.l[FI_H + j] = (float)hi.l[j];
+    return r;
+}
+FI_FORCE_INLINE vmask64 cmplt_f64(vf64 a, vf64 b) { vmask64 m; for (int j = 0; j < FI_H; j++) m.l[j] = a.l[j] < b.l[j] ? ~0ull : 0; return m; }
+FI_FORCE_INLINE uint32_t mask64_bits(vmask64 m) { uint32_t b = 0; for (int j = 0; j < FI_H; j++) b |= (uint32_t)(m.l[j] >> 63) << j; return b; }
+FI_FORCE_INLINE v64 as_u64(vf64 v) { v64 r; memcpy(&r, &v, sizeof r); return r; }
+FI_FORCE_INLINE vf64 as_f64(v64 v) { vf64 r; memcpy(&r, &v, sizeof r); return r; }
+FI_FORCE_INLINE v64 add_u64(v64 a, v64 b) { for (int j = 0; j < FI_H; j++) a.l[j] += b.l[j]; return a; }
+FI_FORCE_INLINE v64 sub_u64(v64 a, v64 b) { for (int j = 0; j < FI_H; j++) a.l[j] -= b.l[j]; return a; }
+FI_FORCE_INLINE v64 shl_u64(v64 a, int n) { for (int j = 0; j < FI_H; j++) a.l[j] <<= n; return a; }
+
+/* ---- stores of the output dtypes ---- */
+FI_FORCE_INLINE void st_f32(float *p, vf32 x) { FI_L p[j] = x.l[j]; }
+FI_FORCE_INLINE void st_bf16(uint16_t *p, vf32 x) { FI_L p[j] = fi_f32_to_bf16(x.l[j]); }
+FI_FORCE_INLINE void st_f16(uint16_t *p, vf32 x) { FI_L p[j] = fi_f32_to_f16(x.l[j]); }
+FI_FORCE_INLINE void st_mask_u8(uint8_t *p, vmask m) { FI_L p[j] = (uint8_t)(m.l[j] & 1u); }
+
+/* ---- compress-store of lane indices ---- */
+FI_FORCE_INLINE size_t compress_store_idx(uint16_t *list, size_t n, uint32_t base, vmask m)
+{
+    return fi_compress4(list, n, base, mask_bits(m));
+}
+
+#undef FI_L
+#endif

@@ -1,0 +1,122 @@
+/*
+ * simd/philox.inc.h -- Philox4x32-10 over the op layer, written once for every target.
+ *
+ * Included by a kernel file after its op header (simd/ops_*.h) and philox.h. A group is the
+ * stream contract's 16 blocks b..b+15; on N lanes its words take 16/N vectors each, lane j of
+ * vector s of word w holding word w of block b + N*s + j, so vector s of word w is stored at
+ * w*16 + N*s of the group's 64 words: exactly the contract's layout, with no shuffle.
+ *
+ * The ten rounds of one vector are a chain of dependent multiplies; FI_PHILOX_GROUPS groups
+ * (FI_PHILOX_GROUPS * 16/N chains) advance together, round by round, so the multiplier has
+ * independent work while each product is in flight. How many pay depends on the target's
+ * registers and multiply latency: the kernel file sets it (default 1).
+ */
+#ifndef FI_PHILOX_GROUPS
+#define FI_PHILOX_GROUPS 1
+#endif
+#define FI_SETS (16 / FI_V_LANES)                    /* vectors per word of a group */
+#define FI_CHAINS (FI_PHILOX_GROUPS * FI_SETS)       /* independent chains in flight */
+
+/* The key of each round, as scalars: a broadcast is folded into the instruction using it. */
+typedef struct {
+    uint32_t k0[PHILOX_ROUNDS], k1[PHILOX_ROUNDS];
+} simd_keys;
+
+static inline void simd_make_keys(const uint32_t key[2], simd_keys *rk)
+{
+    uint32_t k0 = key[0], k1 = key[1];
+    for (int r = 0; r < PHILOX_ROUNDS; r++) {
+        if (r > 0) { k0 += PHILOX_W0; k1 += PHILOX_W1; }
+        rk->k0[r] = k0;
+        rk->k1[r] = k1;
+    }
+}
+
+/* Rounds from..9 on nc vectors of any counters (c0..c3, words 0..3), in place. */
+FI_FORCE_INLINE void philox_rounds(const simd_keys *rk, int from, int nc, v32 *c0, v32 *c1, v32 *c2, v32 *c3)
+{
+    const v32 M0 = set1(PHILOX_M0), M1 = set1(PHILOX_M1);
+FI_UNROLL(10)
+    for (int r = from; r < PHILOX_ROUNDS; r++) {
+        const v32 k0 = set1(rk->k0[r]), k1 = set1(rk->k1[r]);
+        for (int c = 0; c < nc; c++) {
+            v32 hi0, lo0, hi1, lo1;
+            mulhilo(c0[c], M0, &hi0, &lo0);
+            mulhilo(c2[c], M1, &hi1, &lo1);
+            c0[c] = xor_(xor_(hi1, c1[c]), k0);
+            c2[c] = xor_(xor_(hi0, c3[c]), k1);
+            c1[c] = lo1;
+            c3[c] = lo0;
+        }
+    }
+}
+
+/* The words of the ng <= FI_PHILOX_GROUPS main-stream groups at blocks b[0], b[1], ...:
+ * x[w][c] is word w of chain c = group * FI_SETS + s (blocks b[group] + N*s + lane). ng is a
+ * constant at each call (the caller's interleave), which the inlining folds. */
+FI_FORCE_INLINE void philox_main(const simd_keys *rk, const uint64_t *b, int ng, v32 x[4][FI_CHAINS])
+{
+    int wraps = 0;
+    for (int gi = 0; gi < ng; gi++) wraps |= (uint32_t)b[gi] > 0xFFFFFFF0u;
+    if (wraps) {
+        /* The lanes add to the low counter word alone, so a group whose low word wraps
+         * inside it (once in 2**28 groups) takes the scalar formula. */
+        const uint32_t key[2] = {rk->k0[0], rk->k1[0]};
+        for (int gi = 0; gi < ng; gi++) {
+            FI_ALIGN64 uint32_t t[64];
+            philox_group16(key, b[gi], t);
+            for (int w = 0; w < 4; w++)
+                for (int s = 0; s < FI_SETS; s++)
+                    x[w][gi * FI_SETS + s] = ld(t + 16 * w + FI_V_LANES * s);
+        }
+        return;
+    }
+    const v32 M0 = set1(PHILOX_M0), M1 = set1(PHILOX_M1);
+    v32 c0[FI_CHAINS], c1[FI_CHAINS], c2[FI_CHAINS], c3[FI_CHAINS];
+    /* Rounds 1 and 2 of counters (lo + m, hi, 0, 0): words 2 and 3 start at 0, so round 1
+     * multiplies only word 0 and leaves a word 0 that is the same in every lane, whose
+     * product in round 2 is one scalar multiplication: two vector products, not four. */
+    for (int gi = 0; gi < ng; gi++) {
+        const uint32_t lo = (uint32_t)b[gi], hi = (uint32_t)(b[gi] >> 32);
+        const uint32_t w0 = hi ^ rk->k0[0];                         /* round 1's word 0 */
+        const uint64_t q = (uint64_t)PHILOX_M0 * w0;                /* round 2's M0 product */
+        for (int s = 0; s < FI_SETS; s++) {
+            const int c = gi * FI_SETS + s;
+            v32 hi0, lo0, hi1, lo1;
+            mulhilo(add(set1(lo + (uint32_t)(FI_V_LANES * s)), iota()), M0, &hi0, &lo0);
+            /* after round 1: (w0, 0, hi0 ^ k1[0], lo0) */
+            mulhilo(xor_(hi0, set1(rk->k1[0])), M1, &hi1, &lo1);
+            c0[c] = xor_(hi1, set1(rk->k0[1]));
+            c1[c] = lo1;
+            c2[c] = xor_(lo0, set1((uint32_t)(q >> 32) ^ rk->k1[1]));
+            c3[c] = set1((uint32_t)q);
+        }
+    }
+    philox_rounds(rk, 2, ng * FI_SETS, c0, c1, c2, c3);
+    for (int c = 0; c < ng * FI_SETS; c++) {
+        x[0][c] = c0[c];
+        x[1][c] = c1[c];
+        x[2][c] = c2[c];
+        x[3][c] = c3[c];
+    }
+}
+
+/* The words of whole groups, in memory, for the fills that are not fused (kernels.inc.h). */
+static void philox_groups(const uint32_t key[2], uint64_t block0, size_t ngroups,
+                          uint32_t *restrict w)
+{
+    simd_keys rk;
+    simd_make_keys(key, &rk);
+    for (size_t g = 0; g < ngroups; g += FI_PHILOX_GROUPS) {
+        uint64_t b[FI_PHILOX_GROUPS];
+        v32 x[4][FI_CHAINS];
+        /* A last partial set of groups computes its last group again, unstored. */
+        for (int gi = 0; gi < FI_PHILOX_GROUPS; gi++)
+            b[gi] = block0 + 16 * (g + gi < ngroups ? g + gi : ngroups - 1);
+        philox_main(&rk, b, FI_PHILOX_GROUPS, x);
+        for (int gi = 0; gi < FI_PHILOX_GROUPS && g + gi < ngroups; gi++)
+            for (int wd = 0; wd < 4; wd++)
+                for (int s = 0; s < FI_SETS; s++)
+                    st(w + 64 * (g + gi) + 16 * wd + FI_V_LANES * s, x[wd][gi * FI_SETS + s]);
+    }
+}

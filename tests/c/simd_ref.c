@@ -1,0 +1,22 @@
+/*
+ * simd_ref.c -- the generic SIMD algorithm files (csrc/simd/philox.inc.h, fused32.inc.h)
+ * compiled over the plain-C op set, csrc/simd/ops_scalar.h, as fi_fill_contig_ref. simd_check.c
+ * compares it with the scalar path on every build (gcc, clang, qemu AArch64, MinGW), so the
+ * algorithms and the reference ops are checked on any machine, whatever vector unit it has.
+ */
+#include "philox.h"
+#include "internal.h"
+
+/* gcc 12's loop vectorizer crashes on finish_rejected32 over these array "vectors" (an
+ * internal compiler error); the reference needs no speed. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-tree-vectorize")
+#endif
+
+#include "simd/ops_scalar.h"
+#define FI_PHILOX_GROUPS 2
+#include "simd/philox.inc.h"
+#include "simd/fused32.inc.h"
+
+#define FI_CONTIG_NAME fi_fill_contig_ref
+#include "kernels.inc.h"
