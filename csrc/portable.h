@@ -66,6 +66,14 @@
 #define FI_UNROLL(n)
 #endif
 
+/* No loop auto-vectorization for the rest of this file (a hint only): gcc 12's vectorizer
+ * crashes on tests/c/simd_ref.c's array "vectors"; clang and MSVC need nothing. */
+#if defined(__GNUC__) && !defined(__clang__)
+#define FI_NO_AUTOVECTORIZE FI_PRAGMA(GCC optimize("no-tree-vectorize"))
+#else
+#define FI_NO_AUTOVECTORIZE
+#endif
+
 /* ---- bits --------------------------------------------------------------------------- */
 
 static inline int fi_popcount32(uint32_t x)

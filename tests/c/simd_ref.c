@@ -9,9 +9,7 @@
 
 /* gcc 12's loop vectorizer crashes on finish_rejected32 over these array "vectors" (an
  * internal compiler error); the reference needs no speed. */
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("no-tree-vectorize")
-#endif
+FI_NO_AUTOVECTORIZE
 
 #include "simd/ops_scalar.h"
 #define FI_PHILOX_GROUPS 2
