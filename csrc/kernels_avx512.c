@@ -87,11 +87,11 @@ static inline state16 group_counters(uint64_t b)
 
 /* Rounds from..9 on four 8-block states. */
 FI_FORCE_INLINE void rounds8x4(state8 *a, state8 *b, state8 *c,
-                                                             state8 *d, int from,
-                                                             const round_keys *rk)
+                               state8 *d, int from,
+                               const round_keys *rk)
 {
     const __m512i M0 = _mm512_set1_epi64(PHILOX_M0), M1 = _mm512_set1_epi64(PHILOX_M1);
-FI_UNROLL(10)
+    FI_UNROLL(10)
     for (int r = from; r < PHILOX_ROUNDS; r++) {
         __m512i k0 = _mm512_set1_epi32((int)rk->k0[r]), k1 = _mm512_set1_epi32((int)rk->k1[r]);
         ROUND8(*a, k0, k1);
@@ -103,7 +103,7 @@ FI_UNROLL(10)
 
 /* Ten rounds on two 16-block states of any counters. */
 FI_FORCE_INLINE void philox16x2(state16 *x, state16 *y,
-                                                              const round_keys *rk)
+                                const round_keys *rk)
 {
     state8 a = widen(x, 0), b = widen(x, 1), c = widen(y, 0), d = widen(y, 1);
     rounds8x4(&a, &b, &c, &d, 0, rk);
@@ -137,8 +137,8 @@ static inline state8 main_rounds12(uint32_t lo, uint32_t hi, int m0, const round
 
 /* Ten rounds on the main-stream groups of blocks b and b2: their words, as state16s. */
 FI_FORCE_INLINE void philox_main16x2(uint64_t b, uint64_t b2,
-                                                                   const round_keys *rk,
-                                                                   state16 *x, state16 *y)
+                                     const round_keys *rk,
+                                     state16 *x, state16 *y)
 {
     if ((uint32_t)b > 0xFFFFFFF0u || (uint32_t)b2 > 0xFFFFFFF0u) {
         /* The low word wraps inside a group: the general rounds, with the carry per lane. */
@@ -245,7 +245,7 @@ typedef struct {
  * masks of a group's four vectors (values i..i+63); returns the new length. With VBMI2,
  * 32 indices at a time by word compression: this runs for every group, so its cost counts. */
 FI_FORCE_INLINE size_t note_rejects64(uint16_t *list, size_t nrej,
-                                                                   size_t i, const __mmask16 no[4])
+                                      size_t i, const __mmask16 no[4])
 {
     _Static_assert(FI_BATCH_GROUPS * 64 <= 65536, "indices fit 16 bits");
 #ifdef FI_AVX512_VBMI
@@ -327,7 +327,7 @@ static inline void batch32_init(batch32 *bt, const fi_params *p)
 /* The layer widths w (as float) and fast-path thresholds k of 64 words in ziggurat t, four
  * registers v[j] of sixteen: entry (word & 0xff) of t->wk32. */
 FI_FORCE_INLINE void zig_layers64(const fi_zig *t, const __m512i *v,
-                                                               __m512 *wt, __m512i *kt)
+                                  __m512 *wt, __m512i *kt)
 {
 #ifdef FI_AVX512_VBMI
     /* By byte shuffles on the table's byte planes, 64 lookups per shuffle. The words'
@@ -396,8 +396,8 @@ static inline __m512 zig16(__m512i v, __m512 wt, __m512i kt, int half, __mmask16
 /* Sixteen values i..i+15 from one register of words; returns the lanes that the normal's
  * fast path rejects. */
 FI_FORCE_INLINE __mmask16 emit16(int dist, int dtype, int mode,
-                                                         batch32 *bt, void *out, size_t i,
-                                                         __m512i v, __m512 wt, __m512i kt)
+                                 batch32 *bt, void *out, size_t i,
+                                 __m512i v, __m512 wt, __m512i kt)
 {
     __m512 x;
     __mmask16 r = 0;
@@ -431,8 +431,8 @@ FI_FORCE_INLINE __mmask16 emit16(int dist, int dtype, int mode,
 /* Values i..i+63 from the four registers of a group's words; returns the length of the
  * reject list, nrej before. */
 FI_FORCE_INLINE size_t emit64(int dist, int dtype, int mode,
-                                                           batch32 *bt, size_t nrej, void *out,
-                                                           size_t i, const state16 *x)
+                              batch32 *bt, size_t nrej, void *out,
+                              size_t i, const state16 *x)
 {
     const __m512i v[4] = {x->c0, x->c1, x->c2, x->c3};
     __m512 wt[4];
@@ -546,10 +546,10 @@ static inline __m512d exp8(__m512d v)
  * others (the tail, and rarer chains) go to the scalar slow path, which starts over. The n
  * exp chains run interleaved: one alone is a long run of dependent operations. */
 FI_FORCE_INLINE void settle_f32(const fi_zig *t, int n,
-                                                             const __m256i *word,
-                                                             const __m256i *r0, const __m256i *r1,
-                                                             __m256 *z, __mmask8 *ok,
-                                                             __mmask8 *wedge_accepted)
+                                const __m256i *word,
+                                const __m256i *r0, const __m256i *r1,
+                                __m256 *z, __mmask8 *ok,
+                                __mmask8 *wedge_accepted)
 {
     const __m256i low8 = _mm256_set1_epi32(0xff), sign = _mm256_set1_epi32(0x100);
     const __m512d two_offset = _mm512_set1_pd(t->two_offset);
@@ -684,7 +684,7 @@ static inline __m512i words8_at(const uint64_t *words, const uint64_t *li)
 
 /* Values i..i+7 from the low and high words of eight blocks (as uniform64/ziggurat64). */
 FI_FORCE_INLINE void emit8(int dist, batch64 *bt, double *out,
-                                                        size_t i, __m512i r)
+                           size_t i, __m512i r)
 {
     __m512d x;
     if (dist == FI_UNIFORM) {
@@ -758,7 +758,7 @@ static inline __mmask8 settle8_f64(const fi_zig *t, __m512i words, const uint32_
 
 /* Sixteen values from half a group: low words lo, high words hi, in value order. */
 FI_FORCE_INLINE void emit16x64(int dist, batch64 *bt, double *out,
-                                                            size_t i, __m512i lo, __m512i hi)
+                               size_t i, __m512i lo, __m512i hi)
 {
     const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i second = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
@@ -939,9 +939,9 @@ static inline __m512d tn_x8(const tn_par *bt, int mirror, __m512d z)
 /* Store values i..i+7 and note the lanes not in ok (words r) in rj, when given, for the
  * scalar sampler. */
 FI_FORCE_INLINE void tn_finish8(int dtype, int mirror,
-                                                             const tn_par *bt, tn_rej *rj,
-                                                             void *out, size_t i, __m512i r,
-                                                             __m512d z, __mmask8 ok)
+                                const tn_par *bt, tn_rej *rj,
+                                void *out, size_t i, __m512i r,
+                                __m512d z, __mmask8 ok)
 {
     store8_f64_as(dtype, out, i, tn_x8(bt, mirror, z));
     if (rj) {
@@ -959,9 +959,9 @@ FI_FORCE_INLINE void tn_finish8(int dtype, int mirror,
  * those lanes; the others are noted in rj (when given) for the scalar sampler, which
  * starts over from the same words. */
 FI_FORCE_INLINE __mmask8 tn_emit8(int dtype, int half, int mirror,
-                                                               const tn_par *bt, tn_rej *rj,
-                                                               void *out, size_t i, __m512i r,
-                                                               __mmask8 *fast)
+                                  const tn_par *bt, tn_rej *rj,
+                                  void *out, size_t i, __m512i r,
+                                  __mmask8 *fast)
 {
     __m512i idx = _mm512_and_si512(r, _mm512_set1_epi64(0xff));
     __m512i u = _mm512_srli_epi64(r, 12);
@@ -1060,10 +1060,10 @@ FI_FORCE_INLINE void log_via_float(__m512d *x, int n)
  * are noted in rj, when given, for the scalar sampler. Returns the accepted lanes, eight
  * bits a vector. */
 FI_FORCE_INLINE uint32_t tn_propN(int dtype, int method, int mirror,
-                                                               const tn_par *bt, tn_rej *rj,
-                                                               void *out, size_t i,
-                                                               const __m512i *r, int n,
-                                                               const __m512i *r2)
+                                  const tn_par *bt, tn_rej *rj,
+                                  void *out, size_t i,
+                                  const __m512i *r, int n,
+                                  const __m512i *r2)
 {
     const __m512d two32 = _mm512_set1_pd(0x1p-32), two53 = _mm512_set1_pd(0x1p-53);
     __m512d z[4], u2[4], f[4];
@@ -1299,10 +1299,10 @@ static inline __m512 tn_x16(int mode, int mirror, const batch32 *bt, __m512 z)
  * draw in the ziggurat's fast region that lands inside [alpha, beta], clamped to [lo, hi];
  * returns the other lanes, for tn_finish32. */
 FI_FORCE_INLINE __mmask16 tn_emit16(int dtype, int mode, int half,
-                                                            int mirror, batch32 *bt,
-                                                            __m512 alpha, __m512 beta,
-                                                            __m512 offset, void *out, size_t i,
-                                                            __m512i v, __m512 wt, __m512i kt)
+                                    int mirror, batch32 *bt,
+                                    __m512 alpha, __m512 beta,
+                                    __m512 offset, void *out, size_t i,
+                                    __m512i v, __m512 wt, __m512i kt)
 {
     __mmask16 fast;
     __m512 z = zig16(v, wt, kt, half, &fast);
