@@ -6,6 +6,7 @@ Run from the repository root (fastinit installed, e.g. ``pip install -e .``):
     python benchmarks/run.py --quick          # smoke run: 2**22 elements, 3 reps
     python benchmarks/run.py --json out.json  # also write every number as JSON
     python benchmarks/run.py --simd avx2      # run fastinit on a forced SIMD path
+    python benchmarks/run.py --simd all       # every path this CPU runs, one after another
     python benchmarks/run.py --n 2**24 --reps 11
     python benchmarks/run.py --section issue3 # only section 2 (engine: 1, issue4: 3)
 
@@ -91,6 +92,7 @@ import random
 import statistics
 import sys
 import time
+import tempfile
 import timeit
 from concurrent.futures import ThreadPoolExecutor
 
@@ -934,6 +936,51 @@ def positive_int(text):
     return value
 
 
+def run_all_paths(args):
+    """--simd all: the sections once per SIMD path this CPU runs (scalar left out: it is the
+    reference, not a path anyone picks), each run timing its peers again, so every path's
+    ratios come from its own run; then the engine rows of all paths side by side."""
+    paths = [s for s in fastinit.available_simd() if s != "scalar"] or ["scalar"]
+    results, status = {}, 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for simd in paths:
+            sub = ["--simd", simd, "--section", args.section,
+                   "--json", os.path.join(tmp, f"{simd}.json")]
+            sub += ["--n", str(args.n)] if args.n is not None else []
+            sub += ["--reps", str(args.reps)] if args.reps is not None else []
+            sub += [flag for flag, on in (("--quick", args.quick), ("--no-torch", args.no_torch),
+                                          ("--strict", args.strict)) if on]
+            print(f"\n===== SIMD path {simd} =====\n")
+            status |= main(sub)
+            with open(os.path.join(tmp, f"{simd}.json")) as f:
+                results[simd] = json.load(f)
+    engine = {simd: r["cases"] for simd, r in results.items() if r["cases"]}
+    if engine:
+        print("\n===== every path: fastinit ns/element, and its speed-ups in that path's run "
+              "=====")
+        head = f"{'dist':8} {'dtype':9} {'thr':>3} |" + "".join(
+            f" {simd:>30} |" for simd in engine)
+        print(head)
+        print(" " * 23 + "|" + "".join(f" {'ns':>8} {'np/fi':>10} {'torch/fi':>10} |"
+                                       for _ in engine))
+        first = next(iter(engine.values()))
+        for i, case in enumerate(first):
+            line = f"{case['dist']:8} {case['dtype']:9} {case['threads']:>3} |"
+            for cases in engine.values():
+                c, r = cases[i], cases[i]["ratios"]
+                np_fi, t_fi = r.get("numpy/fastinit"), r.get("torch/fastinit")
+                line += (f" {c['ns_per_element']['fastinit']:8.3f}"
+                         f" {(f'{np_fi:.1f}x' if np_fi else 'n/a'):>10}"
+                         f" {(f'{t_fi:.1f}x' if t_fi else 'n/a'):>10} |")
+            print(line)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"paths": results}, f, indent=2)
+            f.write("\n")
+        print(f"\nwrote {args.json}")
+    return status
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--n", type=parse_count, default=None,
@@ -942,8 +989,10 @@ def main(argv=None):
                    help="timed repetitions per case, median reported (default 7; 3 with --quick)")
     p.add_argument("--quick", action="store_true", help="smoke run: 2**22 elements, 3 reps")
     p.add_argument("--simd", default="auto",
-                   choices=("auto", "scalar", "avx2", "avx512", "avx512vbmi", "neon"),
-                   help="force fastinit's SIMD path (default: auto, the best this CPU runs)")
+                   choices=("auto", "all", "scalar", "avx2", "avx512", "avx512vbmi", "neon"),
+                   help="force fastinit's SIMD path (default: auto, the best this CPU runs); "
+                        "all: every path this CPU runs but scalar, each a full run of the "
+                        "sections in this process, then a table of the paths side by side")
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON to PATH")
     p.add_argument("--no-torch", action="store_true", help="skip torch even if installed")
     p.add_argument("--strict", action="store_true", help="exit with status 1 if a target fails")
@@ -952,6 +1001,8 @@ def main(argv=None):
                         "section 2 (truncated normal, Bernoulli, sparse masks); issue4: "
                         "section 3 (the initializer API); all (default)")
     args = p.parse_args(argv)
+    if args.simd == "all":
+        return run_all_paths(args)
     started = time.perf_counter()
     engine = args.section in ("engine", "all")
     issue3 = args.section in ("issue3", "all")
