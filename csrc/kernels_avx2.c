@@ -1,7 +1,8 @@
 /* kernels_avx2.c -- the AVX2 path: the op set of simd/ops_avx2.h (8 lanes) under the generic
- * algorithm files, Philox (simd/philox.inc.h) and the rest from kernels.inc.h, which the
- * compiler vectorizes. Compiled for AVX2 by the pragma, whatever the build's flags; run only
- * where CPUID says so. */
+ * algorithm files: Philox (simd/philox.inc.h), the fused 16/32-bit uniform and normal and the
+ * byte mask (simd/fused32.inc.h); float64 and the truncated normal from kernels.inc.h, which
+ * the compiler vectorizes. Compiled for AVX2 by FI_TARGET_BEGIN, whatever the build's flags;
+ * run only where CPUID says so. */
 #include "portable.h"
 #ifdef FI_X86
 #include <immintrin.h>
