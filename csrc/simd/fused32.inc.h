@@ -221,11 +221,8 @@ FI_FORCE_INLINE void produce32_fused(int dist, int dtype, int mode, const fi_str
     fused_batch_init(&bt, p);
     const int ng = FI_PHILOX_GROUPS;       /* groups in flight */
     for (size_t g = 0; g < ngroups; g += (size_t)ng) {
-        uint64_t b[FI_PHILOX_GROUPS];
         v32 x[4][FI_CHAINS];
-        for (int gi = 0; gi < ng; gi++)
-            b[gi] = s->counter + 16 * (g0 + (g + gi < ngroups ? g + gi : ngroups - 1));
-        philox_main(&rk, b, ng, x);
+        philox_groups_at(&rk, s->counter + 16 * g0, g, ngroups, x);
         for (int gi = 0; gi < ng && g + gi < ngroups; gi++)
             for (int w = 0; w < 4; w++)
                 for (int c = 0; c < FI_SETS; c++) {
@@ -272,11 +269,8 @@ static void produce_bernoulli(int dtype, const fi_stream *s, uint64_t g0, size_t
     simd_keys rk;
     simd_make_keys(s->key, &rk);
     for (size_t g = 0; g < ngroups; g += FI_PHILOX_GROUPS) {
-        uint64_t b[FI_PHILOX_GROUPS];
         v32 x[4][FI_CHAINS];
-        for (int gi = 0; gi < FI_PHILOX_GROUPS; gi++)
-            b[gi] = s->counter + 16 * (g0 + (g + gi < ngroups ? g + gi : ngroups - 1));
-        philox_main(&rk, b, FI_PHILOX_GROUPS, x);
+        philox_groups_at(&rk, s->counter + 16 * g0, g, ngroups, x);
         for (int gi = 0; gi < FI_PHILOX_GROUPS && g + gi < ngroups; gi++)
             for (int w = 0; w < 4; w++)
                 for (int c = 0; c < FI_SETS; c++) {

@@ -101,6 +101,18 @@ FI_FORCE_INLINE void philox_main(const simd_keys *rk, const uint64_t *b, int ng,
     }
 }
 
+/* The words of groups g .. g + FI_PHILOX_GROUPS - 1 of a batch of ngroups whose first group
+ * starts at block block0, into x. A last partial set of groups computes its last group again,
+ * for the caller not to use. */
+FI_FORCE_INLINE void philox_groups_at(const simd_keys *rk, uint64_t block0, size_t g,
+                                      size_t ngroups, v32 x[4][FI_CHAINS])
+{
+    uint64_t b[FI_PHILOX_GROUPS];
+    for (int gi = 0; gi < FI_PHILOX_GROUPS; gi++)
+        b[gi] = block0 + 16 * (g + gi < ngroups ? g + gi : ngroups - 1);
+    philox_main(rk, b, FI_PHILOX_GROUPS, x);
+}
+
 /* The words of whole groups, in memory, for the fills that are not fused (kernels.inc.h). */
 static void philox_groups(const uint32_t key[2], uint64_t block0, size_t ngroups,
                           uint32_t *restrict w)
@@ -108,12 +120,8 @@ static void philox_groups(const uint32_t key[2], uint64_t block0, size_t ngroups
     simd_keys rk;
     simd_make_keys(key, &rk);
     for (size_t g = 0; g < ngroups; g += FI_PHILOX_GROUPS) {
-        uint64_t b[FI_PHILOX_GROUPS];
         v32 x[4][FI_CHAINS];
-        /* A last partial set of groups computes its last group again, unstored. */
-        for (int gi = 0; gi < FI_PHILOX_GROUPS; gi++)
-            b[gi] = block0 + 16 * (g + gi < ngroups ? g + gi : ngroups - 1);
-        philox_main(&rk, b, FI_PHILOX_GROUPS, x);
+        philox_groups_at(&rk, block0, g, ngroups, x);
         for (int gi = 0; gi < FI_PHILOX_GROUPS && g + gi < ngroups; gi++)
             for (int wd = 0; wd < 4; wd++)
                 for (int s = 0; s < FI_SETS; s++)
