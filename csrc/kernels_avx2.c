@@ -15,6 +15,7 @@ FI_TARGET_BEGIN("avx2,f16c")
  * Rapids, though the 16 registers then spill a little. */
 #define FI_PHILOX_GROUPS 2
 #include "simd/philox.inc.h"
+#include "simd/vmath.inc.h"
 #include "simd/fused32.inc.h"
 
 #define FI_CONTIG_NAME fi_fill_contig_avx2

@@ -13,6 +13,7 @@
 /* One group is four chains of 4 blocks, which the 32 registers hold with room to spare. */
 #define FI_PHILOX_GROUPS 1
 #include "simd/philox.inc.h"
+#include "simd/vmath.inc.h"
 #include "simd/fused32.inc.h"
 
 #define FI_CONTIG_NAME fi_fill_contig_neon

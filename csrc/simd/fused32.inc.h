@@ -102,25 +102,6 @@ FI_FORCE_INLINE vmask emit32(int dist, int dtype, int mode, fused_batch *bt, voi
     return rej;
 }
 
-/* fi_exp of internal.h on n vectors, operation for operation. The n Horner chains advance
- * together: each is a long run of dependent adds and multiplies. */
-FI_FORCE_INLINE void exp_f64(vf64 *v, int n)
-{
-    const vf64 rounder = set1_f64(FI_ROUNDER);
-    vf64 k[2 * FI_CHAINS], r[2 * FI_CHAINS], q[2 * FI_CHAINS];
-    for (int j = 0; j < n; j++) {
-        k[j] = add_f64(mul_f64(v[j], set1_f64(FI_LOG2E)), rounder);
-        const vf64 nn = sub_f64(k[j], rounder);
-        r[j] = sub_f64(sub_f64(v[j], mul_f64(nn, set1_f64(FI_LN2_HI))), mul_f64(nn, set1_f64(FI_LN2_LO)));
-        q[j] = set1_f64(fi_exp_taylor[12]);
-    }
-    for (int i = 11; i >= 0; i--)
-        for (int j = 0; j < n; j++)
-            q[j] = add_f64(mul_f64(q[j], r[j]), set1_f64(fi_exp_taylor[i]));
-    for (int j = 0; j < n; j++)
-        v[j] = as_f64(add_u64(as_u64(q[j]), shl_u64(sub_u64(as_u64(k[j]), as_u64(rounder)), 52)));
-}
-
 /* The rejected draws of a batch, finished as normal32 does (fi_normal_slow_f32), but what the
  * slow path does first done in vectors, FI_CHAINS * FI_V_LANES draws at a time:
  *   - the first retry block of each, counter (block, 1, slot): value i = 64*g0 + li reads

@@ -14,6 +14,7 @@ FI_NO_AUTOVECTORIZE
 #include "simd/ops_scalar.h"
 #define FI_PHILOX_GROUPS 2
 #include "simd/philox.inc.h"
+#include "simd/vmath.inc.h"
 #include "simd/fused32.inc.h"
 
 #define FI_CONTIG_NAME fi_fill_contig_ref
