@@ -48,7 +48,7 @@ typedef struct {
  * u < k[i] (its strip lies wholly below g), else tested against g (the wedge).
  *   - fi_zig_normal (ziggurat_tables.h): the normal itself (offset 0, a random sign);
  *     layer 0 is the rectangle [0, r] plus the tail beyond r, folded into width x[0] (tail).
- *   - built per interval (engine.c, zig_truncated): the normal truncated to [-beta, beta]
+ *   - built per interval (zig_build.c, zig_truncated): the normal truncated to [-beta, beta]
  *     (offset 0, a random sign), or past offset > 0 to [offset, offset + width]
  *     (z = offset + |d|, for tails); no tail: layers whose strip lies below g(width) are
  *     whole rectangles [0, width] (k = 2**bits), and above them layer 0 too may have a
