@@ -97,7 +97,7 @@ int fi_truncnorm_params(int dtype, double mean, double std, double low, double h
     double acc_uniform = isinf(beta) ? -INFINITY
                          : lm + LOG_SQRT_2PI - log(beta - alpha) + 0.5 * alpha * alpha;
     double acc_exp = lm + log(p->lam) + LOG_SQRT_2PI + p->lam * alpha - 0.5 * p->lam * p->lam;
-    p->method = FI_TN_HALFNORMAL;
+    p->method = FI_TN_FOLDED;                       /* the half-normal: fi_zig_normal folded */
     double best = acc_half;
     if (acc_uniform > best) { p->method = FI_TN_UNIFORM; best = acc_uniform; }
     if (acc_exp > best) p->method = FI_TN_EXP;
@@ -108,7 +108,7 @@ int fi_truncnorm_params(int dtype, double mean, double std, double low, double h
     double alpha0 = fi_dtype_floor(FI_F32, alpha);
     if (alpha <= 256.0 && alpha0 > 0
         && fi_zig_truncated_cached(alpha0, beta - alpha0, &p->zig) == 0) {
-        p->method = FI_TN_HALFNORMAL;
+        p->method = FI_TN_FOLDED;
         p->ztrunc = 1;
     }
     return FI_OK;
@@ -208,9 +208,9 @@ double fi_truncnorm_value(uint32_t w_lo, uint32_t w_hi, const fi_stream *s, uint
     double z = 0;
     uint32_t t = 0;
     for (; t < p->max_attempts; t++) {
-        if (p->method == FI_TN_NORMAL || p->method == FI_TN_HALFNORMAL) {
+        if (p->method == FI_TN_NORMAL || p->method == FI_TN_FOLDED) {
             z = fi_zig_draw64(fi_tn_zig(p), retry_u64(&r), &r);
-            if (p->method == FI_TN_HALFNORMAL) z = fabs(z) + (double)fi_tn_zig(p)->offset;
+            if (p->method == FI_TN_FOLDED) z = fabs(z) + (double)fi_tn_zig(p)->offset;
             if (z >= alpha && z <= beta) break;
         } else {
             /* Two uniforms per proposal: 53-bit for float64, 32-bit (one word each, far
@@ -246,10 +246,10 @@ double fi_truncnorm_value(uint32_t w_lo, uint32_t w_hi, const fi_stream *s, uint
 
 int fi_truncnorm_one_word(int dtype, const fi_params *p)
 {
-    return dtype != FI_F64 && (p->method == FI_TN_NORMAL || p->method == FI_TN_HALFNORMAL);
+    return dtype != FI_F64 && (p->method == FI_TN_NORMAL || p->method == FI_TN_FOLDED);
 }
 
-/* The normal and half-normal proposals for float16, bfloat16 and float32: each proposal is
+/* The normal and folded proposals for float16, bfloat16 and float32: each proposal is
  * a draw of the 32-bit ziggurat (what standard_normal gives these dtypes), the first from
  * the value's one main-stream word, the next ones from its retry words, which the
  * ziggurat's own slow path also reads, in order. Returns z, negated when mirrored, in
@@ -263,7 +263,7 @@ float fi_truncnorm_z32(uint32_t word, const fi_stream *s, uint64_t index, const 
     const fi_zig *zt = fi_tn_zig(p);
     for (; t < p->max_attempts; t++) {
         z = fi_zig_draw32(zt, word, &r);
-        if (p->method == FI_TN_HALFNORMAL) z = fabsf(z) + zt->offset;
+        if (p->method == FI_TN_FOLDED) z = fabsf(z) + zt->offset;
         if ((double)z >= p->alpha && (double)z <= p->beta) break;
         word = retry_u32(&r);
     }
