@@ -278,7 +278,9 @@ static void produce_bernoulli(int dtype, const fi_stream *s, uint64_t g0, size_t
 void FI_CONTIG_NAME(int dist, int dtype, const fi_stream *s, const fi_params *p,
                     void *dst, uint64_t start, size_t n)
 {
-    FI_ALIGN64 unsigned char stage[FI_BATCH_GROUPS * 64 * 4];
+    /* A batch of the widest values: float64 Bernoulli masks, one word (so 64 values a group)
+     * of 8 bytes each. */
+    FI_ALIGN64 unsigned char stage[FI_BATCH_GROUPS * 64 * 8];
     const size_t es = fi_itemsize(dtype);
     const uint64_t per_group = 64 / (uint64_t)fi_words_per_value(dist, dtype, p);
     uint64_t g = start / per_group;
