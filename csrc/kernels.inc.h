@@ -256,7 +256,8 @@ static void produce_truncnorm(int dtype, const fi_stream *s, uint64_t g0, size_t
 #ifdef FI_HAVE_BERNOULLI
 #define produce_bernoulli produce_bernoulli_scalar
 #endif
-static void produce_bernoulli(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
+/* (Unused where the target's own covers every dtype, as simd/bernoulli.inc.h's does.) */
+static FI_MAYBE_UNUSED void produce_bernoulli(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
                               void *out, const fi_params *p)
 {
     FI_ALIGN64 uint32_t w[FI_BATCH_GROUPS * 64];

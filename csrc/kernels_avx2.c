@@ -17,6 +17,7 @@ FI_TARGET_BEGIN("avx2,f16c")
 #include "simd/philox.inc.h"
 #include "simd/vmath.inc.h"
 #include "simd/fused32.inc.h"
+#include "simd/bernoulli.inc.h"
 
 #define FI_CONTIG_NAME fi_fill_contig_avx2
 #include "kernels.inc.h"

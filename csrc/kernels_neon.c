@@ -15,6 +15,7 @@
 #include "simd/philox.inc.h"
 #include "simd/vmath.inc.h"
 #include "simd/fused32.inc.h"
+#include "simd/bernoulli.inc.h"
 
 #define FI_CONTIG_NAME fi_fill_contig_neon
 #include "kernels.inc.h"

@@ -16,6 +16,7 @@ FI_NO_AUTOVECTORIZE
 #include "simd/philox.inc.h"
 #include "simd/vmath.inc.h"
 #include "simd/fused32.inc.h"
+#include "simd/bernoulli.inc.h"
 
 #define FI_CONTIG_NAME fi_fill_contig_ref
 #include "kernels.inc.h"
