@@ -1,7 +1,8 @@
 /* kernels_neon.c -- the AArch64 Advanced SIMD path: the op set of simd/ops_neon.h (4 lanes)
  * under the generic algorithm files: Philox (simd/philox.inc.h), the fused 16/32-bit uniform
- * and normal and the byte mask (simd/fused32.inc.h); float64 and the truncated normal from
- * kernels.inc.h, which the compiler vectorizes. Advanced SIMD is part of every AArch64 CPU,
+ * and normal (simd/fused32.inc.h), Bernoulli masks of every dtype (simd/bernoulli.inc.h) and
+ * the one-word truncated normal (simd/truncnorm.inc.h); float64 and the truncated normal's
+ * other proposals from kernels.inc.h, which the compiler vectorizes. Advanced SIMD is part of every AArch64 CPU,
  * so no target and no feature test. */
 #include "portable.h"
 #ifdef FI_ARM64
@@ -16,6 +17,7 @@
 #include "simd/vmath.inc.h"
 #include "simd/fused32.inc.h"
 #include "simd/bernoulli.inc.h"
+#include "simd/truncnorm.inc.h"
 
 #define FI_CONTIG_NAME fi_fill_contig_neon
 #include "kernels.inc.h"
