@@ -76,8 +76,10 @@ static void build_cases(void)
         add_case(fi_truncnorm_params(dt, 0, 1, -2, 2, 1, &p), "truncnorm(-2,2) 1 attempt",
                  FI_TRUNCNORM, dt, &p);
         /* Two and three: the vector finish stops at the limit (an interval that rejects a
-         * third of the normal's draws, so that chains of proposals are common). */
-        for (uint32_t att = 2; att <= 3; att++) {
+         * third of the normal's draws, so that chains of proposals are common). Not float64,
+         * whose uniform proposal leaves a tenth of the values to the exact fallback, whose
+         * libm erfc differs in its last bits between x86-64 and AArch64 glibc (the digest). */
+        for (uint32_t att = 2; att <= 3 && dt != FI_F64; att++) {
             snprintf(label, sizeof label, "truncnorm(-0.3,1.5) %u attempts", att);
             add_case(fi_truncnorm_params(dt, 0, 1, -0.3, 1.5, att, &p), label, FI_TRUNCNORM, dt, &p);
         }
