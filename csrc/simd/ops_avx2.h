@@ -62,6 +62,16 @@ FI_FORCE_INLINE vmask mask_all(void) { return _mm256_set1_epi32(-1); }
 FI_FORCE_INLINE uint32_t mask_bits(vmask m) { return (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(m)); }
 /* m ? b : a, lane by lane. */
 FI_FORCE_INLINE v32 blend(vmask m, v32 a, v32 b) { return _mm256_blendv_epi8(a, b, m); }
+FI_FORCE_INLINE vmask mask_and(vmask a, vmask b) { return _mm256_and_si256(a, b); }
+FI_FORCE_INLINE vmask mask_or(vmask a, vmask b) { return _mm256_or_si256(a, b); }
+/* a and not b (the intrinsic's operands are the other way round). */
+FI_FORCE_INLINE vmask mask_andnot(vmask a, vmask b) { return _mm256_andnot_si256(b, a); }
+/* Lane j set when bit j of b is: b in every lane, its lane's bit tested. */
+FI_FORCE_INLINE vmask mask_from_bits(uint32_t b)
+{
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)b), bit), bit);
+}
 
 /* ---- table lookups ---- */
 /* t[idx] for a table of 32-bit entries (idx in range: the caller masks it). */
@@ -93,6 +103,8 @@ FI_FORCE_INLINE vf32 mul_f32(vf32 a, vf32 b) { return _mm256_mul_ps(a, b); }
  * generic loops' clamps x < lo ? lo : x = max_f32(lo, x), x > hi ? hi : x = min_f32(hi, x). */
 FI_FORCE_INLINE vf32 max_f32(vf32 a, vf32 b) { return _mm256_max_ps(a, b); }
 FI_FORCE_INLINE vf32 min_f32(vf32 a, vf32 b) { return _mm256_min_ps(a, b); }
+FI_FORCE_INLINE vmask cmplt_f32(vf32 a, vf32 b) { return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_LT_OQ)); }
+FI_FORCE_INLINE vmask cmple_f32(vf32 a, vf32 b) { return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_LE_OQ)); }
 
 /* ---- float64, half the lanes: the affine step of float32 in double ---- */
 FI_FORCE_INLINE vf64 set1_f64(double x) { return _mm256_set1_pd(x); }
@@ -193,6 +205,23 @@ FI_FORCE_INLINE void st_mask_u8(uint8_t *p, vmask m)
 {
     __m128i h = _mm_packs_epi32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
     _mm_storel_epi64((__m128i *)p, _mm_and_si128(_mm_packs_epi16(h, h), _mm_set1_epi8(1)));
+}
+/* One 16-, 32- or 64-bit element per lane: one where m is set, else 0. The mask's lanes are
+ * all ones or zeros, so a signed narrowing or widening keeps them so. */
+FI_FORCE_INLINE void st_mask_u16(uint16_t *p, vmask m, uint16_t one)
+{
+    __m128i h = _mm_packs_epi32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+    _mm_storeu_si128((__m128i *)p, _mm_and_si128(h, _mm_set1_epi16((short)one)));
+}
+FI_FORCE_INLINE void st_mask_u32(uint32_t *p, vmask m, uint32_t one)
+{
+    _mm256_storeu_si256((__m256i *)p, _mm256_and_si256(m, _mm256_set1_epi32((int)one)));
+}
+FI_FORCE_INLINE void st_mask_u64(uint64_t *p, vmask m, uint64_t one)
+{
+    const __m256i c = _mm256_set1_epi64x((long long)one);
+    _mm256_storeu_si256((__m256i *)p, _mm256_and_si256(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(m)), c));
+    _mm256_storeu_si256((__m256i *)(p + 4), _mm256_and_si256(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(m, 1)), c));
 }
 
 /* ---- compress-store of lane indices ---- */

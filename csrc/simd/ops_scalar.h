@@ -54,6 +54,12 @@ FI_FORCE_INLINE vmask mask_all(void) { return set1(~0u); }
 FI_FORCE_INLINE uint32_t mask_bits(vmask m) { uint32_t b = 0; FI_L b |= (m.l[j] >> 31) << j; return b; }
 /* m ? b : a, lane by lane. */
 FI_FORCE_INLINE v32 blend(vmask m, v32 a, v32 b) { FI_L a.l[j] = m.l[j] ? b.l[j] : a.l[j]; return a; }
+/* Masks combined lane by lane (a target whose masks are bits, AVX-512, uses bit operations). */
+FI_FORCE_INLINE vmask mask_and(vmask a, vmask b) { FI_L a.l[j] &= b.l[j]; return a; }
+FI_FORCE_INLINE vmask mask_or(vmask a, vmask b) { FI_L a.l[j] |= b.l[j]; return a; }
+FI_FORCE_INLINE vmask mask_andnot(vmask a, vmask b) { FI_L a.l[j] &= ~b.l[j]; return a; }
+/* The mask whose lane j is set when bit j of b is: mask_bits's inverse. */
+FI_FORCE_INLINE vmask mask_from_bits(uint32_t b) { vmask m; FI_L m.l[j] = (b >> j & 1u) ? ~0u : 0; return m; }
 
 /* ---- table lookups ---- */
 FI_FORCE_INLINE v32 gather_u32(const uint32_t *t, v32 idx) { v32 r; FI_L r.l[j] = t[idx.l[j]]; return r; }
@@ -77,6 +83,9 @@ FI_FORCE_INLINE vf32 mul_f32(vf32 a, vf32 b) { FI_L a.l[j] = a.l[j] * b.l[j]; re
 /* a > b ? a : b and a < b ? a : b, exactly (x86's maxps/minps). */
 FI_FORCE_INLINE vf32 max_f32(vf32 a, vf32 b) { FI_L a.l[j] = a.l[j] > b.l[j] ? a.l[j] : b.l[j]; return a; }
 FI_FORCE_INLINE vf32 min_f32(vf32 a, vf32 b) { FI_L a.l[j] = a.l[j] < b.l[j] ? a.l[j] : b.l[j]; return a; }
+/* Ordered compares (no NaN occurs where they are used). */
+FI_FORCE_INLINE vmask cmplt_f32(vf32 a, vf32 b) { vmask m; FI_L m.l[j] = a.l[j] < b.l[j] ? ~0u : 0; return m; }
+FI_FORCE_INLINE vmask cmple_f32(vf32 a, vf32 b) { vmask m; FI_L m.l[j] = a.l[j] <= b.l[j] ? ~0u : 0; return m; }
 
 /* ---- float64, half the lanes (half 0: lanes 0..1, 1: lanes 2..3) ---- */
 enum { FI_H = FI_V_LANES / 2 };
@@ -147,6 +156,11 @@ FI_FORCE_INLINE void st_f32(float *p, vf32 x) { FI_L p[j] = x.l[j]; }
 FI_FORCE_INLINE void st_bf16(uint16_t *p, vf32 x) { FI_L p[j] = fi_f32_to_bf16(x.l[j]); }
 FI_FORCE_INLINE void st_f16(uint16_t *p, vf32 x) { FI_L p[j] = fi_f32_to_f16(x.l[j]); }
 FI_FORCE_INLINE void st_mask_u8(uint8_t *p, vmask m) { FI_L p[j] = (uint8_t)(m.l[j] & 1u); }
+/* One 16-, 32- or 64-bit element per lane: one where m is set, else 0 (the 1.0 of a float
+ * dtype as its bits). */
+FI_FORCE_INLINE void st_mask_u16(uint16_t *p, vmask m, uint16_t one) { FI_L p[j] = m.l[j] ? one : 0; }
+FI_FORCE_INLINE void st_mask_u32(uint32_t *p, vmask m, uint32_t one) { FI_L p[j] = m.l[j] ? one : 0; }
+FI_FORCE_INLINE void st_mask_u64(uint64_t *p, vmask m, uint64_t one) { FI_L p[j] = m.l[j] ? one : 0; }
 
 /* ---- compress-store of lane indices ---- */
 FI_FORCE_INLINE size_t compress_store_idx(uint16_t *list, size_t n, uint32_t base, vmask m)

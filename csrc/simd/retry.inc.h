@@ -3,7 +3,7 @@
  * layer, for the fused fills' settle steps (simd/fused64.inc.h; simd/fused32.inc.h makes the
  * same counters itself, with a shift of 6, and can call this instead).
  *
- * engine.c's retry_stream gives each value a fast path rejects blocks of its own: counter
+ * engine_internal.h's retry_stream gives each value a fast path rejects blocks of its own: counter
  * (block, attempt, slot, with attempt = 1, 2, ...) under the call's key, block and slot being
  * the value's main-stream block and its place among the values of that block. A settle makes
  * attempt 1 for many rejected values at once, uses its words in vectors, and hands them to the
