@@ -82,43 +82,47 @@ FI_FORCE_INLINE void philox_vectors(const simd_keys *rk, int nc, v32 *c0, v32 *c
  * constant at each call (the caller's interleave), which the inlining folds. */
 FI_FORCE_INLINE void philox_main(const simd_keys *rk, const uint64_t *b, int ng, v32 x[4][FI_CHAINS])
 {
+    v32 c0[FI_RCHAINS], c1[FI_RCHAINS], c2[FI_RCHAINS], c3[FI_RCHAINS];
     int wraps = 0;
     for (int gi = 0; gi < ng; gi++) wraps |= (uint32_t)b[gi] > 0xFFFFFFF0u;
     if (wraps) {
-        /* The lanes add to the low counter word alone, so a group whose low word wraps
-         * inside it (once in 2**28 groups) takes the scalar formula. */
-        const uint32_t key[2] = {rk->k0[0], rk->k1[0]};
+        /* The low counter word wraps inside a group (once in 2**28 groups): all ten rounds
+         * on counters (lo + m, hi + carry, 0, 0), the carry lane by lane. In vectors, not by
+         * the scalar formula into memory and loads into x by a loop: that loop's varying
+         * index kept the compiler from holding x in registers, in every fill. */
         for (int gi = 0; gi < ng; gi++) {
-            FI_ALIGN64 uint32_t t[64];
-            philox_group16(key, b[gi], t);
-            for (int w = 0; w < 4; w++)
-                for (int s = 0; s < FI_SETS; s++)
-                    x[w][gi * FI_SETS + s] = ld(t + 16 * w + FI_V_LANES * s);
+            const uint32_t lo = (uint32_t)b[gi], hi = (uint32_t)(b[gi] >> 32);
+            for (int s = 0; s < 16 / FI_R_LANES; s++) {
+                const int c = gi * (16 / FI_R_LANES) + s;
+                c0[c] = add(set1(lo + (uint32_t)(FI_R_LANES * s)), r_iota());
+                c1[c] = blend(cmplt_u32(c0[c], set1(lo)), set1(hi), set1(hi + 1));
+                c2[c] = c3[c] = set1(0);
+            }
         }
-        return;
-    }
-    const v32 M0 = set1(PHILOX_M0), M1 = set1(PHILOX_M1);
-    v32 c0[FI_RCHAINS], c1[FI_RCHAINS], c2[FI_RCHAINS], c3[FI_RCHAINS];
-    /* Rounds 1 and 2 of counters (lo + m, hi, 0, 0): words 2 and 3 start at 0, so round 1
-     * multiplies only word 0 and leaves a word 0 that is the same in every lane, whose
-     * product in round 2 is one scalar multiplication: two vector products, not four. */
-    for (int gi = 0; gi < ng; gi++) {
-        const uint32_t lo = (uint32_t)b[gi], hi = (uint32_t)(b[gi] >> 32);
-        const uint32_t w0 = hi ^ rk->k0[0];                         /* round 1's word 0 */
-        const uint64_t q = (uint64_t)PHILOX_M0 * w0;                /* round 2's M0 product */
-        for (int s = 0; s < 16 / FI_R_LANES; s++) {
-            const int c = gi * (16 / FI_R_LANES) + s;
-            v32 hi0, lo0, hi1, lo1;
-            mulhilo_r(add(set1(lo + (uint32_t)(FI_R_LANES * s)), r_iota()), M0, &hi0, &lo0);
-            /* after round 1: (w0, 0, hi0 ^ k1[0], lo0) */
-            mulhilo_r(xor_(hi0, set1(rk->k1[0])), M1, &hi1, &lo1);
-            c0[c] = xor_(hi1, set1(rk->k0[1]));
-            c1[c] = lo1;
-            c2[c] = xor_(lo0, set1((uint32_t)(q >> 32) ^ rk->k1[1]));
-            c3[c] = set1((uint32_t)q);
+        philox_rounds(rk, 0, ng * FI_SETS * FI_RPV, c0, c1, c2, c3);
+    } else {
+        const v32 M0 = set1(PHILOX_M0), M1 = set1(PHILOX_M1);
+        /* Rounds 1 and 2 of counters (lo + m, hi, 0, 0): words 2 and 3 start at 0, so round 1
+         * multiplies only word 0 and leaves a word 0 that is the same in every lane, whose
+         * product in round 2 is one scalar multiplication: two vector products, not four. */
+        for (int gi = 0; gi < ng; gi++) {
+            const uint32_t lo = (uint32_t)b[gi], hi = (uint32_t)(b[gi] >> 32);
+            const uint32_t w0 = hi ^ rk->k0[0];                         /* round 1's word 0 */
+            const uint64_t q = (uint64_t)PHILOX_M0 * w0;                /* round 2's M0 product */
+            for (int s = 0; s < 16 / FI_R_LANES; s++) {
+                const int c = gi * (16 / FI_R_LANES) + s;
+                v32 hi0, lo0, hi1, lo1;
+                mulhilo_r(add(set1(lo + (uint32_t)(FI_R_LANES * s)), r_iota()), M0, &hi0, &lo0);
+                /* after round 1: (w0, 0, hi0 ^ k1[0], lo0) */
+                mulhilo_r(xor_(hi0, set1(rk->k1[0])), M1, &hi1, &lo1);
+                c0[c] = xor_(hi1, set1(rk->k0[1]));
+                c1[c] = lo1;
+                c2[c] = xor_(lo0, set1((uint32_t)(q >> 32) ^ rk->k1[1]));
+                c3[c] = set1((uint32_t)q);
+            }
         }
+        philox_rounds(rk, 2, ng * FI_SETS * FI_RPV, c0, c1, c2, c3);
     }
-    philox_rounds(rk, 2, ng * FI_SETS * FI_RPV, c0, c1, c2, c3);
     for (int c = 0; c < ng * FI_SETS; c++) {
         x[0][c] = from_rounds(c0 + FI_RPV * c);
         x[1][c] = from_rounds(c1 + FI_RPV * c);
