@@ -26,6 +26,7 @@ FI_TARGET_BEGIN("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,f16c")
 #define FI_PHILOX_GROUPS 2
 #include "simd/philox.inc.h"
 #include "simd/vmath.inc.h"
+#define FI_EMIT_UNROLL 16       /* fused32.inc.h: a set of groups fits the 32 registers */
 #define FI_OWN_BERNOULLI        /* below, until it moves onto the op layer */
 #include "simd/fused32.inc.h"
 

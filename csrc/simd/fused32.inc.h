@@ -217,6 +217,12 @@ static void finish_rejected32(int dtype, const fused_batch *bt, size_t nrej, con
     }
 }
 
+/* How far produce32_fused unrolls its loops over a set's groups and their vectors: 1 (not
+ * at all), or the kernel file sets a full count (16). */
+#ifndef FI_EMIT_UNROLL
+#define FI_EMIT_UNROLL 1
+#endif
+
 FI_FORCE_INLINE void produce32_fused(int dist, int dtype, int mode, const fi_stream *s,
                                      uint64_t g0, size_t ngroups, void *out, const fi_params *p)
 {
@@ -230,15 +236,23 @@ FI_FORCE_INLINE void produce32_fused(int dist, int dtype, int mode, const fi_str
     for (size_t g = 0; g < ngroups; g += (size_t)ng) {
         v32 x[4][FI_CHAINS];
         philox_groups_at(&rk, s->counter + 16 * g0, g, ngroups, x);
-        for (int gi = 0; gi < ng && g + gi < ngroups; gi++)
+        /* FI_EMIT_UNROLL: where the registers hold a set of groups (AVX-512), unrolled
+         * fully, so that every index into x is a constant and x stays in registers (an index
+         * that varies leaves the whole array in memory); elsewhere not, as x is spilled
+         * anyway and the memory array is the cheaper spill. */
+FI_UNROLL(FI_EMIT_UNROLL)
+        for (int gi = 0; gi < ng; gi++) {
+            if (gi > 0 && g + gi >= ngroups) break;
             /* The group's vectors in value order, four at a time: vector q holds values
              * 64*g + FI_V_LANES*q.., word q / FI_SETS of chain gi*FI_SETS + q % FI_SETS. */
+FI_UNROLL(FI_EMIT_UNROLL)
             for (int q = 0; q < 64 / FI_V_LANES; q += 4) {
                 v32 v[4];
                 for (int j = 0; j < 4; j++)
                     v[j] = x[(q + j) / FI_SETS][gi * FI_SETS + (q + j) % FI_SETS];
                 nrej = emit4(dist, dtype, mode, &bt, out, 64 * (g + gi) + FI_V_LANES * (size_t)q, v, nrej);
             }
+        }
     }
     if (nrej) finish_rejected32(dtype, &bt, nrej, s, g0, &rk, out, p);
 }
