@@ -149,8 +149,8 @@ static void finish_rejected32(int dtype, const fused_batch *bt, size_t nrej, con
     for (size_t r0 = 0; r0 < nrej; r0 += PER) {
         v32 c0[FI_CHAINS], c1[FI_CHAINS], c2[FI_CHAINS], c3[FI_CHAINS], word[FI_CHAINS];
         FI_ALIGN64 uint32_t w[4][PER];
-        FI_ALIGN64 float zx[PER], z2[PER];
-        uint64_t accept = 0, redraw = 0;
+        FI_ALIGN64 float z[2][PER];     /* z[1]: the redraw's value; z[0]: the wedge's */
+        uint64_t settled = 0, redraw = 0;
         for (int c = 0; c < FI_CHAINS; c++) {
             const v32 li = and_(ld_u16(bt->rej + r0 + FI_V_LANES * c), set1(FI_BATCH_GROUPS * 64 - 1));
             const v32 off = add(shl(shr(li, 6), 4), and_(li, set1(15)));
@@ -183,16 +183,16 @@ static void finish_rejected32(int dtype, const fused_batch *bt, size_t nrej, con
                                            : (1u << FI_V_LANES) - 1;
             const uint32_t acc = wedge & (mask64_bits(cmplt_f64(y[2 * c], e[2 * c]))
                                           | mask64_bits(cmplt_f64(y[2 * c + 1], e[2 * c + 1])) << HALF);
-            st_f32(zx + sh, as_f32(or_and(as_u32(cvt_f64_f32(x[2 * c], x[2 * c + 1])), shl(word[c], 23),
+            st_f32(z[0] + sh, as_f32(or_and(as_u32(cvt_f64_f32(x[2 * c], x[2 * c + 1])), shl(word[c], 23),
                                           set1(0x80000000u))));
             /* The redraw, as the fast path: a word of retry's word 1. */
             const v32 r1 = c1[c], idx2 = and_(r1, set1(0xffu)), u2 = shr(r1, 9);
             v32 wt, kt;
             gather_pair_u32(t->wk32, idx2, &wt, &kt);
             const vf32 zz = mul_f32(cvt_i32_f32(u2), as_f32(wt));
-            st_f32(z2 + sh, as_f32(or_and(as_u32(zz), shl(r1, 23), set1(0x80000000u))));
+            st_f32(z[1] + sh, as_f32(or_and(as_u32(zz), shl(r1, 23), set1(0x80000000u))));
             const uint32_t red = wedge & ~acc & mask_bits(cmplt_u32(u2, kt));
-            accept |= (uint64_t)acc << sh;
+            settled |= (uint64_t)(acc | red) << sh;
             redraw |= (uint64_t)red << sh;
         }
         for (int c = 0; c < FI_CHAINS; c++) {
@@ -202,16 +202,17 @@ static void finish_rejected32(int dtype, const fused_batch *bt, size_t nrej, con
             st(w[3] + FI_V_LANES * c, c3[c]);
         }
         const size_t cnt = nrej - r0 < PER ? nrej - r0 : PER;
+        /* Which of the two a settled value takes is picked by an index, not a branch: the
+         * choice is at random, and a branch on it mispredicted often. The values left to the
+         * slow path are one in ten. */
         for (size_t q = 0; q < cnt; q++) {
             const size_t li = bt->rej[r0 + q];
-            float z;
-            if (accept >> q & 1) z = zx[q];
-            else if (redraw >> q & 1) z = z2[q];
-            else {
+            float zq = z[redraw >> q & 1][q];
+            if (!(settled >> q & 1)) {
                 const uint32_t retry1[4] = {w[0][q], w[1][q], w[2][q], w[3][q]};
-                z = fi_normal_slow_f32(bt->words[li], s, 64 * g0 + li, retry1);
+                zq = fi_normal_slow_f32(bt->words[li], s, 64 * g0 + li, retry1);
             }
-            float v = dtype == FI_F32 ? (float)(p->a + p->b * (double)z) : (float)p->a + (float)p->b * z;
+            float v = dtype == FI_F32 ? (float)(p->a + p->b * (double)zq) : (float)p->a + (float)p->b * zq;
             fi_store_f32_as(dtype == FI_BF16_HW ? FI_BF16 : dtype, out, li, v);
         }
     }
