@@ -1,10 +1,13 @@
-/* kernels_avx512.c -- Philox4x32-10 on 32 blocks at a time (two groups), and every fill
- * fused with it so the words never leave the registers. Compiled for
- * AVX-512 by the pragma, whatever the build's flags; run only where CPUID says so.
- * Every operation mirrors the generic loops of kernels.inc.h, so the bits are the same.
- * kernels_avx512vbmi.c compiles this file again with FI_AVX512_VBMI, for CPUs with
- * AVX512_VBMI and AVX512_VBMI2: there the ziggurat's table lookups are byte shuffles
- * instead of gathers, and rejected draws are listed by word compression. */
+/* kernels_avx512.c -- the AVX-512 path: the op set of simd/ops_avx512.h (16 lanes) under the
+ * generic algorithm files: Philox (simd/philox.inc.h, two groups in flight), the fused
+ * 16/32-bit uniform and normal (simd/fused32.inc.h). The float64, truncated-normal and
+ * Bernoulli fills below are still written in intrinsics, fused with Philox likewise; they
+ * take the op layer's Philox, exp and ziggurat lookups. Compiled for AVX-512 by the pragma,
+ * whatever the build's flags; run only where CPUID says so. Every operation mirrors the
+ * generic loops of kernels.inc.h, so the bits are the same. kernels_avx512vbmi.c compiles
+ * this file again with FI_AVX512_VBMI, for CPUs with AVX512_VBMI and AVX512_VBMI2: there the
+ * ziggurat's table lookups are byte shuffles instead of gathers, and rejected draws are
+ * listed by word compression (ops_avx512.h). */
 #include "portable.h"
 #ifdef FI_X86
 #include <immintrin.h>
@@ -18,58 +21,17 @@ FI_TARGET_BEGIN("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,f16c")
 #define FI_CONTIG_NAME fi_fill_contig_avx512
 #endif
 
-/* The key of each round. Kept as scalars: the compiler folds the broadcasts into the
- * instructions, which leaves the registers to the counters. */
-typedef struct {
-    uint32_t k0[PHILOX_ROUNDS], k1[PHILOX_ROUNDS];
-} round_keys;
-
-static inline void make_keys(const uint32_t key[2], round_keys *rk)
-{
-    uint32_t k0 = key[0], k1 = key[1];
-    for (int r = 0; r < PHILOX_ROUNDS; r++) {
-        if (r > 0) { k0 += PHILOX_W0; k1 += PHILOX_W1; }
-        rk->k0[r] = k0;
-        rk->k1[r] = k1;
-    }
-}
-
-#define XOR3(a, b, c) _mm512_ternarylogic_epi32((a), (b), (c), 0x96)
+#include "simd/ops_avx512.h"
+/* Two groups (four chains of 8 blocks in the round layout) in flight. */
+#define FI_PHILOX_GROUPS 2
+#include "simd/philox.inc.h"
+#include "simd/vmath.inc.h"
+#define FI_EMIT_UNROLL 16       /* fused32.inc.h: a set of groups fits the 32 registers */
+#define FI_OWN_BERNOULLI        /* below, until it moves onto the op layer */
+#include "simd/fused32.inc.h"
 
 /* One Philox state of 16 blocks, one register per counter word. */
 typedef struct { __m512i c0, c1, c2, c3; } state16;
-
-/* The rounds run on 8 blocks per register, one per 64-bit lane with the word in the low
- * half: then a single vpmuludq gives the whole 64-bit product, its high half is one shift
- * away, and whatever the upper halves hold never reaches a low half (the multiplier reads
- * only low halves; XOR is bitwise). Four such states are four independent chains. */
-typedef struct { __m512i c0, c1, c2, c3; } state8;
-
-static inline state8 widen(const state16 *x, int upper)
-{
-    state8 h;
-#define W(c) _mm512_cvtepu32_epi64(upper ? _mm512_extracti64x4_epi64(x->c, 1) : _mm512_castsi512_si256(x->c))
-    h.c0 = W(c0); h.c1 = W(c1); h.c2 = W(c2); h.c3 = W(c3);
-#undef W
-    return h;
-}
-
-static inline state16 narrow2(const state8 *a, const state8 *b)
-{
-    const __m512i lows = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    state16 x = {_mm512_permutex2var_epi32(a->c0, lows, b->c0), _mm512_permutex2var_epi32(a->c1, lows, b->c1),
-                 _mm512_permutex2var_epi32(a->c2, lows, b->c2), _mm512_permutex2var_epi32(a->c3, lows, b->c3)};
-    return x;
-}
-
-#define ROUND8(h, k0, k1) do {                                              \
-        __m512i p0_ = _mm512_mul_epu32((h).c0, M0);                         \
-        __m512i p1_ = _mm512_mul_epu32((h).c2, M1);                         \
-        (h).c0 = XOR3(_mm512_srli_epi64(p1_, 32), (h).c1, (k0));            \
-        (h).c2 = XOR3(_mm512_srli_epi64(p0_, 32), (h).c3, (k1));            \
-        (h).c1 = p1_;                                                       \
-        (h).c3 = p0_;                                                       \
-    } while (0)
 
 /* The main-stream counters of blocks b..b+15: (b + m, with the carry into the high word, 0, 0). */
 static inline state16 group_counters(uint64_t b)
@@ -85,148 +47,40 @@ static inline state16 group_counters(uint64_t b)
     return st;
 }
 
-/* Rounds from..9 on four 8-block states. */
-FI_FORCE_INLINE void rounds8x4(state8 *a, state8 *b, state8 *c,
-                               state8 *d, int from,
-                               const round_keys *rk)
-{
-    const __m512i M0 = _mm512_set1_epi64(PHILOX_M0), M1 = _mm512_set1_epi64(PHILOX_M1);
-    FI_UNROLL(10)
-    for (int r = from; r < PHILOX_ROUNDS; r++) {
-        __m512i k0 = _mm512_set1_epi32((int)rk->k0[r]), k1 = _mm512_set1_epi32((int)rk->k1[r]);
-        ROUND8(*a, k0, k1);
-        ROUND8(*b, k0, k1);
-        ROUND8(*c, k0, k1);
-        ROUND8(*d, k0, k1);
-    }
-}
-
 /* Ten rounds on two 16-block states of any counters. */
-FI_FORCE_INLINE void philox16x2(state16 *x, state16 *y,
-                                const round_keys *rk)
+FI_FORCE_INLINE void philox16x2(state16 *x, state16 *y, const simd_keys *rk)
 {
-    state8 a = widen(x, 0), b = widen(x, 1), c = widen(y, 0), d = widen(y, 1);
-    rounds8x4(&a, &b, &c, &d, 0, rk);
-    *x = narrow2(&a, &b);
-    *y = narrow2(&c, &d);
-}
-
-/* The first two rounds of eight main-stream blocks (lo + m, hi, 0, 0), m = m0..m0+7, where
- * lo + m does not wrap. Words 2 and 3 start at 0, so round 1 multiplies only word 0 and
- * leaves word 0 the same in every lane, and round 2's product of it is one scalar
- * multiplication: two vector products instead of four, with the same result. */
-static inline state8 main_rounds12(uint32_t lo, uint32_t hi, int m0, const round_keys *rk)
-{
-    const __m512i M0 = _mm512_set1_epi64(PHILOX_M0), M1 = _mm512_set1_epi64(PHILOX_M1);
-    __m512i c0 = _mm512_add_epi64(_mm512_set1_epi64(lo), _mm512_setr_epi64(m0, m0 + 1, m0 + 2, m0 + 3,
-                                                                           m0 + 4, m0 + 5, m0 + 6, m0 + 7));
-    /* round 1: (c0, hi, 0, 0) -> (hi ^ k0, 0, hi(M0 c0) ^ k1, lo(M0 c0)) */
-    __m512i p0 = _mm512_mul_epu32(c0, M0);
-    uint32_t w0 = hi ^ rk->k0[0];
-    __m512i w2 = _mm512_xor_si512(_mm512_srli_epi64(p0, 32), _mm512_set1_epi32((int)rk->k1[0]));
-    /* round 2: (w0, 0, w2, p0) -> (hi(M1 w2) ^ k0, lo(M1 w2), hi(M0 w0) ^ p0 ^ k1, lo(M0 w0)) */
-    uint64_t q = (uint64_t)PHILOX_M0 * w0;
-    __m512i p1 = _mm512_mul_epu32(w2, M1);
-    state8 h;
-    h.c0 = _mm512_xor_si512(_mm512_srli_epi64(p1, 32), _mm512_set1_epi32((int)rk->k0[1]));
-    h.c1 = p1;
-    h.c2 = _mm512_xor_si512(p0, _mm512_set1_epi32((int)((uint32_t)(q >> 32) ^ rk->k1[1])));
-    h.c3 = _mm512_set1_epi32((int)(uint32_t)q);
-    return h;
+    v32 c0[2] = {x->c0, y->c0}, c1[2] = {x->c1, y->c1}, c2[2] = {x->c2, y->c2}, c3[2] = {x->c3, y->c3};
+    philox_vectors(rk, 2, c0, c1, c2, c3);
+    x->c0 = c0[0], x->c1 = c1[0], x->c2 = c2[0], x->c3 = c3[0];
+    y->c0 = c0[1], y->c1 = c1[1], y->c2 = c2[1], y->c3 = c3[1];
 }
 
 /* Ten rounds on the main-stream groups of blocks b and b2: their words, as state16s. */
-FI_FORCE_INLINE void philox_main16x2(uint64_t b, uint64_t b2,
-                                     const round_keys *rk,
+FI_FORCE_INLINE void philox_main16x2(uint64_t b, uint64_t b2, const simd_keys *rk,
                                      state16 *x, state16 *y)
 {
-    if ((uint32_t)b > 0xFFFFFFF0u || (uint32_t)b2 > 0xFFFFFFF0u) {
-        /* The low word wraps inside a group: the general rounds, with the carry per lane. */
-        *x = group_counters(b);
-        *y = group_counters(b2);
-        philox16x2(x, y, rk);
-        return;
-    }
-    state8 a = main_rounds12((uint32_t)b, (uint32_t)(b >> 32), 0, rk);
-    state8 bb = main_rounds12((uint32_t)b, (uint32_t)(b >> 32), 8, rk);
-    state8 c = main_rounds12((uint32_t)b2, (uint32_t)(b2 >> 32), 0, rk);
-    state8 d = main_rounds12((uint32_t)b2, (uint32_t)(b2 >> 32), 8, rk);
-    rounds8x4(&a, &bb, &c, &d, 2, rk);
-    *x = narrow2(&a, &bb);
-    *y = narrow2(&c, &d);
+    const uint64_t bs[2] = {b, b2};
+    v32 w[4][FI_CHAINS];
+    philox_main(rk, bs, 2, w);
+    x->c0 = w[0][0], x->c1 = w[1][0], x->c2 = w[2][0], x->c3 = w[3][0];
+    y->c0 = w[0][1], y->c1 = w[1][1], y->c2 = w[2][1], y->c3 = w[3][1];
 }
 
+/* ---- the truncated normal's 32-bit helpers ------------------------------------------ */
 
-/* The words of whole groups, for the fills that are not fused (kernels.inc.h). */
-static void philox_groups(const uint32_t key[2], uint64_t block0, size_t ngroups,
-                          uint32_t *restrict w)
-{
-    round_keys rk;
-    make_keys(key, &rk);
-    for (size_t g = 0; g < ngroups; g += 2, w += 128) {
-        /* An odd last group is computed twice over rather than given a loop of its own. */
-        state16 x, y;
-        philox_main16x2(block0 + 16 * g, block0 + 16 * (g + 1 < ngroups ? g + 1 : g), &rk, &x, &y);
-        _mm512_storeu_si512((void *)(w + 0), x.c0);
-        _mm512_storeu_si512((void *)(w + 16), x.c1);
-        _mm512_storeu_si512((void *)(w + 32), x.c2);
-        _mm512_storeu_si512((void *)(w + 48), x.c3);
-        if (g + 1 < ngroups) {
-            _mm512_storeu_si512((void *)(w + 64), y.c0);
-            _mm512_storeu_si512((void *)(w + 80), y.c1);
-            _mm512_storeu_si512((void *)(w + 96), y.c2);
-            _mm512_storeu_si512((void *)(w + 112), y.c3);
-        }
-    }
-}
-
-/* ---- fused 16/32-bit fills ---------------------------------------------------------- */
-
-#define FI_HAVE_PRODUCE32
-
-/* How emit16 does the affine step: in float; in double (float32 whose step is not exact in
+/* How tn_x16 does the affine step: in float; in double (float32 whose step is not exact in
  * float, see fi_affine32_exact); or not at all, for a = +0, b = m = 1, where it changes
- * nothing but -0 into +0 (random() and standard_normal()). AFFINE_UNIT_INSIDE is the last
- * for a truncated normal whose clamp cannot act (produce_truncnorm32), so is skipped. */
+ * nothing but -0 into +0. AFFINE_UNIT_INSIDE is the last for a truncated normal whose clamp
+ * cannot act (produce_truncnorm32), so is skipped. */
 enum { AFFINE_FLOAT, AFFINE_DOUBLE, AFFINE_UNIT, AFFINE_UNIT_INSIDE };
-
-/* bfloat16 through the AVX512_BF16 conversion, where the CPU has it (fi_cpu_has_bf16) and
- * no value can be subnormal (bf16_exact): the instruction flushes subnormals, and rounds
- * every other float to nearest even, as the integer route does. */
-#define DT_BF16_HW 100
-
-static int bf16_exact(int mode, const fi_params *p)
-{
-    if (mode == AFFINE_UNIT) return 1;      /* |z| >= 2**-26 or 0; u >= 2**-24 or 0 */
-    return (p->a == 0 || fabs(p->a) >= 0x1p-100) && p->b >= 0x1p-90
-           && (p->lo == 0 || fabs(p->lo) >= 0x1p-100) && (p->hi == 0 || fabs(p->hi) >= 0x1p-100);
-}
 
 /* Store 16 float results as the output dtype: the same rounding as narrow_bf16/narrow_f16. */
 static inline void store16(int dtype, void *out, size_t i, __m512 x)
 {
-    if (dtype == DT_BF16_HW) {
-        _mm256_storeu_si256((__m256i *)((uint16_t *)out + i), (__m256i)_mm512_cvtneps_pbh(x));
-    } else if (dtype == FI_F32) {
-        _mm512_storeu_ps((float *)out + i, x);
-    } else if (dtype == FI_BF16) {
-        __m512i u = _mm512_castps_si512(x);
-        __m512i odd = _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1));
-        u = _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), odd));
-        _mm256_storeu_si256((__m256i *)((uint16_t *)out + i),
-                            _mm512_cvtepi32_epi16(_mm512_srli_epi32(u, 16)));
-    } else {
-        _mm256_storeu_si256((__m256i *)((uint16_t *)out + i),
-                            _mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
-    }
-}
-
-static inline void store1(int dtype, void *out, size_t i, float x)
-{
-    if (dtype == DT_BF16_HW) dtype = FI_BF16;
-    if (dtype == FI_F32) ((float *)out)[i] = x;
-    else if (dtype == FI_BF16) ((uint16_t *)out)[i] = fi_f32_to_bf16(x);
-    else ((uint16_t *)out)[i] = fi_f32_to_f16(x);
+    if (dtype == FI_F32) st_f32((float *)out + i, x);
+    else if (dtype == FI_BF16) st_bf16((uint16_t *)out + i, x);
+    else st_f16((uint16_t *)out + i, x);
 }
 
 /* What the fused loop keeps of one batch: the parameters as vectors, every word, and the
@@ -241,34 +95,6 @@ typedef struct {
     size_t nrej;
 } batch32;
 
-/* Append to the list at nrej the batch-local indices i + j of the lanes j set in the reject
- * masks of a group's four vectors (values i..i+63); returns the new length. With VBMI2,
- * 32 indices at a time by word compression: this runs for every group, so its cost counts. */
-FI_FORCE_INLINE size_t note_rejects64(uint16_t *list, size_t nrej,
-                                      size_t i, const __mmask16 no[4])
-{
-    _Static_assert(FI_BATCH_GROUPS * 64 <= 65536, "indices fit 16 bits");
-#ifdef FI_AVX512_VBMI
-    static const FI_ALIGN64 uint16_t iota[32] = {0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-                                                 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31};
-    __m512i li = _mm512_add_epi16(_mm512_load_si512((const void *)iota), _mm512_set1_epi16((short)i));
-    for (int h = 0; h < 2; h++) {
-        __mmask32 m = _mm512_kunpackw((__mmask32)no[2 * h + 1], (__mmask32)no[2 * h]);
-        _mm512_storeu_si512((void *)(list + nrej), _mm512_maskz_compress_epi16(m, li));
-        nrej += (size_t)fi_popcount32(m);
-        li = _mm512_add_epi16(li, _mm512_set1_epi16(32));
-    }
-#else
-    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    for (int j = 0; j < 4; j++) {
-        __m512i li = _mm512_add_epi32(lane, _mm512_set1_epi32((int)(i + 16 * (size_t)j)));
-        _mm256_storeu_si256((__m256i *)(list + nrej),
-                            _mm512_cvtepi32_epi16(_mm512_maskz_compress_epi32(no[j], li)));
-        nrej += (size_t)fi_popcount32(no[j]);
-    }
-#endif
-    return nrej;
-}
 
 /* Eight or sixteen indices of the list, as 32-bit lanes. */
 static inline __m256i list_load8(const uint16_t *li)
@@ -323,62 +149,6 @@ static inline void batch32_init(batch32 *bt, const fi_params *p)
     bt->hid = _mm512_set1_pd(p->hi);
     bt->nrej = 0;
 }
-
-/* The layer widths w (as float) and fast-path thresholds k of 64 words in ziggurat t, four
- * registers v[j] of sixteen: entry (word & 0xff) of t->wk32. */
-FI_FORCE_INLINE void zig_layers64(const fi_zig *t, const __m512i *v,
-                                  __m512 *wt, __m512i *kt)
-{
-#ifdef FI_AVX512_VBMI
-    /* By byte shuffles on the table's byte planes, 64 lookups per shuffle. The words'
-     * low bytes are packed so that the interleaving unpacks below, which work within
-     * 128-bit lanes, give back entry (16c + 4t + d) of the packed order as dword 4c + d of
-     * register t: packed byte p = 16c + 4t + d is byte 0 of word 4c + d of v[t]. */
-    static const FI_ALIGN64 uint8_t pack[64] = {
-        0, 4, 8, 12, 64, 68, 72, 76, 0, 4, 8, 12, 64, 68, 72, 76,
-        16, 20, 24, 28, 80, 84, 88, 92, 16, 20, 24, 28, 80, 84, 88, 92,
-        32, 36, 40, 44, 96, 100, 104, 108, 32, 36, 40, 44, 96, 100, 104, 108,
-        48, 52, 56, 60, 112, 116, 120, 124, 48, 52, 56, 60, 112, 116, 120, 124};
-    const __m512i sel = _mm512_load_si512((const void *)pack);
-    /* Bytes p with t = 2 or 3 (bit 3 of p) come from v[2] and v[3]. */
-    __m512i idx = _mm512_mask_blend_epi8(0xFF00FF00FF00FF00ull,
-                                         _mm512_permutex2var_epi8(v[0], sel, v[1]),
-                                         _mm512_permutex2var_epi8(v[2], sel, v[3]));
-    __mmask64 upper = _mm512_movepi8_mask(idx);     /* entries 128..255 */
-    __m512i plane[8];
-    for (int m = 0; m < 7; m++) {
-        const uint8_t *b = t->planes32[m];
-        __m512i lo = _mm512_permutex2var_epi8(_mm512_load_si512((const void *)b), idx,
-                                              _mm512_load_si512((const void *)(b + 64)));
-        __m512i hi = _mm512_permutex2var_epi8(_mm512_load_si512((const void *)(b + 128)), idx,
-                                              _mm512_load_si512((const void *)(b + 192)));
-        plane[m] = _mm512_mask_blend_epi8(upper, lo, hi);
-    }
-    plane[7] = _mm512_setzero_si512();               /* k <= 2**23: its top byte */
-    for (int h = 0; h < 2; h++) {
-        const __m512i *b = plane + 4 * h;
-        __m512i l01 = _mm512_unpacklo_epi8(b[0], b[1]), h01 = _mm512_unpackhi_epi8(b[0], b[1]);
-        __m512i l23 = _mm512_unpacklo_epi8(b[2], b[3]), h23 = _mm512_unpackhi_epi8(b[2], b[3]);
-        __m512i r[4] = {_mm512_unpacklo_epi16(l01, l23), _mm512_unpackhi_epi16(l01, l23),
-                        _mm512_unpacklo_epi16(h01, h23), _mm512_unpackhi_epi16(h01, h23)};
-        for (int j = 0; j < 4; j++) {
-            if (h == 0) wt[j] = _mm512_castsi512_ps(r[j]);
-            else kt[j] = r[j];
-        }
-    }
-#else
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    for (int j = 0; j < 4; j++) {
-        __m512i idx = _mm512_and_si512(v[j], _mm512_set1_epi32(0xff));
-        __m512i wk0 = _mm512_i32gather_epi64(_mm512_castsi512_si256(idx), (const void *)t->wk32, 8);
-        __m512i wk1 = _mm512_i32gather_epi64(_mm512_extracti64x4_epi64(idx, 1), (const void *)t->wk32, 8);
-        wt[j] = _mm512_castsi512_ps(_mm512_permutex2var_epi32(wk0, even, wk1));
-        kt[j] = _mm512_permutex2var_epi32(wk0, odd, wk1);
-    }
-#endif
-}
-
 /* The 32-bit ziggurat's fast path on sixteen words v, given their layers' w and k: z
  * (signed unless half, which keeps |z|), and in *fast the lanes inside their layer's
  * rectangle. */
@@ -393,62 +163,9 @@ static inline __m512 zig16(__m512i v, __m512 wt, __m512i kt, int half, __mmask16
     return z;
 }
 
-/* Sixteen values i..i+15 from one register of words; returns the lanes that the normal's
- * fast path rejects. */
-FI_FORCE_INLINE __mmask16 emit16(int dist, int dtype, int mode,
-                                 batch32 *bt, void *out, size_t i,
-                                 __m512i v, __m512 wt, __m512i kt)
-{
-    __m512 x;
-    __mmask16 r = 0;
-    if (dist == FI_UNIFORM) {
-        __m512 u = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_srli_epi32(v, 8)),
-                                 _mm512_set1_ps(0x1p-24f));
-        if (mode == AFFINE_UNIT) {
-            x = _mm512_min_ps(bt->hi, u);   /* u >= +0 = lo already */
-        } else if (mode == AFFINE_DOUBLE) {
-            x = affine16_f64(FI_UNIFORM, bt, u);
-        } else {
-            x = _mm512_mul_ps(_mm512_add_ps(bt->a, _mm512_mul_ps(bt->b, u)), bt->m);
-            x = _mm512_max_ps(bt->lo, x);   /* lo > x ? lo : x, as the generic loop */
-            x = _mm512_min_ps(bt->hi, x);   /* hi < x ? hi : x */
-        }
-    } else {
-        __mmask16 fast;
-        __m512 z = zig16(v, wt, kt, 0, &fast);
-        if (mode == AFFINE_UNIT) x = _mm512_add_ps(_mm512_setzero_ps(), z);
-        else if (mode == AFFINE_DOUBLE) x = affine16_f64(FI_NORMAL, bt, z);
-        else x = _mm512_mul_ps(_mm512_add_ps(bt->a, _mm512_mul_ps(bt->b, z)), bt->m);
-        /* Recorded without a branch (note_rejects64): one in five vectors has a reject, at
-         * random. */
-        r = (__mmask16)~fast;
-        _mm512_store_si512((void *)(bt->words + i), v);
-    }
-    store16(dtype, out, i, x);
-    return r;
-}
-
-/* Values i..i+63 from the four registers of a group's words; returns the length of the
- * reject list, nrej before. */
-FI_FORCE_INLINE size_t emit64(int dist, int dtype, int mode,
-                              batch32 *bt, size_t nrej, void *out,
-                              size_t i, const state16 *x)
-{
-    const __m512i v[4] = {x->c0, x->c1, x->c2, x->c3};
-    __m512 wt[4];
-    __m512i kt[4];
-    if (dist == FI_UNIFORM)
-        for (int j = 0; j < 4; j++) wt[j] = _mm512_setzero_ps(), kt[j] = _mm512_setzero_si512();
-    else
-        zig_layers64(&fi_zig_normal, v, wt, kt);
-    __mmask16 no[4];
-    for (int j = 0; j < 4; j++) no[j] = emit16(dist, dtype, mode, bt, out, i + 16 * j, v[j], wt[j], kt[j]);
-    return dist == FI_UNIFORM ? nrej : note_rejects64(bt->rej_index, nrej, i, no);
-}
-
 /* First retry blocks, counter (block, 1, slot), of up to 32 values given by their index
  * in the call, as engine.c's retry stream would compute them: w[k][q] is word k of value q. */
-static void first_retry_blocks(int dtype, const fi_stream *s, const round_keys *rk,
+static void first_retry_blocks(int dtype, const fi_stream *s, const simd_keys *rk,
                                const uint64_t *index, size_t cnt, uint32_t w[4][32])
 {
     FI_ALIGN64 uint32_t c0[32], c1[32], c3[32];
@@ -482,7 +199,7 @@ static void first_retry_blocks(int dtype, const fi_stream *s, const round_keys *
  * reads block base + 16*(li >> 6) + (li & 15), base = counter + 16*g0, slot (li & 63) >> 4.
  * The offset is below 2**29, so the carry into the high word is one unsigned compare (li is
  * masked to the batch: entries past the list's end are stale, and their blocks unused). */
-static void retry_blocks32(const fi_stream *s, uint64_t g0, const round_keys *rk,
+static void retry_blocks32(const fi_stream *s, uint64_t g0, const simd_keys *rk,
                            const uint16_t *li, uint32_t w[4][32])
 {
     const uint64_t base = s->counter + 16 * g0;
@@ -509,33 +226,9 @@ static void retry_blocks32(const fi_stream *s, uint64_t g0, const round_keys *rk
     }
 }
 
-/* fi_exp of internal.h on n vectors of eight lanes, operation for operation. The n Horner
- * chains advance together: each is a long run of dependent adds and multiplies, and
- * interleaving them lets the vector units overlap their latencies. */
-FI_FORCE_INLINE void expN(__m512d *v, int n)
-{
-    const __m512d rounder = _mm512_set1_pd(FI_ROUNDER);
-    __m512d k[4], r[4], p[4];
-    for (int j = 0; j < n; j++) {
-        k[j] = _mm512_add_pd(_mm512_mul_pd(v[j], _mm512_set1_pd(FI_LOG2E)), rounder);
-        __m512d nn = _mm512_sub_pd(k[j], rounder);
-        r[j] = _mm512_sub_pd(_mm512_sub_pd(v[j], _mm512_mul_pd(nn, _mm512_set1_pd(FI_LN2_HI))),
-                             _mm512_mul_pd(nn, _mm512_set1_pd(FI_LN2_LO)));
-        p[j] = _mm512_set1_pd(fi_exp_taylor[12]);
-    }
-    for (int i = 11; i >= 0; i--)
-        for (int j = 0; j < n; j++)
-            p[j] = _mm512_add_pd(_mm512_mul_pd(p[j], r[j]), _mm512_set1_pd(fi_exp_taylor[i]));
-    for (int j = 0; j < n; j++) {
-        __m512i e = _mm512_slli_epi64(_mm512_sub_epi64(_mm512_castpd_si512(k[j]),
-                                                       _mm512_castpd_si512(rounder)), 52);
-        v[j] = _mm512_castsi512_pd(_mm512_add_epi64(_mm512_castpd_si512(p[j]), e));
-    }
-}
-
 static inline __m512d exp8(__m512d v)
 {
-    expN(&v, 1);
+    exp_f64(&v, 1);
     return v;
 }
 
@@ -569,7 +262,7 @@ FI_FORCE_INLINE void settle_f32(const fi_zig *t, int n,
         y[j] = _mm512_add_pd(f0, _mm512_mul_pd(u, _mm512_sub_pd(f1, f0)));
         e[j] = _mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(-0.5), x[j]), _mm512_add_pd(x[j], two_offset));
     }
-    expN(e, n);
+    exp_f64(e, n);
     for (int j = 0; j < n; j++) {
         __mmask8 accept = wedge[j] & _mm512_cmp_pd_mask(y[j], e[j], _CMP_LT_OQ);
         __m256i zx = _mm256_or_si256(_mm256_castps_si256(_mm512_cvtpd_ps(x[j])),
@@ -586,79 +279,6 @@ FI_FORCE_INLINE void settle_f32(const fi_zig *t, int n,
     }
 }
 
-/* The slow path for a batch's rejected float32 draws: first retry blocks 32 at a time, the
- * common cases settled in vectors, the rest one by one. A batch holds at most 2048 draws,
- * so reading 32 from a multiple of 32 stays inside the arrays. */
-static void finish_rejected(int dtype, const batch32 *bt, const fi_stream *s, uint64_t g0,
-                            const round_keys *rk, void *out, const fi_params *p)
-{
-    for (size_t r0 = 0; r0 < bt->nrej; r0 += 32) {
-        FI_ALIGN64 uint32_t w[4][32];
-        FI_ALIGN64 float z[32];
-        size_t cnt = bt->nrej - r0 < 32 ? bt->nrej - r0 : 32;
-        __m256i word[4], r0v[4], r1v[4];
-        __m256 zv[4];
-        __mmask8 ok[4], wedge[4];
-        uint32_t settled = 0;
-        retry_blocks32(s, g0, rk, bt->rej_index + r0, w);
-        for (int j = 0; j < 4; j++) {
-            word[j] = batch_words8(bt, bt->rej_index + r0 + 8 * j);
-            r0v[j] = _mm256_load_si256((const __m256i *)(w[0] + 8 * j));
-            r1v[j] = _mm256_load_si256((const __m256i *)(w[1] + 8 * j));
-        }
-        settle_f32(&fi_zig_normal, 4, word, r0v, r1v, zv, ok, wedge);
-        for (int j = 0; j < 4; j++) {
-            _mm256_store_ps(z + 8 * j, zv[j]);
-            settled |= (uint32_t)ok[j] << 8 * j;
-        }
-        for (size_t q = 0; q < cnt; q++) {
-            size_t li = bt->rej_index[r0 + q];
-            if (!(settled >> q & 1)) {
-                uint32_t retry1[4] = {w[0][q], w[1][q], w[2][q], w[3][q]};
-                z[q] = fi_normal_slow_f32(bt->words[li], s, 64 * g0 + li, retry1);
-            }
-            store1(dtype, out, li, fi_affine32(dtype, p, z[q]));
-        }
-    }
-}
-
-FI_FORCE_INLINE void produce32_fused(
-    int dist, int dtype, int mode, const fi_stream *s, uint64_t g0, size_t ngroups,
-    void *out, const fi_params *p)
-{
-    round_keys rk;
-    FI_ALIGN64 batch32 bt;
-    size_t nrej = 0;
-    make_keys(s->key, &rk);
-    batch32_init(&bt, p);
-    for (size_t g = 0; g < ngroups; g += 2) {
-        state16 x, y;
-        philox_main16x2(s->counter + 16 * (g0 + g),
-                        s->counter + 16 * (g0 + (g + 1 < ngroups ? g + 1 : g)), &rk, &x, &y);
-        nrej = emit64(dist, dtype, mode, &bt, nrej, out, 64 * g, &x);
-        if (g + 1 < ngroups) nrej = emit64(dist, dtype, mode, &bt, nrej, out, 64 * g + 64, &y);
-    }
-    bt.nrej = nrej;
-    if (bt.nrej)
-        finish_rejected(dtype, &bt, s, g0, &rk, out, p);
-}
-
-/* One specialized loop per (distribution, dtype). */
-static void produce32(int dist, int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
-                      void *out, const fi_params *p)
-{
-    int mode = fi_f64_bits(p->a) == 0 && p->b == 1.0 && p->m == 1.0 ? AFFINE_UNIT
-             : dtype == FI_F32 && !fi_affine32_exact(p) ? AFFINE_DOUBLE : AFFINE_FLOAT;
-#define CASE(D, T, M) \
-    if (dist == D && dtype == T && mode == M) { produce32_fused(D, T, M, s, g0, ngroups, out, p); return; }
-    if (dtype == FI_BF16 && fi_cpu_has_bf16() && bf16_exact(mode, p)) dtype = DT_BF16_HW;
-#define MODES(D) CASE(D, FI_F32, AFFINE_FLOAT) CASE(D, FI_F32, AFFINE_DOUBLE) CASE(D, FI_F32, AFFINE_UNIT) \
-    CASE(D, FI_BF16, AFFINE_FLOAT) CASE(D, FI_BF16, AFFINE_UNIT) CASE(D, FI_F16, AFFINE_FLOAT) CASE(D, FI_F16, AFFINE_UNIT) \
-    CASE(D, DT_BF16_HW, AFFINE_FLOAT) CASE(D, DT_BF16_HW, AFFINE_UNIT)
-    MODES(FI_UNIFORM) MODES(FI_NORMAL)
-#undef MODES
-#undef CASE
-}
 
 /* ---- fused float64 fills ------------------------------------------------------------ */
 
@@ -769,9 +389,9 @@ FI_FORCE_INLINE void emit16x64(int dist, batch64 *bt, double *out,
 FI_FORCE_INLINE void produce64_fused(
     int dist, const fi_stream *s, uint64_t g0, size_t ngroups, double *out, const fi_params *p)
 {
-    round_keys rk;
+    simd_keys rk;
     FI_ALIGN64 batch64 bt;
-    make_keys(s->key, &rk);
+    simd_make_keys(s->key, &rk);
     bt.a = _mm512_set1_pd(p->a);
     bt.b = _mm512_set1_pd(p->b);
     bt.m = _mm512_set1_pd(p->m);
@@ -843,8 +463,8 @@ static void produce_bernoulli(int dtype, const fi_stream *s, uint64_t g0, size_t
         produce_bernoulli_scalar(dtype, s, g0, ngroups, out, p);
         return;
     }
-    round_keys rk;
-    make_keys(s->key, &rk);
+    simd_keys rk;
+    simd_make_keys(s->key, &rk);
     uint8_t *o = (uint8_t *)out;
     for (size_t g = 0; g < ngroups; g += 2) {
         state16 x, y;
@@ -984,7 +604,7 @@ FI_FORCE_INLINE __mmask8 tn_emit8(int dtype, int half, int mirror,
 }
 
 /* fi_log of internal.h on n vectors of eight lanes, operation for operation, the chains
- * interleaved as in expN. */
+ * interleaved as in exp_f64 (simd/vmath.inc.h). */
 FI_FORCE_INLINE void logN(__m512d *x, int n)
 {
     const __m512d one = _mm512_set1_pd(1.0);
@@ -1111,7 +731,7 @@ FI_FORCE_INLINE uint32_t tn_propN(int dtype, int method, int mirror,
         any |= und[j];
     }
     if (any) {
-        expN(f, n);
+        exp_f64(f, n);
         for (int j = 0; j < n; j++)
             below[j] |= und[j] & _mm512_cmp_pd_mask(u2[j], f[j], _CMP_LT_OQ);
     }
@@ -1135,10 +755,10 @@ FI_FORCE_INLINE void produce_truncnorm_fused(
     const int half = method == FI_TN_FOLDED, normal = method <= FI_TN_FOLDED;
     const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i second = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    round_keys rk;
+    simd_keys rk;
     tn_par bt = tn_par_of(p);
     FI_ALIGN64 tn_rej rj;
-    make_keys(s->key, &rk);
+    simd_make_keys(s->key, &rk);
     rj.nrej = 0;
     for (size_t g = 0; g < ngroups; g += 2) {
         state16 x, y;
@@ -1338,7 +958,7 @@ static inline __mmask8 zig_fast8(const fi_zig *t, int half, __m256i word, __m256
  * and only their stores are scalar: a central interval rejects one value in twenty. */
 static void tn_finish32(int dtype, int mode, int half, int mirror, const batch32 *bt,
                         __m256 alpha, __m256 beta, const fi_stream *s, uint64_t g0,
-                        const round_keys *rk, void *out, const fi_params *p)
+                        const simd_keys *rk, void *out, const fi_params *p)
 {
     const fi_zig *zt = fi_tn_zig(p);
     const __m256 offset = _mm256_set1_ps(zt->offset);
@@ -1410,7 +1030,7 @@ static void tn_finish32(int dtype, int mode, int half, int mirror, const batch32
             size_t li = bt->rej_index[r0 + q];
             if (!(settled >> q & 1)) {
                 float z = fi_truncnorm_z32(bt->words[li], s, 64 * g0 + li, p);
-                store1(dtype, out, li, fi_truncnorm_x32(dtype, p, z));
+                fi_store_f32_as(dtype, out, li, fi_truncnorm_x32(dtype, p, z));
             } else if (dtype == FI_F32) {
                 ((uint32_t *)out)[li] = xs[q];
             } else {
@@ -1424,9 +1044,9 @@ FI_FORCE_INLINE void produce_truncnorm32_fused(
     int dtype, int mode, int half, int mirror, const fi_stream *s, uint64_t g0,
     size_t ngroups, void *out, const fi_params *p)
 {
-    round_keys rk;
+    simd_keys rk;
     FI_ALIGN64 batch32 bt;
-    make_keys(s->key, &rk);
+    simd_make_keys(s->key, &rk);
     batch32_init(&bt, p);
     const float af = float_ceil(p->alpha), bf = float_floor(p->beta);
     const fi_zig *zt = fi_tn_zig(p);
@@ -1442,12 +1062,12 @@ FI_FORCE_INLINE void produce_truncnorm32_fused(
             const __m512i v[4] = {st->c0, st->c1, st->c2, st->c3};
             __m512 wt[4];
             __m512i kt[4];
-            zig_layers64(zt, v, wt, kt);
+            zig_lookup4(zt, v, wt, kt);
             __mmask16 no[4];
             for (int j = 0; j < 4; j++)
                 no[j] = tn_emit16(dtype, mode, half, mirror, &bt, alpha, beta, offset,
                                   out, 64 * (g + h) + 16 * j, v[j], wt[j], kt[j]);
-            nrej = note_rejects64(bt.rej_index, nrej, 64 * (g + h), no);
+            nrej = compress_store_idx4(bt.rej_index, nrej, (uint32_t)(64 * (g + h)), no);
         }
     }
     bt.nrej = nrej;

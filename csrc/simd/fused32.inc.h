@@ -23,7 +23,7 @@ enum { F32_AFFINE_FLOAT, F32_AFFINE_DOUBLE, F32_AFFINE_UNIT };
 
 typedef struct {
     uint32_t words[FI_BATCH_GROUPS * 64];             /* the normal's words, for the rejects */
-    uint16_t rej[FI_BATCH_GROUPS * 64 + FI_CHAINS * FI_V_LANES]; /* batch-local indices, spare */
+    uint16_t rej[FI_BATCH_GROUPS * 64 + 64];          /* batch-local indices, and spare */
     vf32 a, b, m, lo, hi;
     vf64 ad, bd, md, lod, hid;
 } fused_batch;
@@ -42,11 +42,27 @@ static inline void fused_batch_init(fused_batch *bt, const fi_params *p)
     bt->hid = set1_f64(p->hi);
 }
 
+/* bfloat16 by the op header's conversion instruction (st_bf16_hw), where the CPU has one:
+ * a dtype of the loops alone (produce32). */
+enum { FI_BF16_HW = 100 };
+
+/* Whether no value of a fill can be a float subnormal, which the bfloat16 instruction
+ * flushes (it rounds every other float to nearest even, as the integer route does). */
+static FI_MAYBE_UNUSED int bf16_exact(int mode, const fi_params *p)
+{
+    if (mode == F32_AFFINE_UNIT) return 1;      /* |z| >= 2**-26 or 0; u >= 2**-24 or 0 */
+    return (p->a == 0 || fabs(p->a) >= 0x1p-100) && p->b >= 0x1p-90
+           && (p->lo == 0 || fabs(p->lo) >= 0x1p-100) && (p->hi == 0 || fabs(p->hi) >= 0x1p-100);
+}
+
 /* Store a vector of results as the output dtype, rounded as narrow_bf16/narrow_f16 do. */
 FI_FORCE_INLINE void store_as(int dtype, void *out, size_t i, vf32 x)
 {
     if (dtype == FI_F32) st_f32((float *)out + i, x);
     else if (dtype == FI_BF16) st_bf16((uint16_t *)out + i, x);
+#ifdef FI_HAVE_BF16_HW
+    else if (dtype == FI_BF16_HW) st_bf16_hw((uint16_t *)out + i, x);
+#endif
     else st_f16((uint16_t *)out + i, x);
 }
 
@@ -67,38 +83,48 @@ FI_FORCE_INLINE vf32 affine_f64(int dist, const fused_batch *bt, vf32 v)
     return cvt_f64_f32(h[0], h[1]);
 }
 
-/* One vector of words v, values i.. of the batch; returns the lanes the normal's fast path
- * rejects (none for the uniform). */
-FI_FORCE_INLINE vmask emit32(int dist, int dtype, int mode, fused_batch *bt, void *out,
-                             size_t i, v32 v)
+/* Values i .. i + 4*FI_V_LANES - 1 of the batch from four vectors of words v[0..3] (in
+ * value order); the rejects of the normal's fast path are appended to the batch's list. The
+ * four go together so that the layers' table lookups (zig_lookup4) and the list's
+ * compress-store (compress_store_idx4) see a whole group on AVX-512. */
+FI_FORCE_INLINE size_t emit4(int dist, int dtype, int mode, fused_batch *bt, void *out,
+                             size_t i, const v32 v[4], size_t nrej)
 {
-    vf32 x;
-    vmask rej = mask_none();
     if (dist == FI_UNIFORM) {
-        vf32 u = mul_f32(cvt_i32_f32(shr(v, 8)), set1_f32(0x1p-24f));
-        if (mode == F32_AFFINE_UNIT) {
-            x = min_f32(bt->hi, u);     /* u >= +0 = lo already */
-        } else if (mode == F32_AFFINE_DOUBLE) {
-            x = affine_f64(FI_UNIFORM, bt, u);
-        } else {
-            x = mul_f32(add_f32(bt->a, mul_f32(bt->b, u)), bt->m);
-            x = max_f32(bt->lo, x);     /* x < lo ? lo : x */
-            x = min_f32(bt->hi, x);     /* x > hi ? hi : x */
+        for (int j = 0; j < 4; j++) {
+            vf32 x, u = mul_f32(cvt_i32_f32(shr(v[j], 8)), set1_f32(0x1p-24f));
+            if (mode == F32_AFFINE_UNIT) {
+                x = min_f32(bt->hi, u);     /* u >= +0 = lo already */
+            } else if (mode == F32_AFFINE_DOUBLE) {
+                x = affine_f64(FI_UNIFORM, bt, u);
+            } else {
+                x = mul_f32(add_f32(bt->a, mul_f32(bt->b, u)), bt->m);
+                x = max_f32(bt->lo, x);     /* x < lo ? lo : x */
+                x = min_f32(bt->hi, x);     /* x > hi ? hi : x */
+            }
+            store_as(dtype, out, i + FI_V_LANES * (size_t)j, x);
         }
-    } else {
-        /* ziggurat32: layer idx = w & 0xff, sign bit 8, position u = w >> 9. */
-        const v32 idx = and_(v, set1(0xffu)), u = shr(v, 9);
-        const v32 kt = gather_u32(fi_zig_normal.k32, idx);
-        vf32 z = mul_f32(cvt_i32_f32(u), gather_f32(fi_zig_normal.w32, idx));
-        z = as_f32(or_(as_u32(z), shl(and_(v, set1(0x100u)), 23)));
-        rej = cmpge_u32(u, kt);
+        return nrej;
+    }
+    /* ziggurat32: layer w & 0xff, sign bit 8, position u = w >> 9. */
+    vf32 wt[4];
+    v32 kt[4];
+    vmask rej[4];
+    zig_lookup4(&fi_zig_normal, v, wt, kt);
+    for (int j = 0; j < 4; j++) {
+        const size_t ij = i + FI_V_LANES * (size_t)j;
+        const v32 u = shr(v[j], 9);
+        vf32 x, z = mul_f32(cvt_i32_f32(u), wt[j]);
+        z = as_f32(or_and(as_u32(z), shl(v[j], 23), set1(0x80000000u)));  /* bit 8: sign */
+        rej[j] = cmpge_u32(u, kt[j]);
         if (mode == F32_AFFINE_UNIT) x = add_f32(set1_f32(0.0f), z);
         else if (mode == F32_AFFINE_DOUBLE) x = affine_f64(FI_NORMAL, bt, z);
         else x = add_f32(bt->a, mul_f32(bt->b, z));
-        st(bt->words + i, v);
+        st(bt->words + ij, v[j]);
+        store_as(dtype, out, ij, x);
     }
-    store_as(dtype, out, i, x);
-    return rej;
+    /* Without a branch: one vector in five has a reject, at random. */
+    return compress_store_idx4(bt->rej, nrej, (uint32_t)i, rej);
 }
 
 /* The rejected draws of a batch, finished as normal32 does (fi_normal_slow_f32), but what the
@@ -116,24 +142,25 @@ static void finish_rejected32(int dtype, const fused_batch *bt, size_t nrej, con
                               uint64_t g0, const simd_keys *rk, void *out, const fi_params *p)
 {
     enum { PER = FI_CHAINS * FI_V_LANES, HALF = FI_V_LANES / 2 };
+    _Static_assert(PER <= 64, "the list's spare covers a read of PER entries");
     const fi_zig *t = &fi_zig_normal;
     const uint64_t base = s->counter + 16 * g0;
     const v32 base_lo = set1((uint32_t)base), base_hi = set1((uint32_t)(base >> 32)), one = set1(1);
     for (size_t r0 = 0; r0 < nrej; r0 += PER) {
         v32 c0[FI_CHAINS], c1[FI_CHAINS], c2[FI_CHAINS], c3[FI_CHAINS], word[FI_CHAINS];
         FI_ALIGN64 uint32_t w[4][PER];
-        FI_ALIGN64 float zx[PER], z2[PER];
-        uint64_t accept = 0, redraw = 0;
+        FI_ALIGN64 float z[2][PER];     /* z[1]: the redraw's value; z[0]: the wedge's */
+        uint64_t settled = 0, redraw = 0;
         for (int c = 0; c < FI_CHAINS; c++) {
             const v32 li = and_(ld_u16(bt->rej + r0 + FI_V_LANES * c), set1(FI_BATCH_GROUPS * 64 - 1));
             const v32 off = add(shl(shr(li, 6), 4), and_(li, set1(15)));
             word[c] = gather_u32(bt->words, li);
             c0[c] = add(base_lo, off);
-            c1[c] = add(base_hi, and_(cmplt_u32(c0[c], off), one));
+            c1[c] = blend(cmplt_u32(c0[c], off), base_hi, add(base_hi, one));
             c2[c] = one;
             c3[c] = shr(and_(li, set1(63)), 4);
         }
-        philox_rounds(rk, 0, FI_CHAINS, c0, c1, c2, c3);
+        philox_vectors(rk, FI_CHAINS, c0, c1, c2, c3);
         /* zig_wedge: x = u * 2**-23 * x[idx], y = f[idx] + u1 * (f[idx+1] - f[idx]) with u1 the
          * retry's word 0 * 2**-32, accepted when y < exp(-0.5 * x * (x + two_offset)). */
         vf64 x[2 * FI_CHAINS], y[2 * FI_CHAINS], e[2 * FI_CHAINS];
@@ -156,16 +183,16 @@ static void finish_rejected32(int dtype, const fused_batch *bt, size_t nrej, con
                                            : (1u << FI_V_LANES) - 1;
             const uint32_t acc = wedge & (mask64_bits(cmplt_f64(y[2 * c], e[2 * c]))
                                           | mask64_bits(cmplt_f64(y[2 * c + 1], e[2 * c + 1])) << HALF);
-            const v32 sign = shl(and_(word[c], set1(0x100u)), 23);
-            st_f32(zx + sh, as_f32(or_(as_u32(cvt_f64_f32(x[2 * c], x[2 * c + 1])), sign)));
+            st_f32(z[0] + sh, as_f32(or_and(as_u32(cvt_f64_f32(x[2 * c], x[2 * c + 1])), shl(word[c], 23),
+                                          set1(0x80000000u))));
             /* The redraw, as the fast path: a word of retry's word 1. */
             const v32 r1 = c1[c], idx2 = and_(r1, set1(0xffu)), u2 = shr(r1, 9);
             v32 wt, kt;
             gather_pair_u32(t->wk32, idx2, &wt, &kt);
             const vf32 zz = mul_f32(cvt_i32_f32(u2), as_f32(wt));
-            st_f32(z2 + sh, as_f32(or_(as_u32(zz), shl(and_(r1, set1(0x100u)), 23))));
+            st_f32(z[1] + sh, as_f32(or_and(as_u32(zz), shl(r1, 23), set1(0x80000000u))));
             const uint32_t red = wedge & ~acc & mask_bits(cmplt_u32(u2, kt));
-            accept |= (uint64_t)acc << sh;
+            settled |= (uint64_t)(acc | red) << sh;
             redraw |= (uint64_t)red << sh;
         }
         for (int c = 0; c < FI_CHAINS; c++) {
@@ -175,20 +202,27 @@ static void finish_rejected32(int dtype, const fused_batch *bt, size_t nrej, con
             st(w[3] + FI_V_LANES * c, c3[c]);
         }
         const size_t cnt = nrej - r0 < PER ? nrej - r0 : PER;
+        /* Which of the two a settled value takes is picked by an index, not a branch: the
+         * choice is at random, and a branch on it mispredicted often. The values left to the
+         * slow path are one in ten. */
         for (size_t q = 0; q < cnt; q++) {
             const size_t li = bt->rej[r0 + q];
-            float z;
-            if (accept >> q & 1) z = zx[q];
-            else if (redraw >> q & 1) z = z2[q];
-            else {
+            float zq = z[redraw >> q & 1][q];
+            if (!(settled >> q & 1)) {
                 const uint32_t retry1[4] = {w[0][q], w[1][q], w[2][q], w[3][q]};
-                z = fi_normal_slow_f32(bt->words[li], s, 64 * g0 + li, retry1);
+                zq = fi_normal_slow_f32(bt->words[li], s, 64 * g0 + li, retry1);
             }
-            float v = dtype == FI_F32 ? (float)(p->a + p->b * (double)z) : (float)p->a + (float)p->b * z;
-            fi_store_f32_as(dtype, out, li, v);
+            float v = dtype == FI_F32 ? (float)(p->a + p->b * (double)zq) : (float)p->a + (float)p->b * zq;
+            fi_store_f32_as(dtype == FI_BF16_HW ? FI_BF16 : dtype, out, li, v);
         }
     }
 }
+
+/* How far produce32_fused unrolls its loops over a set's groups and their vectors: 1 (not
+ * at all), or the kernel file sets a full count (16). */
+#ifndef FI_EMIT_UNROLL
+#define FI_EMIT_UNROLL 1
+#endif
 
 FI_FORCE_INLINE void produce32_fused(int dist, int dtype, int mode, const fi_stream *s,
                                      uint64_t g0, size_t ngroups, void *out, const fi_params *p)
@@ -203,13 +237,23 @@ FI_FORCE_INLINE void produce32_fused(int dist, int dtype, int mode, const fi_str
     for (size_t g = 0; g < ngroups; g += (size_t)ng) {
         v32 x[4][FI_CHAINS];
         philox_groups_at(&rk, s->counter + 16 * g0, g, ngroups, x);
-        for (int gi = 0; gi < ng && g + gi < ngroups; gi++)
-            for (int w = 0; w < 4; w++)
-                for (int c = 0; c < FI_SETS; c++) {
-                    const size_t i = 64 * (g + gi) + 16 * (size_t)w + FI_V_LANES * (size_t)c;
-                    vmask r = emit32(dist, dtype, mode, &bt, out, i, x[w][gi * FI_SETS + c]);
-                    if (dist == FI_NORMAL) nrej = compress_store_idx(bt.rej, nrej, (uint32_t)i, r);
-                }
+        /* FI_EMIT_UNROLL: where the registers hold a set of groups (AVX-512), unrolled
+         * fully, so that every index into x is a constant and x stays in registers (an index
+         * that varies leaves the whole array in memory); elsewhere not, as x is spilled
+         * anyway and the memory array is the cheaper spill. */
+FI_UNROLL(FI_EMIT_UNROLL)
+        for (int gi = 0; gi < ng; gi++) {
+            if (gi > 0 && g + gi >= ngroups) break;
+            /* The group's vectors in value order, four at a time: vector q holds values
+             * 64*g + FI_V_LANES*q.., word q / FI_SETS of chain gi*FI_SETS + q % FI_SETS. */
+FI_UNROLL(FI_EMIT_UNROLL)
+            for (int q = 0; q < 64 / FI_V_LANES; q += 4) {
+                v32 v[4];
+                for (int j = 0; j < 4; j++)
+                    v[j] = x[(q + j) / FI_SETS][gi * FI_SETS + (q + j) % FI_SETS];
+                nrej = emit4(dist, dtype, mode, &bt, out, 64 * (g + gi) + FI_V_LANES * (size_t)q, v, nrej);
+            }
+        }
     }
     if (nrej) finish_rejected32(dtype, &bt, nrej, s, g0, &rk, out, p);
 }
@@ -220,12 +264,21 @@ static void produce32(int dist, int dtype, const fi_stream *s, uint64_t g0, size
 {
     const int mode = fi_f64_bits(p->a) == 0 && p->b == 1.0 && p->m == 1.0 ? F32_AFFINE_UNIT
                    : dtype == FI_F32 && !fi_affine32_exact(p) ? F32_AFFINE_DOUBLE : F32_AFFINE_FLOAT;
+#ifdef FI_HAVE_BF16_HW
+    if (dtype == FI_BF16 && bf16_hw() && bf16_exact(mode, p)) dtype = FI_BF16_HW;
+#endif
 #define CASE(D, T, M) \
     if (dist == D && dtype == T && mode == M) { produce32_fused(D, T, M, s, g0, ngroups, out, p); return; }
 #define MODES(D) CASE(D, FI_F32, F32_AFFINE_FLOAT) CASE(D, FI_F32, F32_AFFINE_DOUBLE) \
     CASE(D, FI_F32, F32_AFFINE_UNIT) CASE(D, FI_BF16, F32_AFFINE_FLOAT) CASE(D, FI_BF16, F32_AFFINE_UNIT) \
-    CASE(D, FI_F16, F32_AFFINE_FLOAT) CASE(D, FI_F16, F32_AFFINE_UNIT)
+    CASE(D, FI_F16, F32_AFFINE_FLOAT) CASE(D, FI_F16, F32_AFFINE_UNIT) HW_MODES(D)
+#ifdef FI_HAVE_BF16_HW
+#define HW_MODES(D) CASE(D, FI_BF16_HW, F32_AFFINE_FLOAT) CASE(D, FI_BF16_HW, F32_AFFINE_UNIT)
+#else
+#define HW_MODES(D)
+#endif
     MODES(FI_UNIFORM) MODES(FI_NORMAL)
+#undef HW_MODES
 #undef MODES
 #undef CASE
 }

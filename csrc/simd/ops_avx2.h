@@ -38,6 +38,9 @@ FI_FORCE_INLINE v32 or_(v32 a, v32 b) { return _mm256_or_si256(a, b); }
 /* Shifts by a count the caller makes a constant (the compiler then emits the immediate form). */
 FI_FORCE_INLINE v32 shr(v32 a, int n) { return _mm256_srli_epi32(a, n); }
 FI_FORCE_INLINE v32 shl(v32 a, int n) { return _mm256_slli_epi32(a, n); }
+/* a ^ b ^ c and a | (b & c) (one instruction each on AVX-512; two here). */
+FI_FORCE_INLINE v32 xor3(v32 a, v32 b, v32 c) { return _mm256_xor_si256(_mm256_xor_si256(a, b), c); }
+FI_FORCE_INLINE v32 or_and(v32 a, v32 b, v32 c) { return _mm256_or_si256(a, _mm256_and_si256(b, c)); }
 
 /* 32x32 -> 64-bit products of every lane with M: vpmuludq multiplies the even lanes only, so
  * the odd ones go through it after a shift, and blends sort the halves into hi and lo. */
@@ -48,6 +51,13 @@ FI_FORCE_INLINE void mulhilo(v32 a, v32 M, v32 *hi, v32 *lo)
     *lo = _mm256_blend_epi32(pe, _mm256_slli_epi64(po, 32), 0xAA);
     *hi = _mm256_blend_epi32(_mm256_srli_epi64(pe, 32), po, 0xAA);
 }
+
+/* ---- Philox's round layout (simd/philox.inc.h): the lanes as they are, a block each ---- */
+#define FI_R_LANES FI_V_LANES
+FI_FORCE_INLINE v32 r_iota(void) { return iota(); }
+FI_FORCE_INLINE void mulhilo_r(v32 a, v32 M, v32 *hi, v32 *lo) { mulhilo(a, M, hi, lo); }
+FI_FORCE_INLINE v32 to_rounds(v32 v, int part) { (void)part; return v; }
+FI_FORCE_INLINE v32 from_rounds(const v32 *r) { return r[0]; }
 
 /* ---- compares and masks ---- */
 /* AVX2 compares signed only: a >= b unsigned is max(a, b) == a. */
@@ -89,6 +99,17 @@ FI_FORCE_INLINE void gather_pair_u32(const uint64_t *t, v32 idx, v32 *lo, v32 *h
     __m256 g1 = _mm256_castsi256_ps(_mm256_i32gather_epi64((const long long *)t, _mm256_extracti128_si256(idx, 1), 8));
     *lo = _mm256_permute4x64_epi64(_mm256_castps_si256(_mm256_shuffle_ps(g0, g1, 0x88)), 0xD8);
     *hi = _mm256_permute4x64_epi64(_mm256_castps_si256(_mm256_shuffle_ps(g0, g1, 0xDD)), 0xD8);
+}
+
+/* The ziggurat layers of four vectors of words: w[j] = t->w32[v[j] & 0xff], k[j] =
+ * t->k32[v[j] & 0xff], by two 32-bit gathers each (see gather_pair_u32 for why not one). */
+FI_FORCE_INLINE void zig_lookup4(const fi_zig *t, const v32 v[4], vf32 w[4], v32 k[4])
+{
+    for (int j = 0; j < 4; j++) {
+        const v32 idx = _mm256_and_si256(v[j], _mm256_set1_epi32(0xff));
+        k[j] = gather_u32(t->k32, idx);
+        w[j] = gather_f32(t->w32, idx);
+    }
 }
 
 /* ---- float32 ---- */
@@ -233,6 +254,13 @@ FI_FORCE_INLINE size_t compress_store_idx(uint16_t *list, size_t n, uint32_t bas
     uint32_t b = mask_bits(m);
     n = fi_compress4(list, n, base, b);
     return fi_compress4(list, n, base + 4, b >> 4);
+}
+
+/* compress_store_idx of four vectors whose lanes are values base .. base + 31, in order. */
+FI_FORCE_INLINE size_t compress_store_idx4(uint16_t *list, size_t n, uint32_t base, const vmask m[4])
+{
+    for (int j = 0; j < 4; j++) n = compress_store_idx(list, n, base + FI_V_LANES * (uint32_t)j, m[j]);
+    return n;
 }
 
 #endif

@@ -41,6 +41,9 @@ FI_FORCE_INLINE v32 or_(v32 a, v32 b) { return vorrq_u32(a, b); }
  * to the immediate form when the count is a constant, which it is at every call. */
 FI_FORCE_INLINE v32 shr(v32 a, int n) { return vshlq_u32(a, vdupq_n_s32(-n)); }
 FI_FORCE_INLINE v32 shl(v32 a, int n) { return vshlq_u32(a, vdupq_n_s32(n)); }
+/* a ^ b ^ c and a | (b & c). */
+FI_FORCE_INLINE v32 xor3(v32 a, v32 b, v32 c) { return veorq_u32(veorq_u32(a, b), c); }
+FI_FORCE_INLINE v32 or_and(v32 a, v32 b, v32 c) { return vorrq_u32(a, vandq_u32(b, c)); }
 
 /* 32x32 -> 64-bit products of every lane with M: NEON widens two lanes at a time, so the
  * halves of the four products are then gathered from the even and odd words. */
@@ -51,6 +54,13 @@ FI_FORCE_INLINE void mulhilo(v32 a, v32 M, v32 *hi, v32 *lo)
     *lo = vuzp1q_u32(p01, p23);
     *hi = vuzp2q_u32(p01, p23);
 }
+
+/* ---- Philox's round layout (simd/philox.inc.h): the lanes as they are, a block each ---- */
+#define FI_R_LANES FI_V_LANES
+FI_FORCE_INLINE v32 r_iota(void) { return iota(); }
+FI_FORCE_INLINE void mulhilo_r(v32 a, v32 M, v32 *hi, v32 *lo) { mulhilo(a, M, hi, lo); }
+FI_FORCE_INLINE v32 to_rounds(v32 v, int part) { (void)part; return v; }
+FI_FORCE_INLINE v32 from_rounds(const v32 *r) { return r[0]; }
 
 /* ---- compares and masks ---- */
 FI_FORCE_INLINE vmask cmpge_u32(v32 a, v32 b) { return vcgeq_u32(a, b); }
@@ -99,6 +109,17 @@ FI_FORCE_INLINE void gather_pair_u32(const uint64_t *t, v32 idx, v32 *lo, v32 *h
     uint64x2_t b = vcombine_u64(vld1_u64(t + vgetq_lane_u32(idx, 2)), vld1_u64(t + vgetq_lane_u32(idx, 3)));
     *lo = vuzp1q_u32(vreinterpretq_u32_u64(a), vreinterpretq_u32_u64(b));
     *hi = vuzp2q_u32(vreinterpretq_u32_u64(a), vreinterpretq_u32_u64(b));
+}
+
+/* The ziggurat layers of four vectors of words: w[j] = t->w32[v[j] & 0xff], k[j] =
+ * t->k32[v[j] & 0xff], by lane loads (a TBL on the byte planes would do 16 at a time). */
+FI_FORCE_INLINE void zig_lookup4(const fi_zig *t, const v32 v[4], vf32 w[4], v32 k[4])
+{
+    for (int j = 0; j < 4; j++) {
+        const v32 idx = vandq_u32(v[j], vdupq_n_u32(0xff));
+        k[j] = gather_u32(t->k32, idx);
+        w[j] = gather_f32(t->w32, idx);
+    }
 }
 
 /* ---- float32 ---- */
@@ -222,6 +243,13 @@ FI_FORCE_INLINE void st_mask_u64(uint64_t *p, vmask m, uint64_t one)
 FI_FORCE_INLINE size_t compress_store_idx(uint16_t *list, size_t n, uint32_t base, vmask m)
 {
     return fi_compress4(list, n, base, mask_bits(m));
+}
+
+/* compress_store_idx of four vectors whose lanes are values base .. base + 15, in order. */
+FI_FORCE_INLINE size_t compress_store_idx4(uint16_t *list, size_t n, uint32_t base, const vmask m[4])
+{
+    for (int j = 0; j < 4; j++) n = compress_store_idx(list, n, base + FI_V_LANES * (uint32_t)j, m[j]);
+    return n;
 }
 
 #endif

@@ -35,6 +35,8 @@ FI_FORCE_INLINE v32 and_(v32 a, v32 b) { FI_L a.l[j] &= b.l[j]; return a; }
 FI_FORCE_INLINE v32 or_(v32 a, v32 b) { FI_L a.l[j] |= b.l[j]; return a; }
 FI_FORCE_INLINE v32 shr(v32 a, int n) { FI_L a.l[j] >>= n; return a; }
 FI_FORCE_INLINE v32 shl(v32 a, int n) { FI_L a.l[j] <<= n; return a; }
+FI_FORCE_INLINE v32 xor3(v32 a, v32 b, v32 c) { FI_L a.l[j] ^= b.l[j] ^ c.l[j]; return a; }
+FI_FORCE_INLINE v32 or_and(v32 a, v32 b, v32 c) { FI_L a.l[j] |= b.l[j] & c.l[j]; return a; }
 /* hi and lo halves of the 64-bit products of every lane with M's. */
 FI_FORCE_INLINE void mulhilo(v32 a, v32 M, v32 *hi, v32 *lo)
 {
@@ -43,6 +45,41 @@ FI_FORCE_INLINE void mulhilo(v32 a, v32 M, v32 *hi, v32 *lo)
         hi->l[j] = (uint32_t)(p >> 32);
         lo->l[j] = (uint32_t)p;
     }
+}
+
+/* ---- Philox's round layout (simd/philox.inc.h) ----
+ * Where a target's multiplier gives whole 64-bit products of the even lanes (AVX-512's
+ * vpmuludq), the rounds run on FI_R_LANES = FI_V_LANES / 2 blocks per vector: block j in lane
+ * 2j, its odd neighbour don't-care (no op carries an odd lane into an even one). Targets
+ * whose rounds use their lanes as they are define FI_R_LANES = FI_V_LANES and these as
+ * identities (ops_avx2.h). The reference takes the wide layout, so that the generic files'
+ * handling of it is checked on every machine. */
+#define FI_R_LANES (FI_V_LANES / 2)
+/* Block offsets 0..FI_R_LANES-1 in the round layout. */
+FI_FORCE_INLINE v32 r_iota(void) { v32 r; FI_L r.l[j] = j & 1 ? 0 : (uint32_t)j / 2; return r; }
+/* The 64-bit products of the even lanes with M's: lo in the even lane (the odd one takes the
+ * high half, as vpmuludq leaves it), hi in the even lane (the odd one 0). */
+FI_FORCE_INLINE void mulhilo_r(v32 a, v32 M, v32 *hi, v32 *lo)
+{
+    for (int j = 0; j < FI_V_LANES; j += 2) {
+        uint64_t p = (uint64_t)a.l[j] * M.l[j];
+        lo->l[j] = (uint32_t)p, lo->l[j + 1] = (uint32_t)(p >> 32);
+        hi->l[j] = (uint32_t)(p >> 32), hi->l[j + 1] = 0;
+    }
+}
+/* Lanes FI_R_LANES*part.. of v in the round layout (zero-extended). */
+FI_FORCE_INLINE v32 to_rounds(v32 v, int part)
+{
+    v32 r;
+    FI_L r.l[j] = j & 1 ? 0 : v.l[FI_R_LANES * part + j / 2];
+    return r;
+}
+/* The blocks of two round vectors r[0], r[1] as one v32: their even lanes. */
+FI_FORCE_INLINE v32 from_rounds(const v32 *r)
+{
+    v32 v;
+    FI_L v.l[j] = r[j / FI_R_LANES].l[2 * (j % FI_R_LANES)];
+    return v;
 }
 
 /* ---- compares and masks ---- */
@@ -71,6 +108,17 @@ FI_FORCE_INLINE void gather_pair_u32(const uint64_t *t, v32 idx, v32 *lo, v32 *h
         lo->l[j] = (uint32_t)t[idx.l[j]];
         hi->l[j] = (uint32_t)(t[idx.l[j]] >> 32);
     }
+}
+
+/* The ziggurat layers of four vectors of words: w[j] = t->w32[v[j] & 0xff], k[j] =
+ * t->k32[v[j] & 0xff] (AVX-512 with VBMI does a group's 64 by byte shuffles). */
+FI_FORCE_INLINE void zig_lookup4(const fi_zig *t, const v32 v[4], vf32 w[4], v32 k[4])
+{
+    for (int q = 0; q < 4; q++)
+        FI_L {
+            k[q].l[j] = t->k32[v[q].l[j] & 0xffu];
+            w[q].l[j] = t->w32[v[q].l[j] & 0xffu];
+        }
 }
 
 /* ---- float32 ---- */
@@ -166,6 +214,13 @@ FI_FORCE_INLINE void st_mask_u64(uint64_t *p, vmask m, uint64_t one) { FI_L p[j]
 FI_FORCE_INLINE size_t compress_store_idx(uint16_t *list, size_t n, uint32_t base, vmask m)
 {
     return fi_compress4(list, n, base, mask_bits(m));
+}
+
+/* compress_store_idx of four vectors whose lanes are values base .. base + 4*FI_V_LANES - 1. */
+FI_FORCE_INLINE size_t compress_store_idx4(uint16_t *list, size_t n, uint32_t base, const vmask m[4])
+{
+    for (int j = 0; j < 4; j++) n = compress_store_idx(list, n, base + FI_V_LANES * (uint32_t)j, m[j]);
+    return n;
 }
 
 #undef FI_L

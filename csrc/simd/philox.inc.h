@@ -10,12 +10,18 @@
  * (FI_PHILOX_GROUPS * 16/N chains) advance together, round by round, so the multiplier has
  * independent work while each product is in flight. How many pay depends on the target's
  * registers and multiply latency: the kernel file sets it (default 1).
+ *
+ * The rounds themselves run in the op header's round layout, FI_R_LANES blocks per vector
+ * (to_rounds/from_rounds convert): the lanes as they are on most targets; on AVX-512 one
+ * block per 64-bit lane, where one multiply gives a whole product (ops_avx512.h).
  */
 #ifndef FI_PHILOX_GROUPS
 #define FI_PHILOX_GROUPS 1
 #endif
 #define FI_SETS (16 / FI_V_LANES)                    /* vectors per word of a group */
-#define FI_CHAINS (FI_PHILOX_GROUPS * FI_SETS)       /* independent chains in flight */
+#define FI_CHAINS (FI_PHILOX_GROUPS * FI_SETS)       /* vectors per word in flight */
+#define FI_RPV (FI_V_LANES / FI_R_LANES)             /* round vectors per vector */
+#define FI_RCHAINS (FI_CHAINS * FI_RPV)              /* independent chains in flight */
 
 /* The key of each round, as scalars: a broadcast is folded into the instruction using it. */
 typedef struct {
@@ -32,7 +38,7 @@ static inline void simd_make_keys(const uint32_t key[2], simd_keys *rk)
     }
 }
 
-/* Rounds from..9 on nc vectors of any counters (c0..c3, words 0..3), in place. */
+/* Rounds from..9 on nc round vectors of any counters (c0..c3, words 0..3), in place. */
 FI_FORCE_INLINE void philox_rounds(const simd_keys *rk, int from, int nc, v32 *c0, v32 *c1, v32 *c2, v32 *c3)
 {
     const v32 M0 = set1(PHILOX_M0), M1 = set1(PHILOX_M1);
@@ -41,13 +47,33 @@ FI_UNROLL(10)
         const v32 k0 = set1(rk->k0[r]), k1 = set1(rk->k1[r]);
         for (int c = 0; c < nc; c++) {
             v32 hi0, lo0, hi1, lo1;
-            mulhilo(c0[c], M0, &hi0, &lo0);
-            mulhilo(c2[c], M1, &hi1, &lo1);
-            c0[c] = xor_(xor_(hi1, c1[c]), k0);
-            c2[c] = xor_(xor_(hi0, c3[c]), k1);
+            mulhilo_r(c0[c], M0, &hi0, &lo0);
+            mulhilo_r(c2[c], M1, &hi1, &lo1);
+            c0[c] = xor3(hi1, c1[c], k0);
+            c2[c] = xor3(hi0, c3[c], k1);
             c1[c] = lo1;
             c3[c] = lo0;
         }
+    }
+}
+
+/* The ten rounds on nc <= FI_CHAINS vectors of any counters, in the lanes' own layout. */
+FI_FORCE_INLINE void philox_vectors(const simd_keys *rk, int nc, v32 *c0, v32 *c1, v32 *c2, v32 *c3)
+{
+    v32 r0[FI_RCHAINS], r1[FI_RCHAINS], r2[FI_RCHAINS], r3[FI_RCHAINS];
+    for (int c = 0; c < nc; c++)
+        for (int h = 0; h < FI_RPV; h++) {
+            r0[FI_RPV * c + h] = to_rounds(c0[c], h);
+            r1[FI_RPV * c + h] = to_rounds(c1[c], h);
+            r2[FI_RPV * c + h] = to_rounds(c2[c], h);
+            r3[FI_RPV * c + h] = to_rounds(c3[c], h);
+        }
+    philox_rounds(rk, 0, FI_RPV * nc, r0, r1, r2, r3);
+    for (int c = 0; c < nc; c++) {
+        c0[c] = from_rounds(r0 + FI_RPV * c);
+        c1[c] = from_rounds(r1 + FI_RPV * c);
+        c2[c] = from_rounds(r2 + FI_RPV * c);
+        c3[c] = from_rounds(r3 + FI_RPV * c);
     }
 }
 
@@ -56,48 +82,52 @@ FI_UNROLL(10)
  * constant at each call (the caller's interleave), which the inlining folds. */
 FI_FORCE_INLINE void philox_main(const simd_keys *rk, const uint64_t *b, int ng, v32 x[4][FI_CHAINS])
 {
+    v32 c0[FI_RCHAINS], c1[FI_RCHAINS], c2[FI_RCHAINS], c3[FI_RCHAINS];
     int wraps = 0;
     for (int gi = 0; gi < ng; gi++) wraps |= (uint32_t)b[gi] > 0xFFFFFFF0u;
     if (wraps) {
-        /* The lanes add to the low counter word alone, so a group whose low word wraps
-         * inside it (once in 2**28 groups) takes the scalar formula. */
-        const uint32_t key[2] = {rk->k0[0], rk->k1[0]};
+        /* The low counter word wraps inside a group (once in 2**28 groups): all ten rounds
+         * on counters (lo + m, hi + carry, 0, 0), the carry lane by lane. In vectors, not by
+         * the scalar formula into memory and loads into x by a loop: that loop's varying
+         * index kept the compiler from holding x in registers, in every fill. */
         for (int gi = 0; gi < ng; gi++) {
-            FI_ALIGN64 uint32_t t[64];
-            philox_group16(key, b[gi], t);
-            for (int w = 0; w < 4; w++)
-                for (int s = 0; s < FI_SETS; s++)
-                    x[w][gi * FI_SETS + s] = ld(t + 16 * w + FI_V_LANES * s);
+            const uint32_t lo = (uint32_t)b[gi], hi = (uint32_t)(b[gi] >> 32);
+            for (int s = 0; s < 16 / FI_R_LANES; s++) {
+                const int c = gi * (16 / FI_R_LANES) + s;
+                c0[c] = add(set1(lo + (uint32_t)(FI_R_LANES * s)), r_iota());
+                c1[c] = blend(cmplt_u32(c0[c], set1(lo)), set1(hi), set1(hi + 1));
+                c2[c] = c3[c] = set1(0);
+            }
         }
-        return;
-    }
-    const v32 M0 = set1(PHILOX_M0), M1 = set1(PHILOX_M1);
-    v32 c0[FI_CHAINS], c1[FI_CHAINS], c2[FI_CHAINS], c3[FI_CHAINS];
-    /* Rounds 1 and 2 of counters (lo + m, hi, 0, 0): words 2 and 3 start at 0, so round 1
-     * multiplies only word 0 and leaves a word 0 that is the same in every lane, whose
-     * product in round 2 is one scalar multiplication: two vector products, not four. */
-    for (int gi = 0; gi < ng; gi++) {
-        const uint32_t lo = (uint32_t)b[gi], hi = (uint32_t)(b[gi] >> 32);
-        const uint32_t w0 = hi ^ rk->k0[0];                         /* round 1's word 0 */
-        const uint64_t q = (uint64_t)PHILOX_M0 * w0;                /* round 2's M0 product */
-        for (int s = 0; s < FI_SETS; s++) {
-            const int c = gi * FI_SETS + s;
-            v32 hi0, lo0, hi1, lo1;
-            mulhilo(add(set1(lo + (uint32_t)(FI_V_LANES * s)), iota()), M0, &hi0, &lo0);
-            /* after round 1: (w0, 0, hi0 ^ k1[0], lo0) */
-            mulhilo(xor_(hi0, set1(rk->k1[0])), M1, &hi1, &lo1);
-            c0[c] = xor_(hi1, set1(rk->k0[1]));
-            c1[c] = lo1;
-            c2[c] = xor_(lo0, set1((uint32_t)(q >> 32) ^ rk->k1[1]));
-            c3[c] = set1((uint32_t)q);
+        philox_rounds(rk, 0, ng * FI_SETS * FI_RPV, c0, c1, c2, c3);
+    } else {
+        const v32 M0 = set1(PHILOX_M0), M1 = set1(PHILOX_M1);
+        /* Rounds 1 and 2 of counters (lo + m, hi, 0, 0): words 2 and 3 start at 0, so round 1
+         * multiplies only word 0 and leaves a word 0 that is the same in every lane, whose
+         * product in round 2 is one scalar multiplication: two vector products, not four. */
+        for (int gi = 0; gi < ng; gi++) {
+            const uint32_t lo = (uint32_t)b[gi], hi = (uint32_t)(b[gi] >> 32);
+            const uint32_t w0 = hi ^ rk->k0[0];                         /* round 1's word 0 */
+            const uint64_t q = (uint64_t)PHILOX_M0 * w0;                /* round 2's M0 product */
+            for (int s = 0; s < 16 / FI_R_LANES; s++) {
+                const int c = gi * (16 / FI_R_LANES) + s;
+                v32 hi0, lo0, hi1, lo1;
+                mulhilo_r(add(set1(lo + (uint32_t)(FI_R_LANES * s)), r_iota()), M0, &hi0, &lo0);
+                /* after round 1: (w0, 0, hi0 ^ k1[0], lo0) */
+                mulhilo_r(xor_(hi0, set1(rk->k1[0])), M1, &hi1, &lo1);
+                c0[c] = xor_(hi1, set1(rk->k0[1]));
+                c1[c] = lo1;
+                c2[c] = xor_(lo0, set1((uint32_t)(q >> 32) ^ rk->k1[1]));
+                c3[c] = set1((uint32_t)q);
+            }
         }
+        philox_rounds(rk, 2, ng * FI_SETS * FI_RPV, c0, c1, c2, c3);
     }
-    philox_rounds(rk, 2, ng * FI_SETS, c0, c1, c2, c3);
     for (int c = 0; c < ng * FI_SETS; c++) {
-        x[0][c] = c0[c];
-        x[1][c] = c1[c];
-        x[2][c] = c2[c];
-        x[3][c] = c3[c];
+        x[0][c] = from_rounds(c0 + FI_RPV * c);
+        x[1][c] = from_rounds(c1 + FI_RPV * c);
+        x[2][c] = from_rounds(c2 + FI_RPV * c);
+        x[3][c] = from_rounds(c3 + FI_RPV * c);
     }
 }
 
