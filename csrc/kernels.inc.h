@@ -225,7 +225,7 @@ static void produce_truncnorm(int dtype, const fi_stream *s, uint64_t g0, size_t
         FI_ALIGN64 float z[FI_BATCH_GROUPS * 64];
         FI_ALIGN64 uint8_t rej[FI_BATCH_GROUPS * 64];
         const size_t n = 64 * ngroups;
-        const int half = p->method == FI_TN_HALFNORMAL;
+        const int half = p->method == FI_TN_FOLDED;
         const float offset = fi_tn_zig(p)->offset;
         ziggurat32(fi_tn_zig(p), w, n, z, rej);
         for (size_t i = 0; i < n; i++) {

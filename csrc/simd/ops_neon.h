@@ -160,6 +160,31 @@ FI_FORCE_INLINE v64 add_u64(v64 a, v64 b) { return vaddq_u64(a, b); }
 FI_FORCE_INLINE v64 sub_u64(v64 a, v64 b) { return vsubq_u64(a, b); }
 FI_FORCE_INLINE v64 shl_u64(v64 a, int n) { return vshlq_u64(a, vdupq_n_s64(n)); }
 
+/* ---- 64-bit lanes from pairs of 32-bit lanes: the float64 fills ---- */
+FI_FORCE_INLINE v64 set1_u64(uint64_t x) { return vdupq_n_u64(x); }
+FI_FORCE_INLINE v64 and_u64(v64 a, v64 b) { return vandq_u64(a, b); }
+FI_FORCE_INLINE v64 or_u64(v64 a, v64 b) { return vorrq_u64(a, b); }
+FI_FORCE_INLINE v64 shr_u64(v64 a, int n) { return vshlq_u64(a, vdupq_n_s64(-n)); }
+FI_FORCE_INLINE vmask64 cmplt_u64(v64 a, v64 b) { return vcltq_u64(a, b); }
+/* Exact below 2**53; the op promises it below 2**52. */
+FI_FORCE_INLINE vf64 cvt_u52_f64(v64 v) { return vcvtq_f64_u64(v); }
+FI_FORCE_INLINE vf64 gather64_f64(const double *t, v64 idx)
+{
+    return vld1q_lane_f64(t + vgetq_lane_u64(idx, 1), vdupq_n_f64(t[vgetq_lane_u64(idx, 0)]), 1);
+}
+FI_FORCE_INLINE v64 gather64_u64(const uint64_t *t, v64 idx)
+{
+    return vld1q_lane_u64(t + vgetq_lane_u64(idx, 1), vdupq_n_u64(t[vgetq_lane_u64(idx, 0)]), 1);
+}
+/* Pairs of 32-bit lanes as 64-bit ones, in the natural order: zips. */
+FI_FORCE_INLINE void pair_u32(v32 lo, v32 hi, v64 *a, v64 *b)
+{
+    *a = vreinterpretq_u64_u32(vzip1q_u32(lo, hi));
+    *b = vreinterpretq_u64_u32(vzip2q_u32(lo, hi));
+}
+FI_FORCE_INLINE void st_pair_f64(double *p, vf64 a, vf64 b) { vst1q_f64(p, a); vst1q_f64(p + 2, b); }
+FI_FORCE_INLINE uint32_t pair_mask_bits(vmask64 a, vmask64 b) { return mask64_bits(a) | mask64_bits(b) << 2; }
+
 /* ---- stores of the output dtypes ---- */
 FI_FORCE_INLINE void st_f32(float *p, vf32 x) { vst1q_f32(p, x); }
 /* bfloat16 rounded to nearest even by the integer route of fi_f32_to_bf16. */

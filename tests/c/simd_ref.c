@@ -1,6 +1,6 @@
 /*
- * simd_ref.c -- the generic SIMD algorithm files (csrc/simd/philox.inc.h, fused32.inc.h)
- * compiled over the plain-C op set, csrc/simd/ops_scalar.h, as fi_fill_contig_ref. simd_check.c
+ * simd_ref.c -- the generic SIMD algorithm files (csrc/simd/philox.inc.h, fused32.inc.h,
+ * fused64.inc.h, ...) compiled over the plain-C op set, csrc/simd/ops_scalar.h, as fi_fill_contig_ref. simd_check.c
  * compares it with the scalar path on every build (gcc, clang, qemu AArch64, MinGW), so the
  * algorithms and the reference ops are checked on any machine, whatever vector unit it has.
  */
@@ -16,6 +16,8 @@ FI_NO_AUTOVECTORIZE
 #include "simd/philox.inc.h"
 #include "simd/vmath.inc.h"
 #include "simd/fused32.inc.h"
+#include "simd/retry.inc.h"
+#include "simd/fused64.inc.h"
 
 #define FI_CONTIG_NAME fi_fill_contig_ref
 #include "kernels.inc.h"
