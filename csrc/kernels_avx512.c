@@ -1,8 +1,9 @@
 /* kernels_avx512.c -- the AVX-512 path: the op set of simd/ops_avx512.h (16 lanes) under the
  * generic algorithm files: Philox (simd/philox.inc.h, two groups in flight), the fused
- * 16/32-bit uniform and normal (simd/fused32.inc.h). The float64, truncated-normal and
- * Bernoulli fills below are still written in intrinsics, fused with Philox likewise; they
- * take the op layer's Philox, exp and ziggurat lookups. Compiled for AVX-512 by the pragma,
+ * 16/32-bit uniform and normal (simd/fused32.inc.h), the fused float64 uniform and normal
+ * (simd/fused64.inc.h). The truncated-normal and Bernoulli fills below are still written in
+ * intrinsics, fused with Philox likewise; they take the op layer's Philox, exp and ziggurat
+ * lookups. Compiled for AVX-512 by the pragma,
  * whatever the build's flags; run only where CPUID says so. Every operation mirrors the
  * generic loops of kernels.inc.h, so the bits are the same. kernels_avx512vbmi.c compiles
  * this file again with FI_AVX512_VBMI, for CPUs with AVX512_VBMI and AVX512_VBMI2: there the
@@ -29,6 +30,8 @@ FI_TARGET_BEGIN("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,f16c")
 #define FI_EMIT_UNROLL 16       /* fused32.inc.h: a set of groups fits the 32 registers */
 #define FI_OWN_BERNOULLI        /* below, until it moves onto the op layer */
 #include "simd/fused32.inc.h"
+#include "simd/retry.inc.h"
+#include "simd/fused64.inc.h"
 
 /* One Philox state of 16 blocks, one register per counter word. */
 typedef struct { __m512i c0, c1, c2, c3; } state16;
@@ -226,12 +229,6 @@ static void retry_blocks32(const fi_stream *s, uint64_t g0, const simd_keys *rk,
     }
 }
 
-static inline __m512d exp8(__m512d v)
-{
-    exp_f64(&v, 1);
-    return v;
-}
-
 /* What fi_normal_slow_f32 does first, for rejected draws eight at a time in n <= 4 groups
  * j: the wedge test with the first retry word r0[j], and if that fails, the redraw from the
  * second word r1[j] when it lands in the fast region. Returns in ok[j] the lanes so settled
@@ -279,168 +276,6 @@ FI_FORCE_INLINE void settle_f32(const fi_zig *t, int n,
     }
 }
 
-
-/* ---- fused float64 fills ------------------------------------------------------------ */
-
-#define FI_HAVE_PRODUCE64
-
-/* As batch32: every value's 64-bit word, and the indices of the rejected ones. */
-typedef struct {
-    uint64_t words[FI_BATCH_GROUPS * 32];
-    __m512d a, b, m, lo, hi;
-    uint64_t rej_index[FI_BATCH_GROUPS * 32 + 8];
-    size_t nrej;
-} batch64;
-
-/* The words of the eight rejected values listed at li (stale entries past the list's end
- * masked to the batch, as batch_words8). */
-static inline __m512i words8_at(const uint64_t *words, const uint64_t *li)
-{
-    _Static_assert((FI_BATCH_GROUPS * 32 & (FI_BATCH_GROUPS * 32 - 1)) == 0, "a power of 2");
-    __m512i idx = _mm512_and_si512(_mm512_loadu_si512((const void *)li),
-                                   _mm512_set1_epi64(FI_BATCH_GROUPS * 32 - 1));
-    return _mm512_i64gather_epi64(idx, (const void *)words, 8);
-}
-
-/* Values i..i+7 from the low and high words of eight blocks (as uniform64/ziggurat64). */
-FI_FORCE_INLINE void emit8(int dist, batch64 *bt, double *out,
-                           size_t i, __m512i r)
-{
-    __m512d x;
-    if (dist == FI_UNIFORM) {
-        const __m512i magic = _mm512_set1_epi64(0x4330000000000000ll);
-        const __m512d two52 = _mm512_set1_pd(0x1p52);
-        __m512i hi = _mm512_srli_epi64(r, 32);
-        __m512i lo = _mm512_srli_epi64(_mm512_and_si512(r, _mm512_set1_epi64(0xffffffffll)), 11);
-        __m512d uh = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(hi, magic)), two52);
-        __m512d ul = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(lo, magic)), two52);
-        __m512d u = _mm512_add_pd(_mm512_mul_pd(uh, _mm512_set1_pd(0x1p-32)),
-                                  _mm512_mul_pd(ul, _mm512_set1_pd(0x1p-53)));
-        x = _mm512_mul_pd(_mm512_add_pd(bt->a, _mm512_mul_pd(bt->b, u)), bt->m);
-        x = _mm512_max_pd(bt->lo, x);
-        x = _mm512_min_pd(bt->hi, x);
-    } else {
-        __m512i idx = _mm512_and_si512(r, _mm512_set1_epi64(0xff));
-        __m512i u = _mm512_srli_epi64(r, 12);
-        __m512d wt = _mm512_i64gather_pd(idx, fi_zig_normal.w64, 8);
-        __m512i kt = _mm512_i64gather_epi64(idx, (const void *)fi_zig_normal.k64, 8);
-        __m512d uf = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(u,
-                         _mm512_set1_epi64(0x4330000000000000ll))), _mm512_set1_pd(0x1p52));
-        __m512d z = _mm512_mul_pd(uf, wt);
-        __m512i sbit = _mm512_slli_epi64(_mm512_and_si512(r, _mm512_set1_epi64(0x100)), 55);
-        z = _mm512_castsi512_pd(_mm512_or_si512(_mm512_castpd_si512(z), sbit));
-        x = _mm512_add_pd(bt->a, _mm512_mul_pd(bt->b, z));
-        __mmask8 rj = _mm512_cmpge_epu64_mask(u, kt);
-        const __m512i lane = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
-        _mm512_store_si512((void *)(bt->words + i), r);
-        _mm512_storeu_si512((void *)(bt->rej_index + bt->nrej), _mm512_maskz_compress_epi64(rj,
-                            _mm512_add_epi64(lane, _mm512_set1_epi64((long long)i))));
-        bt->nrej += (size_t)fi_popcount32(rj);
-    }
-    _mm512_storeu_pd(out + i, x);
-}
-
-/* settle_f32 for float64: the wedge's height from the first two retry words (53 bits, on
- * (0, 1]), the redraw from the last two. */
-static inline __mmask8 settle8_f64(const fi_zig *t, __m512i words, const uint32_t *r0, const uint32_t *r1,
-                                   const uint32_t *r2, const uint32_t *r3, __m512d *z)
-{
-    const __m512i low8 = _mm512_set1_epi64(0xff), sign = _mm512_set1_epi64(0x100);
-    const __m512i magic = _mm512_set1_epi64(0x4330000000000000ll);
-    const __m512d two52 = _mm512_set1_pd(0x1p52);
-    __m512i idx = _mm512_and_si512(words, low8);
-    /* Layer 0 has a wedge too unless it holds the normal's tail (scalar). */
-    __mmask8 wedge = (t->tail ? 0 : 0xff) | _mm512_cmpneq_epi64_mask(idx, _mm512_setzero_si512());
-    __m512d u = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(_mm512_srli_epi64(words, 12), magic)), two52);
-    __m512d x = _mm512_mul_pd(_mm512_mul_pd(u, _mm512_set1_pd(0x1p-52)), _mm512_i64gather_pd(idx, t->x, 8));
-    __m512d f0 = _mm512_i64gather_pd(idx, t->f, 8);
-    __m512d f1 = _mm512_i64gather_pd(_mm512_add_epi64(idx, _mm512_set1_epi64(1)), t->f, 8);
-#define U64(lo, hi) _mm512_or_si512(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(lo))), \
-                                    _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(hi))), 32))
-    __m512i h = _mm512_add_epi64(_mm512_srli_epi64(U64(r0, r1), 11), _mm512_set1_epi64(1));
-    __m512d uh = _mm512_mul_pd(_mm512_cvtepu64_pd(h), _mm512_set1_pd(0x1p-53));
-    __m512d y = _mm512_add_pd(f0, _mm512_mul_pd(uh, _mm512_sub_pd(f1, f0)));
-    __m512d e = exp8(_mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(-0.5), x),
-                                   _mm512_add_pd(x, _mm512_set1_pd(t->two_offset))));
-    __mmask8 accept = wedge & _mm512_cmp_pd_mask(y, e, _CMP_LT_OQ);
-    __m512i zx = _mm512_or_si512(_mm512_castpd_si512(x), _mm512_slli_epi64(_mm512_and_si512(words, sign), 55));
-    __m512i next = U64(r2, r3);
-#undef U64
-    __m512i idx2 = _mm512_and_si512(next, low8), u2 = _mm512_srli_epi64(next, 12);
-    __m512d w2 = _mm512_i64gather_pd(idx2, t->w64, 8);
-    __m512i k2 = _mm512_i64gather_epi64(idx2, (const void *)t->k64, 8);
-    __mmask8 redraw = wedge & ~accept & _mm512_cmplt_epu64_mask(u2, k2);
-    __m512d v2 = _mm512_mul_pd(_mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(u2, magic)), two52), w2);
-    __m512i z2 = _mm512_or_si512(_mm512_castpd_si512(v2), _mm512_slli_epi64(_mm512_and_si512(next, sign), 55));
-    *z = _mm512_castsi512_pd(_mm512_mask_blend_epi64(redraw, zx, z2));
-    return accept | redraw;
-}
-
-/* Sixteen values from half a group: low words lo, high words hi, in value order. */
-FI_FORCE_INLINE void emit16x64(int dist, batch64 *bt, double *out,
-                               size_t i, __m512i lo, __m512i hi)
-{
-    const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-    const __m512i second = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-    emit8(dist, bt, out, i, _mm512_permutex2var_epi32(lo, first, hi));
-    emit8(dist, bt, out, i + 8, _mm512_permutex2var_epi32(lo, second, hi));
-}
-
-FI_FORCE_INLINE void produce64_fused(
-    int dist, const fi_stream *s, uint64_t g0, size_t ngroups, double *out, const fi_params *p)
-{
-    simd_keys rk;
-    FI_ALIGN64 batch64 bt;
-    simd_make_keys(s->key, &rk);
-    bt.a = _mm512_set1_pd(p->a);
-    bt.b = _mm512_set1_pd(p->b);
-    bt.m = _mm512_set1_pd(p->m);
-    bt.lo = _mm512_set1_pd(p->lo);
-    bt.hi = _mm512_set1_pd(p->hi);
-    bt.nrej = 0;
-    for (size_t g = 0; g < ngroups; g += 2) {
-        state16 x, y;
-        philox_main16x2(s->counter + 16 * (g0 + g),
-                        s->counter + 16 * (g0 + (g + 1 < ngroups ? g + 1 : g)), &rk, &x, &y);
-        size_t i = 32 * g;
-        emit16x64(dist, &bt, out, i, x.c0, x.c1);
-        emit16x64(dist, &bt, out, i + 16, x.c2, x.c3);
-        if (g + 1 < ngroups) {
-            emit16x64(dist, &bt, out, i + 32, y.c0, y.c1);
-            emit16x64(dist, &bt, out, i + 48, y.c2, y.c3);
-        }
-    }
-    for (size_t r0 = 0; r0 < bt.nrej; r0 += 32) {
-        FI_ALIGN64 uint32_t w[4][32];
-        FI_ALIGN64 double z[32];
-        FI_ALIGN64 uint64_t index[32];
-        size_t cnt = bt.nrej - r0 < 32 ? bt.nrej - r0 : 32;
-        uint32_t settled = 0;
-        for (size_t q = 0; q < cnt; q++) index[q] = 32 * g0 + bt.rej_index[r0 + q];
-        first_retry_blocks(FI_F64, s, &rk, index, cnt, w);
-        for (size_t q = 0; q < cnt; q += 8) {
-            __m512d zq;
-            __mmask8 m = settle8_f64(&fi_zig_normal, words8_at(bt.words, bt.rej_index + r0 + q),
-                                     w[0] + q, w[1] + q, w[2] + q, w[3] + q, &zq);
-            _mm512_store_pd(z + q, zq);
-            settled |= (uint32_t)m << q;
-        }
-        for (size_t q = 0; q < cnt; q++) {
-            if (!(settled >> q & 1)) {
-                uint32_t retry1[4] = {w[0][q], w[1][q], w[2][q], w[3][q]};
-                z[q] = fi_normal_slow_f64(bt.words[bt.rej_index[r0 + q]], s, index[q], retry1);
-            }
-            out[bt.rej_index[r0 + q]] = p->a + p->b * z[q];
-        }
-    }
-}
-
-static void produce64(int dist, const fi_stream *s, uint64_t g0, size_t ngroups,
-                      double *out, const fi_params *p)
-{
-    if (dist == FI_UNIFORM) produce64_fused(FI_UNIFORM, s, g0, ngroups, out, p);
-    else produce64_fused(FI_NORMAL, s, g0, ngroups, out, p);
-}
 
 /* ---- Bernoulli masks into bytes: the compare fused with the words ------------------- */
 
@@ -490,6 +325,58 @@ static void produce_bernoulli(int dtype, const fi_stream *s, uint64_t g0, size_t
 static void produce_truncnorm_scalar(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
                                      void *out, const fi_params *p);
 
+/* The words of the eight rejected values listed at li (stale entries past the list's end
+ * masked to the batch, as batch_words8). */
+static inline __m512i words8_at(const uint64_t *words, const uint64_t *li)
+{
+    _Static_assert((FI_BATCH_GROUPS * 32 & (FI_BATCH_GROUPS * 32 - 1)) == 0, "a power of 2");
+    __m512i idx = _mm512_and_si512(_mm512_loadu_si512((const void *)li),
+                                   _mm512_set1_epi64(FI_BATCH_GROUPS * 32 - 1));
+    return _mm512_i64gather_epi64(idx, (const void *)words, 8);
+}
+
+static inline __m512d exp8(__m512d v)
+{
+    exp_f64(&v, 1);
+    return v;
+}
+
+/* settle_f32 for float64 (as simd/fused64.inc.h's settle64, eight lanes): the wedge's height
+ * from the first two retry words (53 bits, on (0, 1]), the redraw from the last two. */
+static inline __mmask8 settle8_f64(const fi_zig *t, __m512i words, const uint32_t *r0, const uint32_t *r1,
+                                   const uint32_t *r2, const uint32_t *r3, __m512d *z)
+{
+    const __m512i low8 = _mm512_set1_epi64(0xff), sign = _mm512_set1_epi64(0x100);
+    const __m512i magic = _mm512_set1_epi64(0x4330000000000000ll);
+    const __m512d two52 = _mm512_set1_pd(0x1p52);
+    __m512i idx = _mm512_and_si512(words, low8);
+    /* Layer 0 has a wedge too unless it holds the normal's tail (scalar). */
+    __mmask8 wedge = (t->tail ? 0 : 0xff) | _mm512_cmpneq_epi64_mask(idx, _mm512_setzero_si512());
+    __m512d u = _mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(_mm512_srli_epi64(words, 12), magic)), two52);
+    __m512d x = _mm512_mul_pd(_mm512_mul_pd(u, _mm512_set1_pd(0x1p-52)), _mm512_i64gather_pd(idx, t->x, 8));
+    __m512d f0 = _mm512_i64gather_pd(idx, t->f, 8);
+    __m512d f1 = _mm512_i64gather_pd(_mm512_add_epi64(idx, _mm512_set1_epi64(1)), t->f, 8);
+#define U64(lo, hi) _mm512_or_si512(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(lo))), \
+                                    _mm512_slli_epi64(_mm512_cvtepu32_epi64(_mm256_load_si256((const __m256i *)(hi))), 32))
+    __m512i h = _mm512_add_epi64(_mm512_srli_epi64(U64(r0, r1), 11), _mm512_set1_epi64(1));
+    __m512d uh = _mm512_mul_pd(_mm512_cvtepu64_pd(h), _mm512_set1_pd(0x1p-53));
+    __m512d y = _mm512_add_pd(f0, _mm512_mul_pd(uh, _mm512_sub_pd(f1, f0)));
+    __m512d e = exp8(_mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(-0.5), x),
+                                   _mm512_add_pd(x, _mm512_set1_pd(t->two_offset))));
+    __mmask8 accept = wedge & _mm512_cmp_pd_mask(y, e, _CMP_LT_OQ);
+    __m512i zx = _mm512_or_si512(_mm512_castpd_si512(x), _mm512_slli_epi64(_mm512_and_si512(words, sign), 55));
+    __m512i next = U64(r2, r3);
+#undef U64
+    __m512i idx2 = _mm512_and_si512(next, low8), u2 = _mm512_srli_epi64(next, 12);
+    __m512d w2 = _mm512_i64gather_pd(idx2, t->w64, 8);
+    __m512i k2 = _mm512_i64gather_epi64(idx2, (const void *)t->k64, 8);
+    __mmask8 redraw = wedge & ~accept & _mm512_cmplt_epu64_mask(u2, k2);
+    __m512d v2 = _mm512_mul_pd(_mm512_sub_pd(_mm512_castsi512_pd(_mm512_or_si512(u2, magic)), two52), w2);
+    __m512i z2 = _mm512_or_si512(_mm512_castpd_si512(v2), _mm512_slli_epi64(_mm512_and_si512(next, sign), 55));
+    *z = _mm512_castsi512_pd(_mm512_mask_blend_epi64(redraw, zx, z2));
+    return accept | redraw;
+}
+
 /* fi_store_f64_as, eight lanes: float32 rounds once; bfloat16 and float16 go through float
  * rounded to odd (fi_f64_to_f32_odd), then to nearest. */
 static inline void store8_f64_as(int dtype, void *out, size_t i, __m512d x)
@@ -520,7 +407,8 @@ typedef struct {
     const fi_zig *zt;           /* the normal proposal's ziggurat */
 } tn_par;
 
-/* As batch64: the words of a batch's first proposals, and the indices of those rejected. */
+/* As batch32 for 64-bit words: the words of a batch's first proposals, and the indices of
+ * those rejected. */
 typedef struct {
     uint64_t words[FI_BATCH_GROUPS * 32];
     uint64_t rej_index[FI_BATCH_GROUPS * 32 + 8];

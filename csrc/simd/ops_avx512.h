@@ -255,4 +255,31 @@ FI_FORCE_INLINE size_t compress_store_idx4(uint16_t *list, size_t n, uint32_t ba
 #endif
 }
 
+/* ---- 64-bit lanes from pairs of 32-bit lanes: the float64 fills (simd/fused64.inc.h) ---- */
+FI_FORCE_INLINE v64 set1_u64(uint64_t x) { return _mm512_set1_epi64((long long)x); }
+FI_FORCE_INLINE v64 and_u64(v64 a, v64 b) { return _mm512_and_si512(a, b); }
+FI_FORCE_INLINE v64 or_u64(v64 a, v64 b) { return _mm512_or_si512(a, b); }
+FI_FORCE_INLINE v64 shr_u64(v64 a, int n) { return _mm512_srli_epi64(a, n); }
+FI_FORCE_INLINE vmask64 cmplt_u64(v64 a, v64 b) { return _mm512_cmplt_epu64_mask(a, b); }
+/* AVX512DQ converts unsigned 64-bit lanes directly (exact below 2**53). */
+FI_FORCE_INLINE vf64 cvt_u52_f64(v64 v) { return _mm512_cvtepu64_pd(v); }
+FI_FORCE_INLINE vf64 gather64_f64(const double *t, v64 idx) { return _mm512_i64gather_pd(idx, (const void *)t, 8); }
+FI_FORCE_INLINE v64 gather64_u64(const uint64_t *t, v64 idx) { return _mm512_i64gather_epi64(idx, (const void *)t, 8); }
+/* Pairs of 32-bit lanes as 64-bit ones in the natural order, lanes 0..7 in a and 8..15 in
+ * b: one two-source permute each, the cost of any order, so the stores and masks need no
+ * shuffle to undo it. */
+FI_FORCE_INLINE void pair_u32(v32 lo, v32 hi, v64 *a, v64 *b)
+{
+    const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+    const __m512i second = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+    *a = _mm512_permutex2var_epi32(lo, first, hi);
+    *b = _mm512_permutex2var_epi32(lo, second, hi);
+}
+FI_FORCE_INLINE void st_pair_f64(double *p, vf64 a, vf64 b)
+{
+    _mm512_storeu_pd(p, a);
+    _mm512_storeu_pd(p + 8, b);
+}
+FI_FORCE_INLINE uint32_t pair_mask_bits(vmask64 a, vmask64 b) { return (uint32_t)a | (uint32_t)b << 8; }
+
 #endif

@@ -24,12 +24,14 @@ FI_FORCE_INLINE void retry_first_blocks(const simd_keys *rk, uint64_t base, int 
                                         v32 w1[FI_CHAINS], v32 w2[FI_CHAINS], v32 w3[FI_CHAINS])
 {
     const v32 base_lo = set1((uint32_t)base), base_hi = set1((uint32_t)(base >> 32)), one = set1(1);
+    const v32 base_hi1 = add(base_hi, one);
     for (int c = 0; c < nc; c++) {
         const v32 off = add(shl(shr(li[c], shift), 4), and_(li[c], set1(15)));
         w0[c] = add(base_lo, off);
-        w1[c] = add(base_hi, and_(cmplt_u32(w0[c], off), one));
+        /* A blend, not an and: a vmask is a mask register on AVX-512, not a vector. */
+        w1[c] = blend(cmplt_u32(w0[c], off), base_hi, base_hi1);
         w2[c] = one;
         w3[c] = shr(and_(li[c], set1((1u << shift) - 1)), 4);
     }
-    philox_rounds(rk, 0, nc, w0, w1, w2, w3);
+    philox_vectors(rk, nc, w0, w1, w2, w3);
 }
