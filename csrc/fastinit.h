@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "portable.h"
+#include "ziggurat.h"      /* fi_zig, which fi_params holds: kernel-private */
 
 /* FI_U8: one byte, 0 or 1 (bool and uint8 outputs of masks). */
 enum fi_dtype { FI_F16 = 0, FI_BF16 = 1, FI_F32 = 2, FI_F64 = 3, FI_U8 = 4, FI_NDTYPES = 5 };
@@ -39,44 +40,16 @@ typedef struct {
 } fi_stream;
 
 /*
- * A 256-layer ziggurat (Marsaglia & Tsang, 2000) for the density of d = z - offset, z normal
- * and d >= 0: g(d) = exp(-d*d/2 - offset*d) (the normal's shape past offset, up to a
- * constant). Layer i (chosen by 8 random bits) is the rectangle [0, x[i]] x [f[i], f[i+1]];
- * all layers have the same area, so a point uniform in a uniformly chosen layer is uniform
- * under their union, and it is accepted where it lies under the curve. A draw of u (23 or
- * 52 bits) in layer i is d = u * w[i] (w = x[i] / 2**bits), under the curve at once when
- * u < k[i] (its strip lies wholly below g), else tested against g (the wedge).
- *   - fi_zig_normal (ziggurat_tables.h): the normal itself (offset 0, a random sign);
- *     layer 0 is the rectangle [0, r] plus the tail beyond r, folded into width x[0] (tail).
- *   - built per interval (engine.c, zig_truncated): the normal truncated to [-beta, beta]
- *     (offset 0, a random sign), or past offset > 0 to [offset, offset + width]
- *     (z = offset + |d|, for tails); no tail: layers whose strip lies below g(width) are
- *     whole rectangles [0, width] (k = 2**bits), and above them layer 0 too may have a
- *     wedge (offset > 0 only).
- * The entries are computed once, so every path reads the same ones.
- */
-typedef struct FI_ALIGNED(64) {
-    uint8_t planes32[7][256];   /* byte m of wk32[i]: for byte-shuffle lookups */
-    uint64_t wk32[256];         /* (k32 << 32) | bits of w32: one gather for both */
-    uint64_t k64[256];
-    double w64[256];
-    double x[257], f[257];
-    float w32[256];
-    uint32_t k32[256];
-    double two_offset;          /* the wedge tests d*d/2 + offset*d as (d/2) * (d + 2*offset) */
-    float offset;               /* a float: z = offset + |d| is then made in float */
-    int tail;                   /* a draw leaving layer 0 is in the tail (fi_zig_normal) */
-} fi_zig;
-
-/*
  * Distribution parameters, as the kernels use them (the fi_*_params functions fill them in
- * and reject what has no valid output).
+ * and reject what has no valid output). A caller only allocates one and passes it on: every
+ * field is the C core's own (the Cython layer declares none of them).
  *   uniform:   x = (a + b*u) * m, then clamped to [lo, hi], the representable values of the
  *              output dtype inside [low, high); m is 2 only when high - low overflows.
  *   normal:    x = a + b*z.
  *   truncnorm: x = a + b*z, z from N(0, 1) on [alpha, beta] (negated when mirror), by the
- *              proposal `method`; clamped to [lo, hi], the representable values in [low, high].
- *              The normal proposal is a draw of the ziggurat fi_tn_zig(p).
+ *              proposal `method` (fi_truncnorm_method, internal.h); clamped to [lo, hi],
+ *              the representable values in [low, high]. The normal and folded proposals
+ *              are draws of the ziggurat fi_tn_zig(p).
  *   bernoulli: 1 when a 32-bit word is below thresh (p * 2**32, rounded), else 0.
  */
 typedef struct {
@@ -88,18 +61,11 @@ typedef struct {
     int wide;                   /* truncnorm: 53-bit uniforms (float64), else 32-bit */
     uint32_t max_attempts;      /* truncnorm: proposals tried before the exact fallback */
     uint64_t thresh;
-    /* truncnorm, normal and half-normal proposals: ztrunc says that the proposal is the
+    /* truncnorm, normal and folded proposals: ztrunc says that the proposal is the
      * ziggurat zig, built for the interval, rather than the whole normal's (fi_zig_normal). */
     int ztrunc;
     fi_zig zig;
 } fi_params;
-
-/* FI_TN_POINT: the law is a point mass at a bound to double precision (std far below the
- * resolution of the bounds). FI_TN_FAR: a tail so far out (alpha > 2**64) that the excess
- * over the bound, t = z - alpha, is exponential with rate alpha to double precision; x is
- * then made as bound + std*t, which keeps t. */
-enum fi_truncnorm_method { FI_TN_NORMAL = 0, FI_TN_HALFNORMAL = 1, FI_TN_UNIFORM = 2, FI_TN_EXP = 3,
-                           FI_TN_POINT = 4, FI_TN_FAR = 5 };
 
 /* A strided output: the value with flat index i goes to data + sum(idx[d] * strides[d]). */
 typedef struct {
@@ -141,9 +107,6 @@ int fi_words_per_value(int dist, int dtype, const fi_params *p);
 /* Blocks a call of n values advances the stream by: whole groups, so it depends on n and
  * the words per value only. */
 uint64_t fi_blocks_for(int dist, int dtype, const fi_params *p, uint64_t n);
-/* Whether a truncated normal takes one word per value: the normal and half-normal proposals
- * in float16, bfloat16 and float32. */
-int fi_truncnorm_one_word(int dtype, const fi_params *p);
 
 int fi_uniform_params(int dtype, double low, double high, fi_params *p);
 int fi_normal_params(int dtype, double loc, double scale, fi_params *p);

@@ -25,7 +25,27 @@ void fi_fill_contig_neon(int, int, const fi_stream *, const fi_params *, void *,
 
 #include "ziggurat_tables.h"
 
-/* The ziggurat a truncated normal's normal and half-normal proposals draw from. */
+/* The truncated normal's proposal, fi_params.method (truncnorm.c chooses it):
+ *   FI_TN_NORMAL: z, a signed draw of the ziggurat fi_tn_zig(p) (the interval holds 0);
+ *   FI_TN_FOLDED: z = offset + |d|, d a draw of fi_tn_zig(p) folded onto one side: the
+ *     half-normal where that is the whole normal's ziggurat (offset 0), else the normal past
+ *     alpha0, from the ziggurat built from alpha0 = offset on;
+ *   FI_TN_UNIFORM, FI_TN_EXP: z uniform on [alpha, beta], or alpha plus an exponential
+ *     (Robert's), from two uniforms, accepted by fi_below_exp;
+ *   FI_TN_POINT: no proposal; the law is a point mass at a bound to double precision (std
+ *     far below the resolution of the bounds);
+ *   FI_TN_FAR: no proposal; a tail so far out (alpha > 2**64) that the excess over the
+ *     bound, t = z - alpha, is exponential with rate alpha to double precision; x is then
+ *     made as bound + std*t, which keeps t.
+ * The values are fixed: the kernels test method <= FI_TN_FOLDED for the ziggurat's two. */
+enum fi_truncnorm_method { FI_TN_NORMAL = 0, FI_TN_FOLDED = 1, FI_TN_UNIFORM = 2, FI_TN_EXP = 3,
+                           FI_TN_POINT = 4, FI_TN_FAR = 5 };
+
+/* Whether a truncated normal takes one word per value: the normal and folded proposals in
+ * float16, bfloat16 and float32 (truncnorm.c). */
+int fi_truncnorm_one_word(int dtype, const fi_params *p);
+
+/* The ziggurat a truncated normal's normal and folded proposals draw from. */
 static inline const fi_zig *fi_tn_zig(const fi_params *p)
 {
     return p->ztrunc ? &p->zig : &fi_zig_normal;

@@ -8,7 +8,7 @@
  * enough for the compiler to vectorize, and use only operations that IEEE 754 rounds the same way
  * in any unit (add, multiply, compare, exact conversions; the build turns off FMA
  * contraction), so every path writes the same bits. The rare slow path of the normal
- * sampler is scalar, in engine.c, and shared by all paths.
+ * sampler is scalar, in slow.c, and shared by all paths.
  */
 #include "internal.h"
 
@@ -208,7 +208,7 @@ static void produce64(int dist, const fi_stream *s, uint64_t g0, size_t ngroups,
 
 /* ---- truncated normal and Bernoulli: the same everywhere but for the words ----------- */
 
-/* Truncated normal: two words per value, the sampler in engine.c (scalar, shared). A target
+/* Truncated normal: two words per value, the sampler in truncnorm.c (scalar, shared). A target
  * file may define FI_HAVE_TRUNCNORM and a faster produce_truncnorm that falls back to this
  * one, produce_truncnorm_scalar, for what it does not vectorize. */
 #ifdef FI_HAVE_TRUNCNORM
@@ -225,7 +225,7 @@ static void produce_truncnorm(int dtype, const fi_stream *s, uint64_t g0, size_t
         FI_ALIGN64 float z[FI_BATCH_GROUPS * 64];
         FI_ALIGN64 uint8_t rej[FI_BATCH_GROUPS * 64];
         const size_t n = 64 * ngroups;
-        const int half = p->method == FI_TN_HALFNORMAL;
+        const int half = p->method == FI_TN_FOLDED;
         const float offset = fi_tn_zig(p)->offset;
         ziggurat32(fi_tn_zig(p), w, n, z, rej);
         for (size_t i = 0; i < n; i++) {
@@ -256,7 +256,8 @@ static void produce_truncnorm(int dtype, const fi_stream *s, uint64_t g0, size_t
 #ifdef FI_HAVE_BERNOULLI
 #define produce_bernoulli produce_bernoulli_scalar
 #endif
-static void produce_bernoulli(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
+/* (Unused where the target's own covers every dtype, as simd/bernoulli.inc.h's does.) */
+static FI_MAYBE_UNUSED void produce_bernoulli(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
                               void *out, const fi_params *p)
 {
     FI_ALIGN64 uint32_t w[FI_BATCH_GROUPS * 64];
@@ -278,7 +279,9 @@ static void produce_bernoulli(int dtype, const fi_stream *s, uint64_t g0, size_t
 void FI_CONTIG_NAME(int dist, int dtype, const fi_stream *s, const fi_params *p,
                     void *dst, uint64_t start, size_t n)
 {
-    FI_ALIGN64 unsigned char stage[FI_BATCH_GROUPS * 64 * 4];
+    /* A batch of the widest values: float64 Bernoulli masks, one word (so 64 values a group)
+     * of 8 bytes each. */
+    FI_ALIGN64 unsigned char stage[FI_BATCH_GROUPS * 64 * 8];
     const size_t es = fi_itemsize(dtype);
     const uint64_t per_group = 64 / (uint64_t)fi_words_per_value(dist, dtype, p);
     uint64_t g = start / per_group;

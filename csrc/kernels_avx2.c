@@ -1,8 +1,10 @@
 /* kernels_avx2.c -- the AVX2 path: the op set of simd/ops_avx2.h (8 lanes) under the generic
- * algorithm files: Philox (simd/philox.inc.h), the fused 16/32-bit uniform and normal and the
- * byte mask (simd/fused32.inc.h); float64 and the truncated normal from kernels.inc.h, which
- * the compiler vectorizes. Compiled for AVX2 by FI_TARGET_BEGIN, whatever the build's flags;
- * run only where CPUID says so. */
+ * algorithm files: Philox (simd/philox.inc.h), the fused 16/32-bit uniform and normal
+ * (simd/fused32.inc.h), the fused float64 uniform and normal (simd/fused64.inc.h), Bernoulli
+ * masks of every dtype (simd/bernoulli.inc.h) and the one-word truncated normal
+ * (simd/truncnorm.inc.h); the truncated normal's two-word proposals from kernels.inc.h,
+ * which the compiler vectorizes. Compiled for AVX2 by FI_TARGET_BEGIN, whatever the build's
+ * flags; run only where CPUID says so. */
 #include "portable.h"
 #ifdef FI_X86
 #include <immintrin.h>
@@ -17,6 +19,10 @@ FI_TARGET_BEGIN("avx2,f16c")
 #include "simd/philox.inc.h"
 #include "simd/vmath.inc.h"
 #include "simd/fused32.inc.h"
+#include "simd/retry.inc.h"
+#include "simd/fused64.inc.h"
+#include "simd/bernoulli.inc.h"
+#include "simd/truncnorm.inc.h"
 
 #define FI_CONTIG_NAME fi_fill_contig_avx2
 #include "kernels.inc.h"

@@ -752,7 +752,7 @@ FI_FORCE_INLINE void produce_truncnorm_fused(
     int dtype, int method, int mirror, const fi_stream *s, uint64_t g0, size_t ngroups,
     void *out, const fi_params *p)
 {
-    const int half = method == FI_TN_HALFNORMAL, normal = method <= FI_TN_HALFNORMAL;
+    const int half = method == FI_TN_FOLDED, normal = method <= FI_TN_FOLDED;
     const __m512i first = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
     const __m512i second = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
     simd_keys rk;
@@ -1082,7 +1082,7 @@ static void produce_truncnorm32(int dtype, const fi_stream *s, uint64_t g0, size
 {
     int mode = fi_f64_bits(p->a) == 0 && p->b == 1.0 && p->m == 1.0 ? AFFINE_UNIT
              : dtype == FI_F32 && !fi_affine32_exact(p) ? AFFINE_DOUBLE : AFFINE_FLOAT;
-    int half = p->method == FI_TN_HALFNORMAL, mirror = p->mirror;
+    int half = p->method == FI_TN_FOLDED, mirror = p->mirror;
     if (mode == AFFINE_UNIT) {
         /* x = z or -z: with [alpha, beta] (as floats) inside [lo, hi], the clamp never acts
          * on an accepted value. */
@@ -1120,7 +1120,7 @@ static void produce_truncnorm(int dtype, const fi_stream *s, uint64_t g0, size_t
     if (dtype == T && m == M && p->mirror == R) { produce_truncnorm_fused(T, M, R, s, g0, ngroups, out, p); return; }
     /* A full normal is never mirrored. */
 #define ALL(T) CASE(T, FI_TN_UNIFORM, 0) CASE(T, FI_TN_UNIFORM, 1) CASE(T, FI_TN_EXP, 0) CASE(T, FI_TN_EXP, 1)
-    CASE(FI_F64, FI_TN_NORMAL, 0) CASE(FI_F64, FI_TN_HALFNORMAL, 0) CASE(FI_F64, FI_TN_HALFNORMAL, 1)
+    CASE(FI_F64, FI_TN_NORMAL, 0) CASE(FI_F64, FI_TN_FOLDED, 0) CASE(FI_F64, FI_TN_FOLDED, 1)
     ALL(FI_F64) ALL(FI_F32) ALL(FI_BF16) ALL(FI_F16)
 #undef ALL
 #undef CASE

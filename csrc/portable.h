@@ -2,7 +2,7 @@
  * portable.h -- every difference between the compilers fastinit builds with, in one place:
  * gcc, clang (Apple's too, and clang-cl) and MSVC. The rest of csrc/ writes plain C11 plus
  * these macros, and never tests a compiler itself. Operating-system differences (threads,
- * memory mapping) stay in the one unit that needs them: pool.c, engine.c's prefault.
+ * memory mapping) stay in the one unit that needs them: pool.c, fills.c's prefault.
  */
 #ifndef FASTINIT_PORTABLE_H
 #define FASTINIT_PORTABLE_H

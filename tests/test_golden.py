@@ -7,7 +7,7 @@ SIMD path the CPU runs and with 1 and 2 threads for the Generator-level, Python-
 cases.
 
 A failure here means a change altered the values users get for a seed. fastinit promises the
-same values for a seed across releases (README, "Stability"): fix the change. Regenerating
+same values for a seed across releases (docs/stream.md, "Stability"): fix the change. Regenerating
 the file (tools/gen_golden.py --force) is a deliberate, announced stream-version change, never
 the way to make this test pass.
 """
@@ -22,7 +22,7 @@ GOLDEN = G.load() if os.path.exists(G.GOLDEN_PATH) else None
 
 POLICY = (
     "The stream contract changed: fastinit's values for a seed must stay identical across "
-    "releases (README, \"Stability\"). Fix the code that changed them. Regenerating "
+    "releases (docs/stream.md, \"Stability\"). Fix the code that changed them. Regenerating "
     "tests/golden_values.json is a deliberate, announced stream-version change "
     "(tools/gen_golden.py --force, with a changelog entry), never the fix for this test.")
 

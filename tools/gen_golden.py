@@ -13,7 +13,7 @@ Regenerating it (--force) is a DELIBERATE, ANNOUNCED STREAM-VERSION CHANGE: user
 other values from then on. It is never the fix for a failing test/test_golden.py. A failing
 golden test means the code changed what users get for a seed: fix the code. Only when the
 change of values is intended (a new sampler, a bug that made values wrong) regenerate, with
---force, in the same change that announces it (changelog, README "Stability", a version
+--force, in the same change that announces it (changelog, docs/stream.md "Stability", a version
 bump); --force bumps the file's stream_version.
 
 Generate with the build whose values are to be frozen, never with a tree under edit:

@@ -1,11 +1,11 @@
 /*
- * simd/fused32.inc.h -- the 16/32-bit uniform and normal fills and the byte Bernoulli mask,
- * fused with Philox and written once over the op layer.
+ * simd/fused32.inc.h -- the 16/32-bit uniform and normal fills, fused with Philox and
+ * written once over the op layer.
  *
  * Included by a kernel file after its op header and simd/philox.inc.h, before kernels.inc.h,
- * whose produce32 and produce_bernoulli these replace. kernels.inc.h's loops make the words of
- * a batch, store them, and read them back once per step (words, then values, then the
- * rejects, then the affine step, then the narrowing); here each vector of words goes from
+ * whose produce32 this replaces. kernels.inc.h's loops make the words of a batch, store
+ * them, and read them back once per step (words, then values, then the rejects, then the
+ * affine step, then the narrowing); here each vector of words goes from
  * Philox's registers through the whole computation to the output, and only the words of the
  * normal are kept (one aligned store), for the rare rejected draws. Those are listed by index
  * (compress_store_idx, branch-free) and finished after the batch: the common cases (a wedge
@@ -282,37 +282,3 @@ static void produce32(int dist, int dtype, const fi_stream *s, uint64_t g0, size
 #undef MODES
 #undef CASE
 }
-
-/* Bernoulli masks into bytes, the compare fused with the words; other dtypes take
- * kernels.inc.h's loop (produce_bernoulli_scalar). (kernels_avx512.c keeps its own for now:
- * FI_OWN_BERNOULLI.) */
-#ifndef FI_OWN_BERNOULLI
-#define FI_HAVE_BERNOULLI
-static void produce_bernoulli_scalar(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
-                                     void *out, const fi_params *p);
-
-static void produce_bernoulli(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
-                              void *out, const fi_params *p)
-{
-    if (dtype != FI_U8) {
-        produce_bernoulli_scalar(dtype, s, g0, ngroups, out, p);
-        return;
-    }
-    /* thresh = 2**32 (p = 1) holds for every word; below it, an unsigned compare. */
-    const int all = p->thresh > 0xffffffffull;
-    const v32 t = set1((uint32_t)p->thresh);
-    uint8_t *o = (uint8_t *)out;
-    simd_keys rk;
-    simd_make_keys(s->key, &rk);
-    for (size_t g = 0; g < ngroups; g += FI_PHILOX_GROUPS) {
-        v32 x[4][FI_CHAINS];
-        philox_groups_at(&rk, s->counter + 16 * g0, g, ngroups, x);
-        for (int gi = 0; gi < FI_PHILOX_GROUPS && g + gi < ngroups; gi++)
-            for (int w = 0; w < 4; w++)
-                for (int c = 0; c < FI_SETS; c++) {
-                    const v32 v = x[w][gi * FI_SETS + c];
-                    st_mask_u8(o + 64 * (g + gi) + 16 * w + FI_V_LANES * c, all ? mask_all() : cmplt_u32(v, t));
-                }
-    }
-}
-#endif

@@ -72,6 +72,16 @@ FI_FORCE_INLINE vmask mask_all(void) { return _mm256_set1_epi32(-1); }
 FI_FORCE_INLINE uint32_t mask_bits(vmask m) { return (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(m)); }
 /* m ? b : a, lane by lane. */
 FI_FORCE_INLINE v32 blend(vmask m, v32 a, v32 b) { return _mm256_blendv_epi8(a, b, m); }
+FI_FORCE_INLINE vmask mask_and(vmask a, vmask b) { return _mm256_and_si256(a, b); }
+FI_FORCE_INLINE vmask mask_or(vmask a, vmask b) { return _mm256_or_si256(a, b); }
+/* a and not b (the intrinsic's operands are the other way round). */
+FI_FORCE_INLINE vmask mask_andnot(vmask a, vmask b) { return _mm256_andnot_si256(b, a); }
+/* Lane j set when bit j of b is: b in every lane, its lane's bit tested. */
+FI_FORCE_INLINE vmask mask_from_bits(uint32_t b)
+{
+    const __m256i bit = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    return _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32((int)b), bit), bit);
+}
 
 /* ---- table lookups ---- */
 /* t[idx] for a table of 32-bit entries (idx in range: the caller masks it). */
@@ -114,6 +124,8 @@ FI_FORCE_INLINE vf32 mul_f32(vf32 a, vf32 b) { return _mm256_mul_ps(a, b); }
  * generic loops' clamps x < lo ? lo : x = max_f32(lo, x), x > hi ? hi : x = min_f32(hi, x). */
 FI_FORCE_INLINE vf32 max_f32(vf32 a, vf32 b) { return _mm256_max_ps(a, b); }
 FI_FORCE_INLINE vf32 min_f32(vf32 a, vf32 b) { return _mm256_min_ps(a, b); }
+FI_FORCE_INLINE vmask cmplt_f32(vf32 a, vf32 b) { return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_LT_OQ)); }
+FI_FORCE_INLINE vmask cmple_f32(vf32 a, vf32 b) { return _mm256_castps_si256(_mm256_cmp_ps(a, b, _CMP_LE_OQ)); }
 
 /* ---- float64, half the lanes: the affine step of float32 in double ---- */
 FI_FORCE_INLINE vf64 set1_f64(double x) { return _mm256_set1_pd(x); }
@@ -152,6 +164,48 @@ FI_FORCE_INLINE v64 add_u64(v64 a, v64 b) { return _mm256_add_epi64(a, b); }
 FI_FORCE_INLINE v64 sub_u64(v64 a, v64 b) { return _mm256_sub_epi64(a, b); }
 FI_FORCE_INLINE v64 shl_u64(v64 a, int n) { return _mm256_slli_epi64(a, n); }
 
+/* ---- 64-bit lanes from pairs of 32-bit lanes: the float64 fills ---- */
+FI_FORCE_INLINE v64 set1_u64(uint64_t x) { return _mm256_set1_epi64x((long long)x); }
+FI_FORCE_INLINE v64 and_u64(v64 a, v64 b) { return _mm256_and_si256(a, b); }
+FI_FORCE_INLINE v64 or_u64(v64 a, v64 b) { return _mm256_or_si256(a, b); }
+FI_FORCE_INLINE v64 shr_u64(v64 a, int n) { return _mm256_srli_epi64(a, n); }
+/* AVX2 compares 64-bit lanes signed only: flip the top bits. */
+FI_FORCE_INLINE vmask64 cmplt_u64(v64 a, v64 b)
+{
+    const __m256i flip = _mm256_set1_epi64x((long long)0x8000000000000000ull);
+    return _mm256_castsi256_pd(_mm256_cmpgt_epi64(_mm256_xor_si256(b, flip), _mm256_xor_si256(a, flip)));
+}
+/* No such conversion before AVX-512: a lane below 2**52 under the exponent of 2**52 is the
+ * double 2**52 + lane, exactly (fi_u52_to_f64). */
+FI_FORCE_INLINE vf64 cvt_u52_f64(v64 v)
+{
+    return _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(v, _mm256_set1_epi64x(0x4330000000000000ll))),
+                         _mm256_set1_pd(0x1p52));
+}
+FI_FORCE_INLINE vf64 gather64_f64(const double *t, v64 idx) { return _mm256_i64gather_pd(t, idx, 8); }
+FI_FORCE_INLINE v64 gather64_u64(const uint64_t *t, v64 idx) { return _mm256_i64gather_epi64((const long long *)t, idx, 8); }
+/* Pairs of 32-bit lanes as 64-bit ones, in the order of the in-lane unpacks (one shuffle a
+ * vector; a lane-crossing order would take two): a holds lanes 0, 1, 4, 5 and b lanes 2, 3,
+ * 6, 7. st_pair_f64 puts them back with 16-byte stores, whose upper halves are extracted by
+ * the store itself, not by a shuffle. */
+FI_FORCE_INLINE void pair_u32(v32 lo, v32 hi, v64 *a, v64 *b)
+{
+    *a = _mm256_unpacklo_epi32(lo, hi);
+    *b = _mm256_unpackhi_epi32(lo, hi);
+}
+FI_FORCE_INLINE void st_pair_f64(double *p, vf64 a, vf64 b)
+{
+    _mm_storeu_pd(p, _mm256_castpd256_pd128(a));
+    _mm_storeu_pd(p + 2, _mm256_castpd256_pd128(b));
+    _mm_storeu_pd(p + 4, _mm256_extractf128_pd(a, 1));
+    _mm_storeu_pd(p + 6, _mm256_extractf128_pd(b, 1));
+}
+FI_FORCE_INLINE uint32_t pair_mask_bits(vmask64 a, vmask64 b)
+{
+    const uint32_t ma = (uint32_t)_mm256_movemask_pd(a), mb = (uint32_t)_mm256_movemask_pd(b);
+    return (ma & 3u) | (mb & 3u) << 2 | (ma & 12u) << 2 | (mb & 12u) << 4;
+}
+
 /* ---- stores of the output dtypes ---- */
 FI_FORCE_INLINE void st_f32(float *p, vf32 x) { _mm256_storeu_ps(p, x); }
 /* bfloat16 rounded to nearest even by the integer route of fi_f32_to_bf16. */
@@ -172,6 +226,23 @@ FI_FORCE_INLINE void st_mask_u8(uint8_t *p, vmask m)
 {
     __m128i h = _mm_packs_epi32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
     _mm_storel_epi64((__m128i *)p, _mm_and_si128(_mm_packs_epi16(h, h), _mm_set1_epi8(1)));
+}
+/* One 16-, 32- or 64-bit element per lane: one where m is set, else 0. The mask's lanes are
+ * all ones or zeros, so a signed narrowing or widening keeps them so. */
+FI_FORCE_INLINE void st_mask_u16(uint16_t *p, vmask m, uint16_t one)
+{
+    __m128i h = _mm_packs_epi32(_mm256_castsi256_si128(m), _mm256_extracti128_si256(m, 1));
+    _mm_storeu_si128((__m128i *)p, _mm_and_si128(h, _mm_set1_epi16((short)one)));
+}
+FI_FORCE_INLINE void st_mask_u32(uint32_t *p, vmask m, uint32_t one)
+{
+    _mm256_storeu_si256((__m256i *)p, _mm256_and_si256(m, _mm256_set1_epi32((int)one)));
+}
+FI_FORCE_INLINE void st_mask_u64(uint64_t *p, vmask m, uint64_t one)
+{
+    const __m256i c = _mm256_set1_epi64x((long long)one);
+    _mm256_storeu_si256((__m256i *)p, _mm256_and_si256(_mm256_cvtepi32_epi64(_mm256_castsi256_si128(m)), c));
+    _mm256_storeu_si256((__m256i *)(p + 4), _mm256_and_si256(_mm256_cvtepi32_epi64(_mm256_extracti128_si256(m, 1)), c));
 }
 
 /* ---- compress-store of lane indices ---- */

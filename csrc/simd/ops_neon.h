@@ -74,6 +74,15 @@ FI_FORCE_INLINE uint32_t mask_bits(vmask m)
 }
 /* m ? b : a, lane by lane. */
 FI_FORCE_INLINE v32 blend(vmask m, v32 a, v32 b) { return vbslq_u32(m, b, a); }
+FI_FORCE_INLINE vmask mask_and(vmask a, vmask b) { return vandq_u32(a, b); }
+FI_FORCE_INLINE vmask mask_or(vmask a, vmask b) { return vorrq_u32(a, b); }
+FI_FORCE_INLINE vmask mask_andnot(vmask a, vmask b) { return vbicq_u32(a, b); }
+/* Lane j set when bit j of b is. */
+FI_FORCE_INLINE vmask mask_from_bits(uint32_t b)
+{
+    static const uint32_t bit[4] = {1, 2, 4, 8};
+    return vtstq_u32(vdupq_n_u32(b), vld1q_u32(bit));
+}
 
 /* ---- table lookups ---- */
 /* t[idx] for a table of 32-bit entries: no gather on NEON, so four lane loads. */
@@ -124,6 +133,8 @@ FI_FORCE_INLINE vf32 mul_f32(vf32 a, vf32 b) { return vmulq_f32(a, b); }
  * for max(-0, +0) where these give b). */
 FI_FORCE_INLINE vf32 max_f32(vf32 a, vf32 b) { return vbslq_f32(vcgtq_f32(a, b), a, b); }
 FI_FORCE_INLINE vf32 min_f32(vf32 a, vf32 b) { return vbslq_f32(vcltq_f32(a, b), a, b); }
+FI_FORCE_INLINE vmask cmplt_f32(vf32 a, vf32 b) { return vcltq_f32(a, b); }
+FI_FORCE_INLINE vmask cmple_f32(vf32 a, vf32 b) { return vcleq_f32(a, b); }
 
 /* ---- float64, half the lanes ---- */
 FI_FORCE_INLINE vf64 set1_f64(double x) { return vdupq_n_f64(x); }
@@ -160,6 +171,31 @@ FI_FORCE_INLINE v64 add_u64(v64 a, v64 b) { return vaddq_u64(a, b); }
 FI_FORCE_INLINE v64 sub_u64(v64 a, v64 b) { return vsubq_u64(a, b); }
 FI_FORCE_INLINE v64 shl_u64(v64 a, int n) { return vshlq_u64(a, vdupq_n_s64(n)); }
 
+/* ---- 64-bit lanes from pairs of 32-bit lanes: the float64 fills ---- */
+FI_FORCE_INLINE v64 set1_u64(uint64_t x) { return vdupq_n_u64(x); }
+FI_FORCE_INLINE v64 and_u64(v64 a, v64 b) { return vandq_u64(a, b); }
+FI_FORCE_INLINE v64 or_u64(v64 a, v64 b) { return vorrq_u64(a, b); }
+FI_FORCE_INLINE v64 shr_u64(v64 a, int n) { return vshlq_u64(a, vdupq_n_s64(-n)); }
+FI_FORCE_INLINE vmask64 cmplt_u64(v64 a, v64 b) { return vcltq_u64(a, b); }
+/* Exact below 2**53; the op promises it below 2**52. */
+FI_FORCE_INLINE vf64 cvt_u52_f64(v64 v) { return vcvtq_f64_u64(v); }
+FI_FORCE_INLINE vf64 gather64_f64(const double *t, v64 idx)
+{
+    return vld1q_lane_f64(t + vgetq_lane_u64(idx, 1), vdupq_n_f64(t[vgetq_lane_u64(idx, 0)]), 1);
+}
+FI_FORCE_INLINE v64 gather64_u64(const uint64_t *t, v64 idx)
+{
+    return vld1q_lane_u64(t + vgetq_lane_u64(idx, 1), vdupq_n_u64(t[vgetq_lane_u64(idx, 0)]), 1);
+}
+/* Pairs of 32-bit lanes as 64-bit ones, in the natural order: zips. */
+FI_FORCE_INLINE void pair_u32(v32 lo, v32 hi, v64 *a, v64 *b)
+{
+    *a = vreinterpretq_u64_u32(vzip1q_u32(lo, hi));
+    *b = vreinterpretq_u64_u32(vzip2q_u32(lo, hi));
+}
+FI_FORCE_INLINE void st_pair_f64(double *p, vf64 a, vf64 b) { vst1q_f64(p, a); vst1q_f64(p + 2, b); }
+FI_FORCE_INLINE uint32_t pair_mask_bits(vmask64 a, vmask64 b) { return mask64_bits(a) | mask64_bits(b) << 2; }
+
 /* ---- stores of the output dtypes ---- */
 FI_FORCE_INLINE void st_f32(float *p, vf32 x) { vst1q_f32(p, x); }
 /* bfloat16 rounded to nearest even by the integer route of fi_f32_to_bf16. */
@@ -182,6 +218,23 @@ FI_FORCE_INLINE void st_mask_u8(uint8_t *p, vmask m)
     uint8x8_t b = vmovn_u16(vcombine_u16(h, h));
     uint32_t x = vget_lane_u32(vreinterpret_u32_u8(b), 0);
     memcpy(p, &x, 4);
+}
+/* One 16-, 32- or 64-bit element per lane: one where m is set, else 0 (a mask lane is all
+ * ones or zeros, so narrowing it, or widening it with its sign, keeps it so). */
+FI_FORCE_INLINE void st_mask_u16(uint16_t *p, vmask m, uint16_t one)
+{
+    vst1_u16(p, vand_u16(vmovn_u32(m), vdup_n_u16(one)));
+}
+FI_FORCE_INLINE void st_mask_u32(uint32_t *p, vmask m, uint32_t one)
+{
+    vst1q_u32(p, vandq_u32(m, vdupq_n_u32(one)));
+}
+FI_FORCE_INLINE void st_mask_u64(uint64_t *p, vmask m, uint64_t one)
+{
+    const uint64x2_t c = vdupq_n_u64(one);
+    int32x4_t s = vreinterpretq_s32_u32(m);
+    vst1q_u64(p, vandq_u64(vreinterpretq_u64_s64(vmovl_s32(vget_low_s32(s))), c));
+    vst1q_u64(p + 2, vandq_u64(vreinterpretq_u64_s64(vmovl_high_s32(s)), c));
 }
 
 /* ---- compress-store of lane indices ---- */

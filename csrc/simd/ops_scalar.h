@@ -91,6 +91,12 @@ FI_FORCE_INLINE vmask mask_all(void) { return set1(~0u); }
 FI_FORCE_INLINE uint32_t mask_bits(vmask m) { uint32_t b = 0; FI_L b |= (m.l[j] >> 31) << j; return b; }
 /* m ? b : a, lane by lane. */
 FI_FORCE_INLINE v32 blend(vmask m, v32 a, v32 b) { FI_L a.l[j] = m.l[j] ? b.l[j] : a.l[j]; return a; }
+/* Masks combined lane by lane (a target whose masks are bits, AVX-512, uses bit operations). */
+FI_FORCE_INLINE vmask mask_and(vmask a, vmask b) { FI_L a.l[j] &= b.l[j]; return a; }
+FI_FORCE_INLINE vmask mask_or(vmask a, vmask b) { FI_L a.l[j] |= b.l[j]; return a; }
+FI_FORCE_INLINE vmask mask_andnot(vmask a, vmask b) { FI_L a.l[j] &= ~b.l[j]; return a; }
+/* The mask whose lane j is set when bit j of b is: mask_bits's inverse. */
+FI_FORCE_INLINE vmask mask_from_bits(uint32_t b) { vmask m; FI_L m.l[j] = (b >> j & 1u) ? ~0u : 0; return m; }
 
 /* ---- table lookups ---- */
 FI_FORCE_INLINE v32 gather_u32(const uint32_t *t, v32 idx) { v32 r; FI_L r.l[j] = t[idx.l[j]]; return r; }
@@ -125,6 +131,9 @@ FI_FORCE_INLINE vf32 mul_f32(vf32 a, vf32 b) { FI_L a.l[j] = a.l[j] * b.l[j]; re
 /* a > b ? a : b and a < b ? a : b, exactly (x86's maxps/minps). */
 FI_FORCE_INLINE vf32 max_f32(vf32 a, vf32 b) { FI_L a.l[j] = a.l[j] > b.l[j] ? a.l[j] : b.l[j]; return a; }
 FI_FORCE_INLINE vf32 min_f32(vf32 a, vf32 b) { FI_L a.l[j] = a.l[j] < b.l[j] ? a.l[j] : b.l[j]; return a; }
+/* Ordered compares (no NaN occurs where they are used). */
+FI_FORCE_INLINE vmask cmplt_f32(vf32 a, vf32 b) { vmask m; FI_L m.l[j] = a.l[j] < b.l[j] ? ~0u : 0; return m; }
+FI_FORCE_INLINE vmask cmple_f32(vf32 a, vf32 b) { vmask m; FI_L m.l[j] = a.l[j] <= b.l[j] ? ~0u : 0; return m; }
 
 /* ---- float64, half the lanes (half 0: lanes 0..1, 1: lanes 2..3) ---- */
 enum { FI_H = FI_V_LANES / 2 };
@@ -153,11 +162,53 @@ FI_FORCE_INLINE v64 add_u64(v64 a, v64 b) { for (int j = 0; j < FI_H; j++) a.l[j
 FI_FORCE_INLINE v64 sub_u64(v64 a, v64 b) { for (int j = 0; j < FI_H; j++) a.l[j] -= b.l[j]; return a; }
 FI_FORCE_INLINE v64 shl_u64(v64 a, int n) { for (int j = 0; j < FI_H; j++) a.l[j] <<= n; return a; }
 
+/* ---- 64-bit lanes from pairs of 32-bit lanes: the float64 fills ---- */
+FI_FORCE_INLINE v64 set1_u64(uint64_t x) { v64 r; for (int j = 0; j < FI_H; j++) r.l[j] = x; return r; }
+FI_FORCE_INLINE v64 and_u64(v64 a, v64 b) { for (int j = 0; j < FI_H; j++) a.l[j] &= b.l[j]; return a; }
+FI_FORCE_INLINE v64 or_u64(v64 a, v64 b) { for (int j = 0; j < FI_H; j++) a.l[j] |= b.l[j]; return a; }
+FI_FORCE_INLINE v64 shr_u64(v64 a, int n) { for (int j = 0; j < FI_H; j++) a.l[j] >>= n; return a; }
+FI_FORCE_INLINE vmask64 cmplt_u64(v64 a, v64 b) { vmask64 m; for (int j = 0; j < FI_H; j++) m.l[j] = a.l[j] < b.l[j] ? ~0ull : 0; return m; }
+/* (double)lane, for lanes below 2**52 (exact). */
+FI_FORCE_INLINE vf64 cvt_u52_f64(v64 v) { vf64 r; for (int j = 0; j < FI_H; j++) r.l[j] = (double)v.l[j]; return r; }
+/* t[idx] with the indices in 64-bit lanes (in range: the caller masks them). */
+FI_FORCE_INLINE vf64 gather64_f64(const double *t, v64 idx) { vf64 r; for (int j = 0; j < FI_H; j++) r.l[j] = t[idx.l[j]]; return r; }
+FI_FORCE_INLINE v64 gather64_u64(const uint64_t *t, v64 idx) { v64 r; for (int j = 0; j < FI_H; j++) r.l[j] = t[idx.l[j]]; return r; }
+/* The lanes j of lo and hi as FI_V_LANES 64-bit values hi[j] << 32 | lo[j], in two vectors a
+ * and b, in an order each target picks for speed (its cheapest shuffles). The float64 fills
+ * work lane by lane between pair_u32 and the ops that undo its order, st_pair_f64 and
+ * pair_mask_bits, so the order never shows. Here the even lanes go to a, the odd to b: not
+ * the natural order, on purpose, so that the reference build catches a generic file that
+ * depends on it. */
+FI_FORCE_INLINE void pair_u32(v32 lo, v32 hi, v64 *a, v64 *b)
+{
+    for (int j = 0; j < FI_H; j++) {
+        a->l[j] = (uint64_t)hi.l[2 * j] << 32 | lo.l[2 * j];
+        b->l[j] = (uint64_t)hi.l[2 * j + 1] << 32 | lo.l[2 * j + 1];
+    }
+}
+/* p[j] = the value of lane j, for the order of pair_u32. */
+FI_FORCE_INLINE void st_pair_f64(double *p, vf64 a, vf64 b)
+{
+    for (int j = 0; j < FI_H; j++) p[2 * j] = a.l[j], p[2 * j + 1] = b.l[j];
+}
+/* Bit j set when lane j is set in a mask of a pair_u32 pair. */
+FI_FORCE_INLINE uint32_t pair_mask_bits(vmask64 a, vmask64 b)
+{
+    uint32_t r = 0;
+    for (int j = 0; j < FI_H; j++) r |= (uint32_t)(a.l[j] >> 63) << (2 * j) | (uint32_t)(b.l[j] >> 63) << (2 * j + 1);
+    return r;
+}
+
 /* ---- stores of the output dtypes ---- */
 FI_FORCE_INLINE void st_f32(float *p, vf32 x) { FI_L p[j] = x.l[j]; }
 FI_FORCE_INLINE void st_bf16(uint16_t *p, vf32 x) { FI_L p[j] = fi_f32_to_bf16(x.l[j]); }
 FI_FORCE_INLINE void st_f16(uint16_t *p, vf32 x) { FI_L p[j] = fi_f32_to_f16(x.l[j]); }
 FI_FORCE_INLINE void st_mask_u8(uint8_t *p, vmask m) { FI_L p[j] = (uint8_t)(m.l[j] & 1u); }
+/* One 16-, 32- or 64-bit element per lane: one where m is set, else 0 (the 1.0 of a float
+ * dtype as its bits). */
+FI_FORCE_INLINE void st_mask_u16(uint16_t *p, vmask m, uint16_t one) { FI_L p[j] = m.l[j] ? one : 0; }
+FI_FORCE_INLINE void st_mask_u32(uint32_t *p, vmask m, uint32_t one) { FI_L p[j] = m.l[j] ? one : 0; }
+FI_FORCE_INLINE void st_mask_u64(uint64_t *p, vmask m, uint64_t one) { FI_L p[j] = m.l[j] ? one : 0; }
 
 /* ---- compress-store of lane indices ---- */
 FI_FORCE_INLINE size_t compress_store_idx(uint16_t *list, size_t n, uint32_t base, vmask m)

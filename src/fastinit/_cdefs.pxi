@@ -8,9 +8,8 @@ cdef extern from "fastinit.h" nogil:
     ctypedef struct fi_stream:
         uint32_t key[2]
         uint64_t counter
-    ctypedef struct fi_params:
-        double a, b, m, lo, hi
-        int method, mirror
+    ctypedef struct fi_params:      # filled in by fi_*_params, read by the C core alone
+        pass
     ctypedef struct fi_out:
         char *data
         int ndim
