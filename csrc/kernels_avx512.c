@@ -1,7 +1,8 @@
 /* kernels_avx512.c -- the AVX-512 path: the op set of simd/ops_avx512.h (16 lanes) under the
  * generic algorithm files: Philox (simd/philox.inc.h, two groups in flight), the fused
- * 16/32-bit uniform and normal (simd/fused32.inc.h). The float64, truncated-normal and
- * Bernoulli fills below are still written in intrinsics, fused with Philox likewise; they
+ * 16/32-bit uniform and normal (simd/fused32.inc.h), Bernoulli masks of every dtype
+ * (simd/bernoulli.inc.h). The float64 and truncated-normal fills below are still written
+ * in intrinsics, fused with Philox likewise; they
  * take the op layer's Philox, exp and ziggurat lookups. Compiled for AVX-512 by the pragma,
  * whatever the build's flags; run only where CPUID says so. Every operation mirrors the
  * generic loops of kernels.inc.h, so the bits are the same. kernels_avx512vbmi.c compiles
@@ -27,8 +28,8 @@ FI_TARGET_BEGIN("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,f16c")
 #include "simd/philox.inc.h"
 #include "simd/vmath.inc.h"
 #define FI_EMIT_UNROLL 16       /* fused32.inc.h: a set of groups fits the 32 registers */
-#define FI_OWN_BERNOULLI        /* below, until it moves onto the op layer */
 #include "simd/fused32.inc.h"
+#include "simd/bernoulli.inc.h"
 
 /* One Philox state of 16 blocks, one register per counter word. */
 typedef struct { __m512i c0, c1, c2, c3; } state16;
@@ -440,48 +441,6 @@ static void produce64(int dist, const fi_stream *s, uint64_t g0, size_t ngroups,
 {
     if (dist == FI_UNIFORM) produce64_fused(FI_UNIFORM, s, g0, ngroups, out, p);
     else produce64_fused(FI_NORMAL, s, g0, ngroups, out, p);
-}
-
-/* ---- Bernoulli masks into bytes: the compare fused with the words ------------------- */
-
-#define FI_HAVE_BERNOULLI
-static void produce_bernoulli_scalar(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
-                                     void *out, const fi_params *p);
-
-static inline __m128i bernoulli16(__m512i v, uint64_t t)
-{
-    /* t = 2**32 (p = 1) compares true for every word; below, as an unsigned compare. */
-    __mmask16 m = t > 0xffffffffull ? (__mmask16)0xffff
-                : _mm512_cmplt_epu32_mask(v, _mm512_set1_epi32((int)(uint32_t)t));
-    return _mm_maskz_set1_epi8(m, 1);
-}
-
-static void produce_bernoulli(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
-                              void *out, const fi_params *p)
-{
-    if (dtype != FI_U8) {
-        produce_bernoulli_scalar(dtype, s, g0, ngroups, out, p);
-        return;
-    }
-    simd_keys rk;
-    simd_make_keys(s->key, &rk);
-    uint8_t *o = (uint8_t *)out;
-    for (size_t g = 0; g < ngroups; g += 2) {
-        state16 x, y;
-        philox_main16x2(s->counter + 16 * (g0 + g),
-                        s->counter + 16 * (g0 + (g + 1 < ngroups ? g + 1 : g)), &rk, &x, &y);
-        uint8_t *q = o + 64 * g;
-        _mm_storeu_si128((__m128i *)(q + 0), bernoulli16(x.c0, p->thresh));
-        _mm_storeu_si128((__m128i *)(q + 16), bernoulli16(x.c1, p->thresh));
-        _mm_storeu_si128((__m128i *)(q + 32), bernoulli16(x.c2, p->thresh));
-        _mm_storeu_si128((__m128i *)(q + 48), bernoulli16(x.c3, p->thresh));
-        if (g + 1 < ngroups) {
-            _mm_storeu_si128((__m128i *)(q + 64), bernoulli16(y.c0, p->thresh));
-            _mm_storeu_si128((__m128i *)(q + 80), bernoulli16(y.c1, p->thresh));
-            _mm_storeu_si128((__m128i *)(q + 96), bernoulli16(y.c2, p->thresh));
-            _mm_storeu_si128((__m128i *)(q + 112), bernoulli16(y.c3, p->thresh));
-        }
-    }
 }
 
 /* ---- truncated normal: the normal and half-normal proposals ------------------------- */
