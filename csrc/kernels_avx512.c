@@ -1,9 +1,10 @@
 /* kernels_avx512.c -- the AVX-512 path: the op set of simd/ops_avx512.h (16 lanes) under the
  * generic algorithm files: Philox (simd/philox.inc.h, two groups in flight), the fused
  * 16/32-bit uniform and normal (simd/fused32.inc.h), the fused float64 uniform and normal
- * (simd/fused64.inc.h). The truncated-normal and Bernoulli fills below are still written in
- * intrinsics, fused with Philox likewise; they take the op layer's Philox, exp and ziggurat
- * lookups. Compiled for AVX-512 by the pragma,
+ * (simd/fused64.inc.h), Bernoulli masks of every dtype (simd/bernoulli.inc.h) and the
+ * one-word truncated normal (simd/truncnorm.inc.h). The truncated normal's two-word cases
+ * below are still written in intrinsics, fused with Philox likewise; they take the op
+ * layer's Philox and exp. Compiled for AVX-512 by the pragma,
  * whatever the build's flags; run only where CPUID says so. Every operation mirrors the
  * generic loops of kernels.inc.h, so the bits are the same. kernels_avx512vbmi.c compiles
  * this file again with FI_AVX512_VBMI, for CPUs with AVX512_VBMI and AVX512_VBMI2: there the
@@ -28,10 +29,16 @@ FI_TARGET_BEGIN("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,f16c")
 #include "simd/philox.inc.h"
 #include "simd/vmath.inc.h"
 #define FI_EMIT_UNROLL 16       /* fused32.inc.h: a set of groups fits the 32 registers */
-#define FI_OWN_BERNOULLI        /* below, until it moves onto the op layer */
 #include "simd/fused32.inc.h"
 #include "simd/retry.inc.h"
 #include "simd/fused64.inc.h"
+#include "simd/bernoulli.inc.h"
+/* The truncated normal: one word per value by simd/truncnorm.inc.h, two words by
+ * produce_truncnorm_two_word below, in intrinsics (no generic version yet). */
+static void produce_truncnorm_two_word(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
+                                       void *out, const fi_params *p);
+#define FI_TN_TWO_WORD produce_truncnorm_two_word
+#include "simd/truncnorm.inc.h"
 
 /* One Philox state of 16 blocks, one register per counter word. */
 typedef struct { __m512i c0, c1, c2, c3; } state16;
@@ -70,101 +77,7 @@ FI_FORCE_INLINE void philox_main16x2(uint64_t b, uint64_t b2, const simd_keys *r
     y->c0 = w[0][1], y->c1 = w[1][1], y->c2 = w[2][1], y->c3 = w[3][1];
 }
 
-/* ---- the truncated normal's 32-bit helpers ------------------------------------------ */
-
-/* How tn_x16 does the affine step: in float; in double (float32 whose step is not exact in
- * float, see fi_affine32_exact); or not at all, for a = +0, b = m = 1, where it changes
- * nothing but -0 into +0. AFFINE_UNIT_INSIDE is the last for a truncated normal whose clamp
- * cannot act (produce_truncnorm32), so is skipped. */
-enum { AFFINE_FLOAT, AFFINE_DOUBLE, AFFINE_UNIT, AFFINE_UNIT_INSIDE };
-
-/* Store 16 float results as the output dtype: the same rounding as narrow_bf16/narrow_f16. */
-static inline void store16(int dtype, void *out, size_t i, __m512 x)
-{
-    if (dtype == FI_F32) st_f32((float *)out + i, x);
-    else if (dtype == FI_BF16) st_bf16((uint16_t *)out + i, x);
-    else st_f16((uint16_t *)out + i, x);
-}
-
-/* What the fused loop keeps of one batch: the parameters as vectors, every word, and the
- * batch-local indices of the rejected normal draws, for the slow path. Storing all the words
- * (one aligned store a vector) and compressing only the indices costs less than compressing
- * both: the bookkeeping runs on every vector, and a reject is rare. */
-typedef struct {
-    uint32_t words[FI_BATCH_GROUPS * 64];
-    __m512 a, b, m, lo, hi;
-    __m512d ad, bd, md, lod, hid;
-    uint16_t rej_index[FI_BATCH_GROUPS * 64 + 32];
-    size_t nrej;
-} batch32;
-
-
-/* Eight or sixteen indices of the list, as 32-bit lanes. */
-static inline __m256i list_load8(const uint16_t *li)
-{
-    return _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)li));
-}
-
-static inline __m512i list_load16(const uint16_t *li)
-{
-    return _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)li));
-}
-
-/* fi_affine32 for float32 in double, sixteen lanes: x = (a + b*v)*m, clamped to [lo, hi]
- * when uniform, rounded once to float. */
-static inline __m512 affine16_f64(int dist, const batch32 *bt, __m512 v)
-{
-    __m512d h[2] = {_mm512_cvtps_pd(_mm512_castps512_ps256(v)),
-                    _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1)))};
-    __m256 r[2];
-    for (int j = 0; j < 2; j++) {
-        __m512d x = _mm512_mul_pd(_mm512_add_pd(bt->ad, _mm512_mul_pd(bt->bd, h[j])), bt->md);
-        if (dist == FI_UNIFORM) {
-            x = _mm512_max_pd(bt->lod, x);
-            x = _mm512_min_pd(bt->hid, x);
-        }
-        r[j] = _mm512_cvtpd_ps(x);
-    }
-    return _mm512_insertf32x8(_mm512_castps256_ps512(r[0]), r[1], 1);
-}
-
-
-/* The words of the eight rejected values listed at li. Past nrej the list holds stale
- * entries: the mask keeps their reads inside the batch. */
-static inline __m256i batch_words8(const batch32 *bt, const uint16_t *li)
-{
-    _Static_assert((FI_BATCH_GROUPS * 64 & (FI_BATCH_GROUPS * 64 - 1)) == 0, "a power of 2");
-    __m256i idx = _mm256_and_si256(list_load8(li), _mm256_set1_epi32(FI_BATCH_GROUPS * 64 - 1));
-    return _mm256_i32gather_epi32((const int *)bt->words, idx, 4);
-}
-
-static inline void batch32_init(batch32 *bt, const fi_params *p)
-{
-    bt->a = _mm512_set1_ps((float)p->a);
-    bt->b = _mm512_set1_ps((float)p->b);
-    bt->m = _mm512_set1_ps((float)p->m);
-    bt->lo = _mm512_set1_ps((float)p->lo);
-    bt->hi = _mm512_set1_ps((float)p->hi);
-    bt->ad = _mm512_set1_pd(p->a);
-    bt->bd = _mm512_set1_pd(p->b);
-    bt->md = _mm512_set1_pd(p->m);
-    bt->lod = _mm512_set1_pd(p->lo);
-    bt->hid = _mm512_set1_pd(p->hi);
-    bt->nrej = 0;
-}
-/* The 32-bit ziggurat's fast path on sixteen words v, given their layers' w and k: z
- * (signed unless half, which keeps |z|), and in *fast the lanes inside their layer's
- * rectangle. */
-static inline __m512 zig16(__m512i v, __m512 wt, __m512i kt, int half, __mmask16 *fast)
-{
-    __m512i u = _mm512_srli_epi32(v, 9);
-    __m512 z = _mm512_mul_ps(_mm512_cvtepi32_ps(u), wt);
-    if (!half)      /* z | (bit 8 of v as the sign): 0xF8 is A | (B & C) */
-        z = _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(z), _mm512_slli_epi32(v, 23),
-                                                          _mm512_set1_epi32((int)0x80000000u), 0xF8));
-    *fast = _mm512_cmplt_epu32_mask(u, kt);
-    return z;
-}
+/* ---- helpers of the truncated normal's two-word fills ------------------------------ */
 
 /* First retry blocks, counter (block, 1, slot), of up to 32 values given by their index
  * in the call, as engine.c's retry stream would compute them: w[k][q] is word k of value q. */
@@ -197,133 +110,11 @@ static void first_retry_blocks(int dtype, const fi_stream *s, const simd_keys *r
     _mm512_storeu_si512((void *)(w[3] + 16), y.c3);
 }
 
-/* first_retry_blocks for 32 rejected float32 values of the batch at group g0, given by
- * their index in the batch li, with the counters made in vectors: value i = 64*g0 + li
- * reads block base + 16*(li >> 6) + (li & 15), base = counter + 16*g0, slot (li & 63) >> 4.
- * The offset is below 2**29, so the carry into the high word is one unsigned compare (li is
- * masked to the batch: entries past the list's end are stale, and their blocks unused). */
-static void retry_blocks32(const fi_stream *s, uint64_t g0, const simd_keys *rk,
-                           const uint16_t *li, uint32_t w[4][32])
+static inline __m512d exp8(__m512d v)
 {
-    const uint64_t base = s->counter + 16 * g0;
-    const __m512i base_lo = _mm512_set1_epi32((int)(uint32_t)base);
-    const __m512i base_hi = _mm512_set1_epi32((int)(uint32_t)(base >> 32));
-    const __m512i one = _mm512_set1_epi32(1);
-    state16 st[2];
-    for (int h = 0; h < 2; h++) {
-        __m512i l = _mm512_and_si512(list_load16(li + 16 * h), _mm512_set1_epi32(FI_BATCH_GROUPS * 64 - 1));
-        __m512i off = _mm512_add_epi32(_mm512_slli_epi32(_mm512_srli_epi32(l, 6), 4),
-                                       _mm512_and_si512(l, _mm512_set1_epi32(15)));
-        st[h].c0 = _mm512_add_epi32(base_lo, off);
-        st[h].c1 = _mm512_mask_add_epi32(base_hi, _mm512_cmplt_epu32_mask(st[h].c0, off),
-                                         base_hi, one);
-        st[h].c2 = one;
-        st[h].c3 = _mm512_srli_epi32(_mm512_and_si512(l, _mm512_set1_epi32(63)), 4);
-    }
-    philox16x2(&st[0], &st[1], rk);
-    for (int h = 0; h < 2; h++) {
-        _mm512_store_si512((void *)(w[0] + 16 * h), st[h].c0);
-        _mm512_store_si512((void *)(w[1] + 16 * h), st[h].c1);
-        _mm512_store_si512((void *)(w[2] + 16 * h), st[h].c2);
-        _mm512_store_si512((void *)(w[3] + 16 * h), st[h].c3);
-    }
+    exp_f64(&v, 1);
+    return v;
 }
-
-/* What fi_normal_slow_f32 does first, for rejected draws eight at a time in n <= 4 groups
- * j: the wedge test with the first retry word r0[j], and if that fails, the redraw from the
- * second word r1[j] when it lands in the fast region. Returns in ok[j] the lanes so settled
- * (nine in ten), their values in z[j], and in wedge_accepted[j] those the wedge took; the
- * others (the tail, and rarer chains) go to the scalar slow path, which starts over. The n
- * exp chains run interleaved: one alone is a long run of dependent operations. */
-FI_FORCE_INLINE void settle_f32(const fi_zig *t, int n,
-                                const __m256i *word,
-                                const __m256i *r0, const __m256i *r1,
-                                __m256 *z, __mmask8 *ok,
-                                __mmask8 *wedge_accepted)
-{
-    const __m256i low8 = _mm256_set1_epi32(0xff), sign = _mm256_set1_epi32(0x100);
-    const __m512d two_offset = _mm512_set1_pd(t->two_offset);
-    /* Layer 0 has a wedge too unless it holds the normal's tail (scalar). */
-    const __mmask8 wedge0 = t->tail ? 0 : 0xff;
-    __m512d x[4], y[4], e[4];
-    __mmask8 wedge[4];
-    for (int j = 0; j < n; j++) {
-        __m256i idx = _mm256_and_si256(word[j], low8);
-        wedge[j] = wedge0 | _mm256_cmpneq_epi32_mask(idx, _mm256_setzero_si256());
-        x[j] = _mm512_mul_pd(_mm512_mul_pd(_mm512_cvtepi32_pd(_mm256_srli_epi32(word[j], 9)),
-                                           _mm512_set1_pd(0x1p-23)),
-                             _mm512_i32gather_pd(idx, t->x, 8));
-        __m512d f0 = _mm512_i32gather_pd(idx, t->f, 8);
-        __m512d f1 = _mm512_i32gather_pd(_mm256_add_epi32(idx, _mm256_set1_epi32(1)), t->f, 8);
-        __m512d u = _mm512_mul_pd(_mm512_cvtepu32_pd(r0[j]), _mm512_set1_pd(0x1p-32));
-        y[j] = _mm512_add_pd(f0, _mm512_mul_pd(u, _mm512_sub_pd(f1, f0)));
-        e[j] = _mm512_mul_pd(_mm512_mul_pd(_mm512_set1_pd(-0.5), x[j]), _mm512_add_pd(x[j], two_offset));
-    }
-    exp_f64(e, n);
-    for (int j = 0; j < n; j++) {
-        __mmask8 accept = wedge[j] & _mm512_cmp_pd_mask(y[j], e[j], _CMP_LT_OQ);
-        __m256i zx = _mm256_or_si256(_mm256_castps_si256(_mm512_cvtpd_ps(x[j])),
-                                     _mm256_slli_epi32(_mm256_and_si256(word[j], sign), 23));
-        __m256i idx2 = _mm256_and_si256(r1[j], low8), u2 = _mm256_srli_epi32(r1[j], 9);
-        __m256 w2 = _mm256_i32gather_ps(t->w32, idx2, 4);
-        __m256i k2 = _mm256_i32gather_epi32((const int *)t->k32, idx2, 4);
-        __mmask8 redraw = wedge[j] & ~accept & _mm256_cmplt_epu32_mask(u2, k2);
-        __m256i z2 = _mm256_or_si256(_mm256_castps_si256(_mm256_mul_ps(_mm256_cvtepi32_ps(u2), w2)),
-                                     _mm256_slli_epi32(_mm256_and_si256(r1[j], sign), 23));
-        z[j] = _mm256_castsi256_ps(_mm256_mask_blend_epi32(redraw, zx, z2));
-        wedge_accepted[j] = accept;
-        ok[j] = accept | redraw;
-    }
-}
-
-
-/* ---- Bernoulli masks into bytes: the compare fused with the words ------------------- */
-
-#define FI_HAVE_BERNOULLI
-static void produce_bernoulli_scalar(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
-                                     void *out, const fi_params *p);
-
-static inline __m128i bernoulli16(__m512i v, uint64_t t)
-{
-    /* t = 2**32 (p = 1) compares true for every word; below, as an unsigned compare. */
-    __mmask16 m = t > 0xffffffffull ? (__mmask16)0xffff
-                : _mm512_cmplt_epu32_mask(v, _mm512_set1_epi32((int)(uint32_t)t));
-    return _mm_maskz_set1_epi8(m, 1);
-}
-
-static void produce_bernoulli(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
-                              void *out, const fi_params *p)
-{
-    if (dtype != FI_U8) {
-        produce_bernoulli_scalar(dtype, s, g0, ngroups, out, p);
-        return;
-    }
-    simd_keys rk;
-    simd_make_keys(s->key, &rk);
-    uint8_t *o = (uint8_t *)out;
-    for (size_t g = 0; g < ngroups; g += 2) {
-        state16 x, y;
-        philox_main16x2(s->counter + 16 * (g0 + g),
-                        s->counter + 16 * (g0 + (g + 1 < ngroups ? g + 1 : g)), &rk, &x, &y);
-        uint8_t *q = o + 64 * g;
-        _mm_storeu_si128((__m128i *)(q + 0), bernoulli16(x.c0, p->thresh));
-        _mm_storeu_si128((__m128i *)(q + 16), bernoulli16(x.c1, p->thresh));
-        _mm_storeu_si128((__m128i *)(q + 32), bernoulli16(x.c2, p->thresh));
-        _mm_storeu_si128((__m128i *)(q + 48), bernoulli16(x.c3, p->thresh));
-        if (g + 1 < ngroups) {
-            _mm_storeu_si128((__m128i *)(q + 64), bernoulli16(y.c0, p->thresh));
-            _mm_storeu_si128((__m128i *)(q + 80), bernoulli16(y.c1, p->thresh));
-            _mm_storeu_si128((__m128i *)(q + 96), bernoulli16(y.c2, p->thresh));
-            _mm_storeu_si128((__m128i *)(q + 112), bernoulli16(y.c3, p->thresh));
-        }
-    }
-}
-
-/* ---- truncated normal: the normal and half-normal proposals ------------------------- */
-
-#define FI_HAVE_TRUNCNORM
-static void produce_truncnorm_scalar(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
-                                     void *out, const fi_params *p);
 
 /* The words of the eight rejected values listed at li (stale entries past the list's end
  * masked to the batch, as batch_words8). */
@@ -333,12 +124,6 @@ static inline __m512i words8_at(const uint64_t *words, const uint64_t *li)
     __m512i idx = _mm512_and_si512(_mm512_loadu_si512((const void *)li),
                                    _mm512_set1_epi64(FI_BATCH_GROUPS * 32 - 1));
     return _mm512_i64gather_epi64(idx, (const void *)words, 8);
-}
-
-static inline __m512d exp8(__m512d v)
-{
-    exp_f64(&v, 1);
-    return v;
 }
 
 /* settle_f32 for float64 (as simd/fused64.inc.h's settle64, eight lanes): the wedge's height
@@ -377,6 +162,8 @@ static inline __mmask8 settle8_f64(const fi_zig *t, __m512i words, const uint32_
     return accept | redraw;
 }
 
+/* ---- truncated normal, two words per value: every proposal ---------------------------- */
+
 /* fi_store_f64_as, eight lanes: float32 rounds once; bfloat16 and float16 go through float
  * rounded to odd (fi_f64_to_f32_odd), then to nearest. */
 static inline void store8_f64_as(int dtype, void *out, size_t i, __m512d x)
@@ -407,8 +194,7 @@ typedef struct {
     const fi_zig *zt;           /* the normal proposal's ziggurat */
 } tn_par;
 
-/* As batch32 for 64-bit words: the words of a batch's first proposals, and the indices of
- * those rejected. */
+/* As batch64: the words of a batch's first proposals, and the indices of those rejected. */
 typedef struct {
     uint64_t words[FI_BATCH_GROUPS * 32];
     uint64_t rej_index[FI_BATCH_GROUPS * 32 + 8];
@@ -772,234 +558,12 @@ FI_FORCE_INLINE void produce_truncnorm_fused(
     }
 }
 
-/* ---- truncated normal, one word per value (fi_truncnorm_z32) --------------------------- */
-
-/* The float thresholds equivalent to comparing a float z with the double alpha and beta:
- * (double)z >= alpha exactly when z >= the least float >= alpha. */
-static float float_ceil(double x)
-{
-    float f = (float)x;
-    return (double)f < x ? nextafterf(f, INFINITY) : f;
-}
-
-static float float_floor(double x)
-{
-    float f = (float)x;
-    return (double)f > x ? nextafterf(f, -INFINITY) : f;
-}
-
-/* fi_truncnorm_x32 on sixteen lanes of z (|z| when mirrored): x as normal() makes it from
- * -z or z, clamped to [lo, hi]. */
-static inline __m512 tn_x16(int mode, int mirror, const batch32 *bt, __m512 z)
-{
-    if (mirror) z = _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(z),
-                                                        _mm512_set1_epi32((int)0x80000000u)));
-    __m512 x;
-    if (mode == AFFINE_UNIT || mode == AFFINE_UNIT_INSIDE) x = _mm512_add_ps(_mm512_setzero_ps(), z);
-    else if (mode == AFFINE_DOUBLE) x = affine16_f64(FI_NORMAL, bt, z);
-    else x = _mm512_mul_ps(_mm512_add_ps(bt->a, _mm512_mul_ps(bt->b, z)), bt->m);
-    /* AFFINE_UNIT_INSIDE: z is inside [alpha, beta], so x = ±z is inside [lo, hi] already
-     * (produce_truncnorm32); a lane outside is rejected and stored again. */
-    return mode == AFFINE_UNIT_INSIDE ? x : _mm512_min_ps(bt->hi, _mm512_max_ps(bt->lo, x));
-}
-
-/* Values i..i+15 from one register of words, as normal() makes them (emit16) from a first
- * draw in the ziggurat's fast region that lands inside [alpha, beta], clamped to [lo, hi];
- * returns the other lanes, for tn_finish32. */
-FI_FORCE_INLINE __mmask16 tn_emit16(int dtype, int mode, int half,
-                                    int mirror, batch32 *bt,
-                                    __m512 alpha, __m512 beta,
-                                    __m512 offset, void *out, size_t i,
-                                    __m512i v, __m512 wt, __m512i kt)
-{
-    __mmask16 fast;
-    __m512 z = zig16(v, wt, kt, half, &fast);
-    if (half) z = _mm512_add_ps(z, offset);     /* z = offset + |d| */
-    __mmask16 ok = fast & _mm512_cmp_ps_mask(z, alpha, _CMP_GE_OQ)
-                   & _mm512_cmp_ps_mask(z, beta, _CMP_LE_OQ);
-    store16(dtype, out, i, tn_x16(mode, mirror, bt, z));
-    _mm512_store_si512((void *)(bt->words + i), v);
-    return (__mmask16)~ok;
-}
-
-/* Eight lanes of the 32-bit ziggurat's fast path: z (signed unless half) and the lanes in
- * the fast region. */
-static inline __mmask8 zig_fast8(const fi_zig *t, int half, __m256i word, __m256 *z)
-{
-    __m256i idx = _mm256_and_si256(word, _mm256_set1_epi32(0xff)), u = _mm256_srli_epi32(word, 9);
-    __m512i wk = _mm512_i32gather_epi64(idx, (const void *)t->wk32, 8);
-    __m256 v = _mm256_mul_ps(_mm256_cvtepi32_ps(u), _mm256_castsi256_ps(_mm512_cvtepi64_epi32(wk)));
-    if (!half)
-        v = _mm256_castsi256_ps(_mm256_or_si256(_mm256_castps_si256(v),
-                _mm256_slli_epi32(_mm256_and_si256(word, _mm256_set1_epi32(0x100)), 23)));
-    *z = v;
-    return _mm256_cmplt_epu32_mask(u, _mm512_cvtepi64_epi32(_mm512_srli_epi64(wk, 32)));
-}
-
-/* The values a batch's first draws did not settle, 32 at a time with their first retry
- * blocks, as fi_truncnorm_z32 goes on: a first draw outside the fast region continues as
- * the ziggurat's slow path (settle_f32 reads retry words 0 and 1);
- * then, while a draw lands in the fast region but outside the bounds, the next proposal is
- * the ziggurat draw of the next retry word of the block. Lanes that need more (the tail, a
- * later draw outside the fast region, the block used up) go to fi_truncnorm_z32, which
- * starts over. The settled values are made sixteen at a time, as tn_emit16 makes them,
- * and only their stores are scalar: a central interval rejects one value in twenty. */
-static void tn_finish32(int dtype, int mode, int half, int mirror, const batch32 *bt,
-                        __m256 alpha, __m256 beta, const fi_stream *s, uint64_t g0,
-                        const simd_keys *rk, void *out, const fi_params *p)
-{
-    const fi_zig *zt = fi_tn_zig(p);
-    const __m256 offset = _mm256_set1_ps(zt->offset);
-    for (size_t r0 = 0; r0 < bt->nrej; r0 += 32) {
-        FI_ALIGN64 uint32_t w[4][32];
-        FI_ALIGN64 float zs[32];
-        FI_ALIGN64 uint32_t xs[32];     /* the settled values in the output dtype */
-        size_t cnt = bt->nrej - r0 < 32 ? bt->nrej - r0 : 32;
-        const uint32_t valid = cnt == 32 ? ~0u : (1u << cnt) - 1;
-        __m256i word[4], wv[4][4], pos[4];
-        __m256 z[4];
-        __mmask8 first_fast[4], slow[4], wedge[4], done[4], alive[4];
-        uint32_t settled = 0, from_fast = 0;
-        retry_blocks32(s, g0, rk, bt->rej_index + r0, w);
-        for (int j = 0; j < 4; j++) {
-            word[j] = batch_words8(bt, bt->rej_index + r0 + 8 * j);
-            /* A first draw in the fast region was rejected for lying outside the bounds. */
-            first_fast[j] = _mm256_cmplt_epu32_mask(_mm256_srli_epi32(word[j], 9),
-                _mm256_i32gather_epi32((const int *)zt->k32, _mm256_and_si256(word[j], _mm256_set1_epi32(0xff)), 4));
-            for (int k = 0; k < 4; k++)
-                wv[k][j] = _mm256_load_si256((const __m256i *)(w[k] + 8 * j));
-            from_fast |= (uint32_t)first_fast[j] << 8 * j;
-            z[j] = _mm256_setzero_ps();
-            slow[j] = wedge[j] = 0;
-        }
-        /* The ziggurat's slow path, for the lanes whose first draw was outside its fast
-         * region (a central interval's rejects mostly were not). */
-        if (~from_fast & valid)
-            settle_f32(zt, 4, word, wv[0], wv[1], z, slow, wedge);
-        for (int j = 0; j < 4; j++) {
-            slow[j] &= (__mmask8)~first_fast[j];
-            if (half) z[j] = _mm256_add_ps(_mm256_andnot_ps(_mm256_set1_ps(-0.0f), z[j]), offset);
-            __mmask8 inside = _mm256_cmp_ps_mask(z[j], alpha, _CMP_GE_OQ)
-                              & _mm256_cmp_ps_mask(z[j], beta, _CMP_LE_OQ);
-            done[j] = slow[j] & inside;
-            alive[j] = first_fast[j] | (slow[j] & (__mmask8)~inside);
-            /* The retry word each live lane reads next. */
-            pos[j] = _mm256_maskz_mov_epi32(slow[j], _mm256_set1_epi32(2));
-            pos[j] = _mm256_mask_mov_epi32(pos[j], slow[j] & wedge[j], _mm256_set1_epi32(1));
-        }
-        /* Then, while a lane draws in the fast region but outside the bounds, the draw of
-         * its next retry word; the four groups' table lookups are independent. */
-        for (uint32_t k = 0; k < 4 && p->max_attempts >= k + 2; k++) {
-            if (!(alive[0] | alive[1] | alive[2] | alive[3])) break;
-            for (int j = 0; j < 4; j++) {
-                __m256i c = wv[0][j];
-                c = _mm256_mask_mov_epi32(c, _mm256_cmpeq_epi32_mask(pos[j], _mm256_set1_epi32(1)), wv[1][j]);
-                c = _mm256_mask_mov_epi32(c, _mm256_cmpeq_epi32_mask(pos[j], _mm256_set1_epi32(2)), wv[2][j]);
-                c = _mm256_mask_mov_epi32(c, _mm256_cmpeq_epi32_mask(pos[j], _mm256_set1_epi32(3)), wv[3][j]);
-                alive[j] &= _mm256_cmplt_epi32_mask(pos[j], _mm256_set1_epi32(4));
-                __m256 zc;
-                __mmask8 fast = zig_fast8(zt, half, c, &zc);
-                if (half) zc = _mm256_add_ps(zc, offset);
-                __mmask8 ok = alive[j] & fast & _mm256_cmp_ps_mask(zc, alpha, _CMP_GE_OQ)
-                              & _mm256_cmp_ps_mask(zc, beta, _CMP_LE_OQ);
-                z[j] = _mm256_mask_mov_ps(z[j], ok, zc);
-                done[j] |= ok;
-                alive[j] &= fast & (__mmask8)~ok;
-                pos[j] = _mm256_add_epi32(pos[j], _mm256_set1_epi32(1));
-            }
-        }
-        for (int j = 0; j < 4; j++) {
-            _mm256_store_ps(zs + 8 * j, z[j]);
-            settled |= (uint32_t)done[j] << 8 * j;
-        }
-        for (size_t q = 0; q < cnt; q += 16)
-            store16(dtype, xs, q, tn_x16(mode, mirror, bt, _mm512_load_ps(zs + q)));
-        for (size_t q = 0; q < cnt; q++) {
-            size_t li = bt->rej_index[r0 + q];
-            if (!(settled >> q & 1)) {
-                float z = fi_truncnorm_z32(bt->words[li], s, 64 * g0 + li, p);
-                fi_store_f32_as(dtype, out, li, fi_truncnorm_x32(dtype, p, z));
-            } else if (dtype == FI_F32) {
-                ((uint32_t *)out)[li] = xs[q];
-            } else {
-                ((uint16_t *)out)[li] = ((const uint16_t *)xs)[q];
-            }
-        }
-    }
-}
-
-FI_FORCE_INLINE void produce_truncnorm32_fused(
-    int dtype, int mode, int half, int mirror, const fi_stream *s, uint64_t g0,
-    size_t ngroups, void *out, const fi_params *p)
-{
-    simd_keys rk;
-    FI_ALIGN64 batch32 bt;
-    simd_make_keys(s->key, &rk);
-    batch32_init(&bt, p);
-    const float af = float_ceil(p->alpha), bf = float_floor(p->beta);
-    const fi_zig *zt = fi_tn_zig(p);
-    const __m512 offset = _mm512_set1_ps(zt->offset);
-    const __m512 alpha = _mm512_set1_ps(af), beta = _mm512_set1_ps(bf);
-    size_t nrej = 0;
-    for (size_t g = 0; g < ngroups; g += 2) {
-        state16 x, y;
-        philox_main16x2(s->counter + 16 * (g0 + g),
-                        s->counter + 16 * (g0 + (g + 1 < ngroups ? g + 1 : g)), &rk, &x, &y);
-        for (int h = 0; h < 2 && g + h < ngroups; h++) {
-            const state16 *st = h ? &y : &x;
-            const __m512i v[4] = {st->c0, st->c1, st->c2, st->c3};
-            __m512 wt[4];
-            __m512i kt[4];
-            zig_lookup4(zt, v, wt, kt);
-            __mmask16 no[4];
-            for (int j = 0; j < 4; j++)
-                no[j] = tn_emit16(dtype, mode, half, mirror, &bt, alpha, beta, offset,
-                                  out, 64 * (g + h) + 16 * j, v[j], wt[j], kt[j]);
-            nrej = compress_store_idx4(bt.rej_index, nrej, (uint32_t)(64 * (g + h)), no);
-        }
-    }
-    bt.nrej = nrej;
-    if (bt.nrej)
-        tn_finish32(dtype, mode, half, mirror, &bt, _mm256_set1_ps(af), _mm256_set1_ps(bf), s,
-                    g0, &rk, out, p);
-}
-
-/* One specialized loop per (dtype, affine mode, proposal, side), as produce32. */
-static void produce_truncnorm32(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
-                                void *out, const fi_params *p)
-{
-    int mode = fi_f64_bits(p->a) == 0 && p->b == 1.0 && p->m == 1.0 ? AFFINE_UNIT
-             : dtype == FI_F32 && !fi_affine32_exact(p) ? AFFINE_DOUBLE : AFFINE_FLOAT;
-    int half = p->method == FI_TN_FOLDED, mirror = p->mirror;
-    if (mode == AFFINE_UNIT) {
-        /* x = z or -z: with [alpha, beta] (as floats) inside [lo, hi], the clamp never acts
-         * on an accepted value. */
-        float af = float_ceil(p->alpha), bf = float_floor(p->beta);
-        float xl = mirror ? -bf : af, xh = mirror ? -af : bf;
-        if ((float)p->lo <= xl && xh <= (float)p->hi) mode = AFFINE_UNIT_INSIDE;
-    }
-    /* bfloat16 rounds by integer steps here, not by the AVX512_BF16 conversion (the same
-     * bits): in this loop the conversion made it 15-20% slower on Zen 4. */
-#define CASE(T, M, H, R) \
-    if (dtype == T && mode == M && half == H && mirror == R) { \
-        produce_truncnorm32_fused(T, M, H, R, s, g0, ngroups, out, p); return; }
-#define SIDES(T, M) CASE(T, M, 0, 0) CASE(T, M, 1, 0) CASE(T, M, 1, 1)
-    SIDES(FI_F32, AFFINE_FLOAT) SIDES(FI_F32, AFFINE_DOUBLE) SIDES(FI_F32, AFFINE_UNIT)
-    SIDES(FI_F32, AFFINE_UNIT_INSIDE) SIDES(FI_BF16, AFFINE_FLOAT) SIDES(FI_BF16, AFFINE_UNIT)
-    SIDES(FI_BF16, AFFINE_UNIT_INSIDE) SIDES(FI_F16, AFFINE_FLOAT) SIDES(FI_F16, AFFINE_UNIT)
-    SIDES(FI_F16, AFFINE_UNIT_INSIDE)
-#undef SIDES
-#undef CASE
-}
-
-static void produce_truncnorm(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
-                              void *out, const fi_params *p)
+/* The cases of two words per value (simd/truncnorm.inc.h's FI_TN_TWO_WORD): the normal and
+ * half-normal proposals in float64, the uniform and exponential ones in every dtype. */
+static void produce_truncnorm_two_word(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
+                                       void *out, const fi_params *p)
 {
     int m = p->method;
-    if (p->max_attempts > 0 && fi_truncnorm_one_word(dtype, p)) {
-        produce_truncnorm32(dtype, s, g0, ngroups, out, p);
-        return;
-    }
     if (p->max_attempts == 0 || m > FI_TN_EXP) {
         produce_truncnorm_scalar(dtype, s, g0, ngroups, out, p);
         return;

@@ -282,4 +282,29 @@ FI_FORCE_INLINE void st_pair_f64(double *p, vf64 a, vf64 b)
 }
 FI_FORCE_INLINE uint32_t pair_mask_bits(vmask64 a, vmask64 b) { return (uint32_t)a | (uint32_t)b << 8; }
 
+/* ---- mask logic, float compares and mask stores (simd/bernoulli.inc.h, simd/truncnorm.inc.h) ---- */
+/* On mask registers: kandw, korw, kandnw (a & ~b). */
+FI_FORCE_INLINE vmask mask_and(vmask a, vmask b) { return (vmask)(a & b); }
+FI_FORCE_INLINE vmask mask_or(vmask a, vmask b) { return (vmask)(a | b); }
+FI_FORCE_INLINE vmask mask_andnot(vmask a, vmask b) { return (vmask)(a & ~b); }
+/* Lane j set where bit j of b is. */
+FI_FORCE_INLINE vmask mask_from_bits(uint32_t b) { return (vmask)b; }
+FI_FORCE_INLINE vmask cmplt_f32(vf32 a, vf32 b) { return _mm512_cmp_ps_mask(a, b, _CMP_LT_OQ); }
+FI_FORCE_INLINE vmask cmple_f32(vf32 a, vf32 b) { return _mm512_cmp_ps_mask(a, b, _CMP_LE_OQ); }
+/* One 16-, 32- or 64-bit element per lane: one where m is set, else 0 (a zero-masked
+ * broadcast). */
+FI_FORCE_INLINE void st_mask_u16(uint16_t *p, vmask m, uint16_t one)
+{
+    _mm256_storeu_si256((__m256i *)p, _mm256_maskz_set1_epi16(m, (short)one));
+}
+FI_FORCE_INLINE void st_mask_u32(uint32_t *p, vmask m, uint32_t one)
+{
+    _mm512_storeu_si512((void *)p, _mm512_maskz_set1_epi32(m, (int)one));
+}
+FI_FORCE_INLINE void st_mask_u64(uint64_t *p, vmask m, uint64_t one)
+{
+    _mm512_storeu_si512((void *)p, _mm512_maskz_set1_epi64((__mmask8)m, (long long)one));
+    _mm512_storeu_si512((void *)(p + 8), _mm512_maskz_set1_epi64((__mmask8)(m >> 8), (long long)one));
+}
+
 #endif

@@ -18,11 +18,18 @@
  * next proposal from the next word of the value's first retry block; the others (the tail,
  * a later slow draw, the block used up) are started over by fi_truncnorm_z32. Every vector
  * operation is one the scalar code does, in the same order, so the bits are the scalar
- * path's. The algorithm is kernels_avx512.c's produce_truncnorm32_fused, on any lane count.
+ * path's. The algorithm was kernels_avx512.c's produce_truncnorm32_fused, on any lane count.
+ *
+ * The cases of two words per value go to FI_TN_TWO_WORD: produce_truncnorm_scalar, unless
+ * the kernel file has a vector version of its own (kernels_avx512.c), which it declares and
+ * names so before the include.
  */
 #define FI_HAVE_TRUNCNORM
 static void produce_truncnorm_scalar(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
                                      void *out, const fi_params *p);
+#ifndef FI_TN_TWO_WORD
+#define FI_TN_TWO_WORD produce_truncnorm_scalar
+#endif
 
 /* How x = a + b*z is made: as fused32.inc.h's modes, and TN_AFFINE_UNIT_INSIDE for x = +-z
  * whose clamp cannot act on an accepted value ([alpha, beta] lies inside [lo, hi]), so is
@@ -76,20 +83,28 @@ FI_FORCE_INLINE void tn_layer(const fi_zig *t, v32 word, vf32 *wt, v32 *kt)
     *wt = as_f32(w);
 }
 
-/* The 32-bit ziggurat's fast path on a vector of words: z = u * w[layer], signed by bit 8
- * unless half, where z = offset + |d| (fi_truncnorm_z32's fabsf(z) + offset), and in *fast
- * the lanes inside their layer's rectangle. */
-FI_FORCE_INLINE vf32 tn_draw(const tn32_batch *bt, int half, v32 word, vmask *fast)
+/* The 32-bit ziggurat's fast path on a vector of words, given their layers' width wt and
+ * bound kt: z = u * wt, signed by bit 8 unless half, where z = offset + |d|
+ * (fi_truncnorm_z32's fabsf(z) + offset), and in *fast the lanes inside their layer's
+ * rectangle. */
+FI_FORCE_INLINE vf32 tn_draw_at(const tn32_batch *bt, int half, v32 word, vf32 wt, v32 kt,
+                                vmask *fast)
 {
     const v32 u = shr(word, 9);
+    vf32 z = mul_f32(cvt_i32_f32(u), wt);
+    if (half) z = add_f32(z, bt->offset);
+    else z = as_f32(or_and(as_u32(z), shl(word, 23), set1(0x80000000u)));   /* bit 8: sign */
+    *fast = cmplt_u32(u, kt);
+    return z;
+}
+
+/* tn_draw_at with the layer looked up. */
+FI_FORCE_INLINE vf32 tn_draw(const tn32_batch *bt, int half, v32 word, vmask *fast)
+{
     vf32 wt;
     v32 kt;
     tn_layer(bt->zt, word, &wt, &kt);
-    vf32 z = mul_f32(cvt_i32_f32(u), wt);
-    if (half) z = add_f32(z, bt->offset);
-    else z = as_f32(or_(as_u32(z), shl(and_(word, set1(0x100u)), 23)));
-    *fast = cmplt_u32(u, kt);
-    return z;
+    return tn_draw_at(bt, half, word, wt, kt, fast);
 }
 
 FI_FORCE_INLINE vmask tn_inside(const tn32_batch *bt, vf32 z)
@@ -116,14 +131,14 @@ FI_FORCE_INLINE vf32 tn_x32(int mode, int mirror, const tn32_batch *bt, vf32 z)
     return min_f32(bt->hi, max_f32(bt->lo, x));    /* x < lo ? lo : x, then x > hi ? hi : x */
 }
 
-/* Values i.. of the batch from one vector of words: each stored as its first proposal makes
- * it; returns the lanes that proposal does not settle (outside the fast region or the
- * bounds), whose stores tn_finish32 makes again. */
+/* Values i.. of the batch from one vector of words v (their layers wt, kt): each stored as
+ * its first proposal makes it; returns the lanes that proposal does not settle (outside the
+ * fast region or the bounds), whose stores tn_finish32 makes again. */
 FI_FORCE_INLINE vmask tn_emit32(int dtype, int mode, int half, int mirror, tn32_batch *bt,
-                                void *out, size_t i, v32 v)
+                                void *out, size_t i, v32 v, vf32 wt, v32 kt)
 {
     vmask fast;
-    const vf32 z = tn_draw(bt, half, v, &fast);
+    const vf32 z = tn_draw_at(bt, half, v, wt, kt, &fast);
     store_as(dtype, out, i, tn_x32(mode, mirror, bt, z));
     st(bt->words + i, v);
     return mask_andnot(mask_all(), mask_and(fast, tn_inside(bt, z)));
@@ -171,7 +186,7 @@ static void tn_finish32(int dtype, int mode, int half, int mirror, const tn32_ba
             z[c] = set1_f32(0.0f);
             slow[c] = wacc[c] = mask_none();
         }
-        philox_rounds(rk, 0, FI_CHAINS, w[0], w[1], w[2], w[3]);
+        philox_vectors(rk, FI_CHAINS, w[0], w[1], w[2], w[3]);
         if (~fast_bits & valid) {
             /* zig32's wedge: x = u * 2**-23 * x[idx], y = f[idx] + u1 * (f[idx+1] - f[idx])
              * with u1 = retry word 0 * 2**-32, accepted when y < exp(-0.5 * x * (x +
@@ -270,14 +285,28 @@ FI_FORCE_INLINE void produce_truncnorm32_fused(int dtype, int mode, int half, in
     for (size_t g = 0; g < ngroups; g += FI_PHILOX_GROUPS) {
         v32 x[4][FI_CHAINS];
         philox_groups_at(&rk, s->counter + 16 * g0, g, ngroups, x);
-        for (int gi = 0; gi < FI_PHILOX_GROUPS && g + gi < ngroups; gi++)
-            for (int w = 0; w < 4; w++)
-                for (int c = 0; c < FI_SETS; c++) {
-                    const size_t i = 64 * (g + gi) + 16 * (size_t)w + FI_V_LANES * (size_t)c;
-                    const vmask r = tn_emit32(dtype, mode, half, mirror, &bt, out, i,
-                                              x[w][gi * FI_SETS + c]);
-                    nrej = compress_store_idx(bt.rej, nrej, (uint32_t)i, r);
-                }
+        /* As fused32.inc.h's produce32_fused: unrolled where the kernel file says (x then
+         * stays in registers), a group's vectors four at a time in value order, so that the
+         * layers' lookups (zig_lookup4) and the reject list (compress_store_idx4) see a
+         * whole group on AVX-512. */
+FI_UNROLL(FI_EMIT_UNROLL)
+        for (int gi = 0; gi < FI_PHILOX_GROUPS; gi++) {
+            if (gi > 0 && g + gi >= ngroups) break;
+FI_UNROLL(FI_EMIT_UNROLL)
+            for (int q = 0; q < 64 / FI_V_LANES; q += 4) {
+                const size_t i = 64 * (g + gi) + FI_V_LANES * (size_t)q;
+                v32 v[4], kt[4];
+                vf32 wt[4];
+                vmask r[4];
+                for (int j = 0; j < 4; j++)
+                    v[j] = x[(q + j) / FI_SETS][gi * FI_SETS + (q + j) % FI_SETS];
+                zig_lookup4(bt.zt, v, wt, kt);
+                for (int j = 0; j < 4; j++)
+                    r[j] = tn_emit32(dtype, mode, half, mirror, &bt, out, i + FI_V_LANES * (size_t)j,
+                                     v[j], wt[j], kt[j]);
+                nrej = compress_store_idx4(bt.rej, nrej, (uint32_t)i, r);
+            }
+        }
     }
     if (nrej) tn_finish32(dtype, mode, half, mirror, &bt, nrej, s, g0, &rk, out, p);
 }
@@ -316,5 +345,5 @@ static void produce_truncnorm(int dtype, const fi_stream *s, uint64_t g0, size_t
     if (p->max_attempts > 0 && fi_truncnorm_one_word(dtype, p))
         produce_truncnorm32(dtype, s, g0, ngroups, out, p);
     else
-        produce_truncnorm_scalar(dtype, s, g0, ngroups, out, p);
+        FI_TN_TWO_WORD(dtype, s, g0, ngroups, out, p);
 }
