@@ -23,6 +23,8 @@ import contextlib
 import functools
 import inspect
 import sys
+import threading
+import warnings
 
 import torch
 
@@ -51,6 +53,19 @@ def _ours(t):
             and t.dtype in _NUMPY_DTYPES and not t.is_neg() and not t.is_conj())
 
 
+_fallback = threading.local()
+
+
+def _torchs(fn, *args, **kwargs):
+    """Call torch's (or timm's) own function, whose inner Tensor-method calls stay torch's
+    too: a fallback gives exactly torch's values and RNG state."""
+    _fallback.depth = getattr(_fallback, "depth", 0) + 1
+    try:
+        return fn(*args, **kwargs)
+    finally:
+        _fallback.depth -= 1
+
+
 def _patched(name, previous):
     ours = getattr(_init, name)
     params = list(inspect.signature(previous).parameters)
@@ -60,7 +75,7 @@ def _patched(name, previous):
     def patched(*args, **kwargs):
         tensor = args[0] if args else kwargs.get("tensor")
         if not _ours(tensor):
-            return previous(*args, **kwargs)
+            return _torchs(previous, *args, **kwargs)
         call_args, call_kwargs = args, kwargs
         if gen_at is not None:
             # None means torch's default CPU generator; the key is drawn only when values are.
@@ -73,56 +88,227 @@ def _patched(name, previous):
                 else:
                     call_kwargs = dict(kwargs, generator=gen)
             elif not isinstance(gen, torch.Generator):
-                return previous(*args, **kwargs)
+                return _torchs(previous, *args, **kwargs)
         try:
             return ours(*call_args, **call_kwargs)
         except (TypeError, ValueError):
             # Nothing was written and nothing drawn: let torch raise its own error (or
             # accept what it accepts, e.g. sparse_ with sparsity above 1).
-            return previous(*args, **kwargs)
+            return _torchs(previous, *args, **kwargs)
 
     patched.__fastinit__ = True
     return patched
 
 
-_installed = []      # what each install() still in effect replaced, innermost last
+# ---- Tensor methods ---------------------------------------------------------------------------
+
+# torch.Tensor's in-place fills that patch() also routes (older transformers and much research
+# code call ``module.weight.data.normal_(...)`` rather than torch.nn.init).
+METHODS = ("normal_", "uniform_", "fill_", "zero_")
+
+# fill_ and zero_ write one value, which torch does about as fast as fastinit on small and
+# on pre-faulted tensors; fastinit wins only on large fresh tensors, whose page faults it
+# takes on both threads (benchmarks/torch_dropin.py part (a)). Below this many elements
+# they stay torch's.
+FILL_MIN_NUMEL = 1 << 20
 
 
-def _bindings(module, previous):
-    """torch.nn's own modules that imported these functions by name (``from torch.nn.init
-    import xavier_uniform_`` in nn.MultiheadAttention, nn.Transformer): (module, name) pairs
-    still bound to the function torch.nn.init holds."""
+# Python spellings of the methods' signatures, to bind a call's arguments by torch's rules
+# (uniform_'s first parameter is ``from`` in torch, a keyword in Python: renamed on the way).
+def _normal_(self, mean=0.0, std=1.0, *, generator=None): ...
+def _uniform_(self, from_=0.0, to=1.0, *, generator=None): ...
+def _fill_(self, value): ...
+def _zero_(self): ...
+
+
+_METHOD_SIGNATURES = {name: inspect.signature(fn) for name, fn in
+                      (("normal_", _normal_), ("uniform_", _uniform_), ("fill_", _fill_),
+                       ("zero_", _zero_))}
+
+
+def _method_call(name, bound):
+    """fastinit's call for a bound Tensor method, or None where it stays torch's."""
+    a = bound.arguments
+    t = a["self"]
+    if name == "normal_":
+        return lambda gen: _init.normal_(t, a.get("mean", 0.0), a.get("std", 1.0), gen)
+    if name == "uniform_":
+        return lambda gen: _init.uniform_(t, a.get("from_", 0.0), a.get("to", 1.0), gen)
+    if t.numel() < FILL_MIN_NUMEL:
+        return None
+    if name == "fill_":
+        v = a["value"]
+        # A 0-d tensor value (and bool, complex) keeps torch's conversion rules: torch's.
+        return (lambda gen: _init.constant_(t, v)) if type(v) in (int, float) else None
+    return lambda gen: _init.zeros_(t)
+
+
+def _patched_method(name, previous):
+    sig = _METHOD_SIGNATURES[name]
+    draws = name in ("normal_", "uniform_")
+
+    @functools.wraps(previous)
+    def method(self, *args, **kwargs):
+        # torch spells uniform_'s first parameter ``from``, a Python keyword.
+        kw = {("from_" if k == "from" else k): v for k, v in kwargs.items()}
+        if (getattr(_fallback, "depth", 0) or not _ours(self)
+                or (self.requires_grad and torch.is_grad_enabled())):
+            # A tensor that requires grad: torch raises (a leaf) or records the op.
+            return previous(self, *args, **kwargs)
+        try:
+            bound = sig.bind(self, *args, **kw)
+        except TypeError:
+            return previous(self, *args, **kwargs)
+        gen = bound.arguments.get("generator")
+        if draws and gen is None:
+            gen = torch.default_generator
+        elif draws and not isinstance(gen, torch.Generator):
+            return previous(self, *args, **kwargs)
+        call = _method_call(name, bound)
+        if call is None:
+            return previous(self, *args, **kwargs)
+        try:
+            call(gen)
+        except (TypeError, ValueError):
+            # Nothing written, nothing drawn: torch's own method raises (or accepts).
+            return previous(self, *args, **kwargs)
+        return self
+
+    method.__fastinit__ = True
+    return method
+
+
+# ---- timm's own functions ------------------------------------------------------------------
+
+class _timm:
+    """timm.layers' truncated normals, which timm builds from ``uniform_``, ``erfinv_``,
+    ``mul_``, ``add_`` and ``clamp_`` (so no torch.nn.init patch reaches them). timm's
+    ``variance_scaling_`` and ``lecun_normal_`` call its ``trunc_normal_tf_`` (rebound in its
+    module) and the Tensor methods (routed), so they follow without being replaced."""
+
+    NAMES = ("trunc_normal_", "trunc_normal_tf_")
+    _WARNING = ("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+                "The distribution of values may be incorrect.")
+
+    @staticmethod
+    def previous():
+        mod = sys.modules.get("timm.layers.weight_init")
+        if mod is None:
+            return {}
+        return {n: getattr(mod, n) for n in _timm.NAMES if callable(getattr(mod, n, None))}
+
+    @staticmethod
+    def replacement(name, previous):
+        tf = name == "trunc_normal_tf_"
+
+        @functools.wraps(previous)
+        def trunc_normal(tensor, mean=0., std=1., a=-2., b=2.):
+            if not _ours(tensor):
+                return _torchs(previous, tensor, mean, std, a, b)
+            # timm's meanings: absolute bounds; the tf variant bounds N(0, 1), then scales.
+            m, lo, hi = (0.0, a, b) if tf else (mean, a, b)
+            try:
+                if tf:
+                    _init.trunc_normal_(tensor, mean, std, mean + a * std, mean + b * std,
+                                        torch.default_generator)
+                else:
+                    _init.trunc_normal_(tensor, mean, std, a, b, torch.default_generator)
+            except (TypeError, ValueError):
+                return _torchs(previous, tensor, mean, std, a, b)
+            s = 1.0 if tf else std
+            if m < lo - 2 * s or m > hi + 2 * s:
+                warnings.warn(_timm._WARNING, stacklevel=2)
+            return tensor
+
+        trunc_normal.__fastinit__ = True
+        return trunc_normal
+
+
+# ---- where the functions are bound ----------------------------------------------------------
+
+_ABSENT = object()      # torch.Tensor does not define the method itself (TensorBase does)
+_installed = []         # what each install() still in effect replaced, innermost last
+
+
+def _scan_bindings(names):
+    """(module, name) for every loaded module (torch.nn.init's included) whose attribute
+    ``name`` is ``names[name]``: the functions other code bound by name at import, as in
+    ``from torch.nn.init import xavier_uniform_`` (nn.MultiheadAttention, timm models,
+    research code). Names are compared, not every attribute, to keep this a dict lookup per
+    module and name."""
     out = []
-    for mod_name, mod in list(sys.modules.items()):
-        if mod is None or mod is module or not mod_name.startswith("torch.nn."):
+    for mod in list(sys.modules.values()):
+        d = getattr(mod, "__dict__", None)
+        if not isinstance(d, dict):
             continue
-        d = getattr(mod, "__dict__", {})
-        out.extend((mod, name) for name, fn in previous.items() if d.get(name) is fn)
+        out.extend((mod, name) for name, fn in names.items() if d.get(name) is fn)
     return out
 
 
+def _captured_dicts():
+    """Dicts that hold torch.nn.init's functions by value: transformers'
+    ``TORCH_INIT_FUNCTIONS``, recorded when transformers.initialization is imported, which its
+    own ``normal_``, ``uniform_``, ... (and so every model's ``_init_weights``) call."""
+    mod = sys.modules.get("transformers.initialization")
+    d = getattr(mod, "TORCH_INIT_FUNCTIONS", None)
+    return [d] if isinstance(d, dict) else []
+
+
+def _set(where, name, fn):
+    if isinstance(where, dict):
+        where[name] = fn
+    elif fn is _ABSENT:
+        delattr(where, name)
+    else:
+        setattr(where, name, fn)
+
+
 def install():
-    """Replace ``torch.nn.init``'s functions with fastinit's until ``uninstall()``, in
-    ``torch.nn.init`` and in the ``torch.nn`` modules that imported them by name. Nests.
-    Returns the functions ``torch.nn.init`` held, by name."""
-    return {name: fn for mod, name, fn in _install() if mod is torch.nn.init}
+    """Replace ``torch.nn.init``'s functions with fastinit's until ``uninstall()``, wherever
+    they are bound (see ``patch``), and route ``torch.Tensor``'s ``normal_``, ``uniform_``,
+    ``fill_`` and ``zero_``. Nests. Returns the functions ``torch.nn.init`` held, by name."""
+    return {name: fn for where, name, fn, _ in _install() if where is torch.nn.init}
 
 
 def _install():
+    """Install, returning [(where, name, previous, patched)]: ``where`` is a module, a dict
+    or torch.Tensor."""
     module = torch.nn.init
     previous = {name: getattr(module, name) for name in FUNCTIONS if hasattr(module, name)}
-    saved = [(module, name, fn) for name, fn in previous.items()]
-    saved += [(mod, name, previous[name]) for mod, name in _bindings(module, previous)]
     patched = {name: _patched(name, fn) for name, fn in previous.items()}
-    for mod, name, _ in saved:
-        setattr(mod, name, patched[name])
+    saved = [(mod, name, previous[name], patched[name])
+             for mod, name in _scan_bindings(previous)]
+    saved += [(d, name, fn, patched[name]) for d in _captured_dicts()
+              for name, fn in d.items() if previous.get(name) is fn]
+    for name, orig in _timm.previous().items():
+        rebound = _timm.replacement(name, orig)
+        saved += [(mod, n, orig, rebound) for mod, n in _scan_bindings({name: orig})]
+    for name in METHODS:
+        prev = torch.Tensor.__dict__.get(name, _ABSENT)
+        saved.append((torch.Tensor, name, prev,
+                      _patched_method(name, getattr(torch.Tensor, name))))
+    for where, name, _, fn in saved:
+        _set(where, name, fn)
     _installed.append(saved)
     return saved
 
 
 def _restore(saved):
-    for mod, name, fn in saved:
-        setattr(mod, name, fn)
+    for where, name, fn, _ in reversed(saved):
+        _set(where, name, fn)
+    # Modules imported (and dicts filled) while installed bound the patched functions: they
+    # get what those replaced, so nothing of this install outlives it.
+    leaked = {}
+    for _, name, fn, new in saved:
+        if fn is not _ABSENT:
+            leaked.setdefault(name, []).append((new, fn))
+    for name, pairs in leaked.items():
+        for new, fn in pairs:
+            for mod, n in _scan_bindings({name: new}):
+                setattr(mod, n, fn)
+            for d in _captured_dicts():
+                if d.get(name) is new:
+                    d[name] = fn
 
 
 def uninstall():
@@ -140,7 +326,25 @@ def is_installed():
 
 class patch(contextlib.ContextDecorator):
     """``with patch(): ...`` or ``@patch()``: fastinit initializes inside, and on exit (an
-    exception included) ``torch.nn.init`` holds exactly what it held on entry."""
+    exception included) everything holds exactly what it held on entry.
+
+    Inside, fastinit runs through every route that model code takes to torch's fills:
+
+    - ``torch.nn.init``'s functions, and the same functions wherever a loaded module bound
+      them by name (``from torch.nn.init import trunc_normal_``, in torch.nn's modules and
+      anyone else's);
+    - transformers' ``TORCH_INIT_FUNCTIONS``, which ``transformers.initialization``'s own
+      functions (and so every model's ``_init_weights``) call; its ``_is_hf_initialized``
+      guard keeps its meaning, since it is checked before that call;
+    - timm's ``trunc_normal_`` and ``trunc_normal_tf_`` with timm's meanings, wherever bound
+      (its ``variance_scaling_`` and ``lecun_normal_`` follow through them);
+    - ``Tensor.normal_`` and ``Tensor.uniform_`` (a Parameter's ``.data`` included), and
+      ``Tensor.fill_`` and ``Tensor.zero_`` from FILL_MIN_NUMEL elements.
+
+    Each call that draws values takes its key from the torch generator by the same rule, so
+    ``t.normal_(0, 0.02)`` and ``nn.init.normal_(t, 0, 0.02)`` give the same bits after the
+    same seed. What is bound where is looked up on entry: a library imported inside the block
+    keeps its own functions (torch.nn.init's and the Tensor methods still reach fastinit)."""
 
     def __init__(self):
         self._saved = []
@@ -151,10 +355,12 @@ class patch(contextlib.ContextDecorator):
 
     def __exit__(self, *exc):
         saved = self._saved.pop()
-        # Installs made inside this block (and not undone) end with it: drop them, then
-        # restore what this block found.
+        # Installs made inside this block (and not undone) end with it, innermost first;
+        # then this block's, which restores what it found.
         for i in range(len(_installed) - 1, -1, -1):
             if _installed[i] is saved:
+                for inner in reversed(_installed[i + 1:]):
+                    _restore(inner)
                 del _installed[i:]
                 break
         _restore(saved)
