@@ -349,19 +349,114 @@ def part_c(torch, fit, reps, quick, seed):
     return rows
 
 
+# ---- (d) real models ---------------------------------------------------------------------
+
+# transformers Llama configs (float32, untied): ~400M and ~1B parameters
+LLAMAS = {
+    "llama-400m": dict(vocab_size=32000, hidden_size=1024, intermediate_size=2816,
+                       num_hidden_layers=24, num_attention_heads=16, num_key_value_heads=16),
+    "llama-1b": dict(vocab_size=32000, hidden_size=2048, intermediate_size=5632,
+                     num_hidden_layers=16, num_attention_heads=16, num_key_value_heads=16),
+}
+LLAMA_QUICK = {"llama-60m": dict(vocab_size=32000, hidden_size=512, intermediate_size=1376,
+                                 num_hidden_layers=4, num_attention_heads=8,
+                                 num_key_value_heads=8)}
+TIMM_MODELS = (("vit_base_patch16_224", 4.0), ("resnet50", 3.0))
+LLAMA_TARGET = 4.0
+
+
+def real_models(quick):
+    """[(name, build() -> model, target)] for the libraries importable here."""
+    out = []
+    try:
+        from transformers import LlamaConfig, LlamaForCausalLM
+    except ImportError:
+        LlamaConfig = None
+    if LlamaConfig is not None:
+        for name, kw in (LLAMA_QUICK if quick else LLAMAS).items():
+            cfg = LlamaConfig(**kw, tie_word_embeddings=False, initializer_range=0.02)
+            out.append((name, lambda cfg=cfg: LlamaForCausalLM(cfg), LLAMA_TARGET))
+    try:
+        import timm
+    except ImportError:
+        timm = None
+    if timm is not None:
+        for name, target in TIMM_MODELS[:1] if quick else TIMM_MODELS:
+            out.append((name, lambda n=name: timm.create_model(n, pretrained=False), target))
+    return out
+
+
+def part_d(torch, fit, reps, quick, seed):
+    rows = []
+    for name, build, target in real_models(quick):
+        holder = {}
+
+        def torch_own(build=build):
+            holder["m"] = build()
+
+        def patched(build=build):
+            with fit.patch():
+                holder["m"] = build()
+
+        def free(_name):
+            holder.pop("m", None)
+            gc.collect()
+
+        torch.manual_seed(seed)
+        torch_own()
+        first = next(holder["m"].parameters()).detach().flatten()[:64].clone()
+        count = sum(p.numel() for p in holder["m"].parameters())
+        free(None)
+        torch.manual_seed(seed)
+        patched()
+        ran = not torch.equal(first, next(holder["m"].parameters()).detach().flatten()[:64])
+        free(None)
+        n_reps = max(3, reps - 2) if count > 5e8 else reps
+        s = T.interleaved({"torch": torch_own, "patched": patched}, n_reps, seed=seed,
+                          after=free, collect=True, warmup=False)
+        med = {k: T.median(v) for k, v in s.items()}
+        rows.append({"model": name, "params": count, "target": target, "reps": n_reps,
+                     "fastinit_ran": ran, "median_s": med, "samples_s": s,
+                     "speedup": T.ratio(med["torch"], med["patched"])})
+    if not rows:
+        print("\n(d) real models: neither transformers nor timm is importable; skipped")
+        return rows
+    print("\n(d) real models built from configs (transformers, timm: imported before "
+          "fastinit), float32, allocation included; medians of interleaved runs")
+    T.print_table(["model", "params", "runs", "torch s", "patched s", "speedup", "target",
+                   "fastinit ran"],
+                  [[r["model"], f"{r['params'] / 1e6:.0f}M", r["reps"],
+                    T.fmt(r["median_s"]["torch"]), T.fmt(r["median_s"]["patched"]),
+                    T.fmt(r["speedup"], ".2f", "x"), f">= {r['target']:.0f}x",
+                    "yes" if r["fastinit_ran"] else "NO"] for r in rows])
+    for r in rows:
+        print(f"  {r['model']} runs (s): " + "; ".join(
+            f"{k} " + ", ".join(f"{x:.2f}" for x in v) for k, v in r["samples_s"].items()))
+    return rows
+
+
 # ---- main ---------------------------------------------------------------------------------
 
 def main(argv=None):
     p = T.base_parser(__doc__, reps_default=7, reps_quick=3)
-    p.add_argument("--part", default="a,b,c", help="parts to run: a, b, c (default a,b,c)")
+    p.add_argument("--part", default="a,b,c,d",
+                   help="parts to run: a, b, c, d (default all)")
     args = p.parse_args(argv)
     reps = T.reps_of(args)
     parts = {x.strip() for x in args.part.split(",") if x.strip()}
-    if not parts or parts - {"a", "b", "c"}:
-        p.error("--part takes a comma-separated subset of a, b, c")
+    if not parts or parts - {"a", "b", "c", "d"}:
+        p.error("--part takes a comma-separated subset of a, b, c, d")
     t_start = time.perf_counter()
 
     import torch
+    if "d" in parts:
+        # as real scripts do: the model libraries first (they record torch.nn.init's
+        # functions at import), then fastinit
+        for lib in ("transformers", "timm"):
+            try:
+                __import__(lib)
+            except ImportError:
+                pass
     import fastinit
     import fastinit.torch as fit
 
@@ -404,6 +499,13 @@ def main(argv=None):
                    note=("quick: smaller tensor; " if args.quick else "")
                    + f"{rows[0]['torch_s'] * 1e3:.0f} ms vs {rows[0]['patched_s'] * 1e3:.1f} ms")
         checks.info("(c) bfloat16 (informational)", f"{T.fmt(rows[1]['speedup'], '.1f', 'x')}")
+    if "d" in parts:
+        for r in result.setdefault("d_models", part_d(torch, fit, reps, args.quick,
+                                                      args.seed)):
+            checks.add(f"(d) {r['model']} ({r['params'] / 1e6:.0f}M) from its config, patched "
+                       "vs torch", r["speedup"], ">=", r["target"],
+                       note=("quick: a smaller model; " if args.quick else "")
+                       + f"{r['median_s']['torch']:.2f} s vs {r['median_s']['patched']:.2f} s")
     checks.print()
     result["checks"] = checks.as_json()
     result["elapsed_s"] = time.perf_counter() - t_start

@@ -231,17 +231,22 @@ _installed = []         # what each install() still in effect replaced, innermos
 
 
 def _scan_bindings(names):
-    """(module, name) for every loaded module (torch.nn.init's included) whose attribute
-    ``name`` is ``names[name]``: the functions other code bound by name at import, as in
-    ``from torch.nn.init import xavier_uniform_`` (nn.MultiheadAttention, timm models,
-    research code). Names are compared, not every attribute, to keep this a dict lookup per
-    module and name."""
+    """(module, name, value) for every loaded module (torch.nn.init's included) whose
+    attribute ``name`` is one of the functions in ``names[name]`` (a collection): the
+    functions other code bound by name at import, as in ``from torch.nn.init import
+    xavier_uniform_`` (nn.MultiheadAttention, timm models, research code). Names are looked
+    up, not every attribute compared, and all in one pass: thousands of modules are loaded
+    once transformers is."""
+    ids = {name: {id(fn) for fn in fns} for name, fns in names.items()}
     out = []
     for mod in list(sys.modules.values()):
         d = getattr(mod, "__dict__", None)
         if not isinstance(d, dict):
             continue
-        out.extend((mod, name) for name, fn in names.items() if d.get(name) is fn)
+        for name, wanted in ids.items():
+            v = d.get(name)
+            if v is not None and id(v) in wanted:
+                out.append((mod, name, v))
     return out
 
 
@@ -275,14 +280,15 @@ def _install():
     or torch.Tensor."""
     module = torch.nn.init
     previous = {name: getattr(module, name) for name in FUNCTIONS if hasattr(module, name)}
-    patched = {name: _patched(name, fn) for name, fn in previous.items()}
-    saved = [(mod, name, previous[name], patched[name])
-             for mod, name in _scan_bindings(previous)]
-    saved += [(d, name, fn, patched[name]) for d in _captured_dicts()
+    new = {id(fn): _patched(name, fn) for name, fn in previous.items()}
+    timm = _timm.previous()
+    new.update((id(fn), _timm.replacement(name, fn)) for name, fn in timm.items())
+    wanted = {name: [fn] for name, fn in previous.items()}
+    for name, fn in timm.items():
+        wanted.setdefault(name, []).append(fn)
+    saved = [(mod, name, fn, new[id(fn)]) for mod, name, fn in _scan_bindings(wanted)]
+    saved += [(d, name, fn, new[id(fn)]) for d in _captured_dicts()
               for name, fn in d.items() if previous.get(name) is fn]
-    for name, orig in _timm.previous().items():
-        rebound = _timm.replacement(name, orig)
-        saved += [(mod, n, orig, rebound) for mod, n in _scan_bindings({name: orig})]
     for name in METHODS:
         prev = torch.Tensor.__dict__.get(name, _ABSENT)
         saved.append((torch.Tensor, name, prev,
@@ -298,17 +304,17 @@ def _restore(saved):
         _set(where, name, fn)
     # Modules imported (and dicts filled) while installed bound the patched functions: they
     # get what those replaced, so nothing of this install outlives it.
-    leaked = {}
-    for _, name, fn, new in saved:
-        if fn is not _ABSENT:
-            leaked.setdefault(name, []).append((new, fn))
-    for name, pairs in leaked.items():
-        for new, fn in pairs:
-            for mod, n in _scan_bindings({name: new}):
-                setattr(mod, n, fn)
-            for d in _captured_dicts():
-                if d.get(name) is new:
-                    d[name] = fn
+    back = {id(new): fn for _, _, fn, new in saved if fn is not _ABSENT}
+    wanted = {}
+    for _, name, _, new in saved:
+        wanted.setdefault(name, []).append(new)
+    for mod, name, v in _scan_bindings(wanted):
+        if id(v) in back:
+            setattr(mod, name, back[id(v)])
+    for d in _captured_dicts():
+        for name, v in d.items():
+            if id(v) in back:
+                d[name] = back[id(v)]
 
 
 def uninstall():
