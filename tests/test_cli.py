@@ -347,3 +347,106 @@ def test_threads_flag_sets_the_engine(tmp_path, capsys):
                      "--threads", 1)
     assert code == 0 and fastinit.get_num_threads() == 1
     assert o.splitlines()[1].split()[-1] == "1"
+
+
+# ---- issue 19's defects ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", ["-1", str(2 ** 64), "-5"])
+def test_bad_seed_leaves_nothing(tmp_path, capsys, seed):
+    out = tmp_path / "new" / "dir"
+    code, o, e = run(capsys, "init", "--preset", "llama-tiny", "-o", out, f"--seed={seed}")
+    assert_one_line_error(code, o, e, "seed must be an integer in [0, 2**64)")
+    assert not (tmp_path / "new").exists()
+
+
+def test_largest_seed_is_accepted(tmp_path, capsys):
+    code, _, e = run(capsys, "init", "--preset", "llama-tiny", "-o", tmp_path / "o",
+                     f"--seed={2 ** 64 - 1}")
+    assert code == 0, e
+
+
+@pytest.mark.parametrize("key", ["dtype", "torch_dtype", None])
+@pytest.mark.parametrize("flag,name", [("f32", "float32"), ("f16", "float16"), (None, "bfloat16")])
+def test_written_config_says_the_tensors_dtype(tmp_path, capsys, key, flag, name):
+    cfg = dict(GOOD_CFG, **({key: "bfloat16"} if key else {}))
+    p = write_json(tmp_path / "config.json", cfg)
+    out = tmp_path / "out"
+    code, _, e = run(capsys, "init", p, "-o", out, *(["--dtype", flag] if flag else []))
+    assert code == 0, e
+    written = json.loads((out / "config.json").read_text())
+    assert written[key or "torch_dtype"] == name
+    assert {k: v for k, v in written.items() if k not in ("dtype", "torch_dtype")} == \
+        {k: v for k, v in cfg.items() if k not in ("dtype", "torch_dtype")}
+    header = json.loads(open(out / "model.safetensors", "rb").read()[8:][:4096]
+                        .split(b"}}")[0] + b"}}")
+    st = {"float32": "F32", "float16": "F16", "bfloat16": "BF16"}[name]
+    assert {v["dtype"] for k, v in header.items() if k != "__metadata__"} == {st}
+
+
+def test_written_config_loads_in_transformers_as_the_tensors_dtype(tmp_path, capsys):
+    transformers = pytest.importorskip("transformers")
+    torch = pytest.importorskip("torch")
+    p = write_json(tmp_path / "config.json", dict(GOOD_CFG, dtype="bfloat16"))
+    out = tmp_path / "out"
+    assert run(capsys, "init", p, "-o", out, "--dtype", "f32")[0] == 0
+    model = transformers.AutoModelForCausalLM.from_pretrained(out)
+    assert {q.dtype for q in model.parameters()} == {torch.float32}
+
+
+def test_version(capsys):
+    code, o, e = run(capsys, "--version")
+    assert code == 0 and o.startswith("fastinit ") and len(o.split()) >= 2 and e == ""
+
+
+def test_orthogonal_with_zero_rows(tmp_path, capsys):
+    p = write_json(tmp_path / "spec.json", {"tensors": [
+        {"name": "w", "shape": [0, 3], "init": "orthogonal"},
+        {"name": "v", "shape": [3, 0], "init": "orthogonal"}]})
+    code, o, e = run(capsys, "init", p, "-o", tmp_path / "o.safetensors")
+    assert code == 0 and e == "" and "Traceback" not in o
+
+
+def test_unwritable_output_names_the_output(tmp_path, capsys, monkeypatch):
+    """The temporary file is created beside the output: its failure names the output."""
+    import tempfile
+
+    def refuse(prefix, suffix, dir):
+        raise PermissionError(13, "Permission denied", os.path.join(dir, prefix + "x" + suffix))
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    out = tmp_path / "model.safetensors"
+    code, o, e = run(capsys, "init", "--preset", "llama-tiny", "-o", out)
+    assert code == 1 and e == f"fastinit: error: Permission denied: {out}\n", e
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0,
+                    reason="needs permissions that apply (root bypasses them)")
+def test_read_only_directory(tmp_path, capsys):
+    d = tmp_path / "ro"
+    d.mkdir()
+    d.chmod(0o555)
+    try:
+        code, o, e = run(capsys, "init", "--preset", "llama-tiny", "-o", d / "m.safetensors")
+    finally:
+        d.chmod(0o755)
+    assert code == 1 and str(d / "m.safetensors") in e and ".tmp" not in e
+
+
+def test_ctrl_c_while_importing(tmp_path):
+    """A KeyboardInterrupt while the command imports fastinit (NumPy, the compiled core): one
+    line and exit code 130, no traceback. Raised deterministically by an import hook."""
+    code = f"""
+import sys
+class Interrupt:
+    def find_spec(self, name, path=None, target=None):
+        if name == "numpy":
+            raise KeyboardInterrupt
+sys.meta_path.insert(0, Interrupt())
+import fastinit_cli
+sys.exit(fastinit_cli.main(["init", "--preset", "llama-tiny", "-o", {str(tmp_path / 'o')!r}]))
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 130, r.stderr
+    assert r.stderr == "fastinit: interrupted; nothing was written\n"
+    assert not (tmp_path / "o").exists()

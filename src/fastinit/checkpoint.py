@@ -543,8 +543,12 @@ def output_files(out, tensors, max_shard_size=None):
 
 
 def _mkstemp(name, directory):
-    """A temporary file beside its final name, with the permissions a new file would get."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    """A temporary file beside its final name, with the permissions a new file would get. An
+    error names the output, not the hidden temporary name nobody asked for."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=directory)
+    except OSError as e:
+        raise type(e)(e.errno, e.strerror, os.path.join(directory, name)) from None
     umask = os.umask(0)
     os.umask(umask)
     os.fchmod(fd, 0o666 & ~umask)
@@ -583,11 +587,11 @@ def write(tensors, out, seed=0, max_shard_size=None, force=False, progress=None,
                      and os.path.join(final_dir, f) not in replaced]
     if replaced and not force:
         raise CheckpointError(f"{replaced[0]} exists; use --force to overwrite")
+    g = generator_for(seed)        # before anything is made: a bad seed leaves nothing behind
     made_dir = not os.path.isdir(final_dir)
     os.makedirs(final_dir, exist_ok=True)
-    temps, aside, placed = [], [], []
+    temps, aside, placed, done = [], [], [], False
     try:
-        g = Generator(seed)
         for (name, part), target in zip(files, targets):
             fd, tmp = _mkstemp(name, final_dir)
             os.close(fd)
@@ -610,6 +614,7 @@ def write(tensors, out, seed=0, max_shard_size=None, force=False, progress=None,
         for backup, _ in aside:
             os.remove(backup)
         aside = []
+        done = True
         return finals
     finally:
         # Only reached with work to undo when something failed: new files out, old back in.
@@ -622,11 +627,33 @@ def write(tensors, out, seed=0, max_shard_size=None, force=False, progress=None,
                 pass
         for tmp, _ in temps:
             _remove(tmp)
-        if made_dir and (placed or temps or aside):
+        if made_dir and not done:
             try:
                 os.rmdir(final_dir)
             except OSError:
                 pass
+
+
+def generator_for(seed):
+    """The checkpoint's Generator: ``seed`` is an integer in [0, 2**64)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) \
+            or not 0 <= int(seed) < 2 ** 64:
+        raise CheckpointError(f"seed must be an integer in [0, 2**64), not {seed!r}")
+    return Generator(int(seed))
+
+
+def config_with_dtype(config, dtype):
+    """The model config to write beside the tensors, its dtype set to theirs (transformers
+    would otherwise load float32 tensors as the config's bfloat16). transformers 5 writes
+    ``dtype``, 4.x ``torch_dtype``: each one present is set, ``torch_dtype`` (read by both)
+    when neither is."""
+    name = {"bf16": "bfloat16", "f16": "float16", "f32": "float32",
+            "f64": "float64"}[dtype_name(dtype)]
+    out = dict(config)
+    keys = [k for k in ("dtype", "torch_dtype") if k in out] or ["torch_dtype"]
+    for k in keys:
+        out[k] = name
+    return out
 
 
 def _remove(path):

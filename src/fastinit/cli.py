@@ -19,6 +19,7 @@ from fastinit._core import get_num_threads, set_num_threads
 def _parser():
     p = argparse.ArgumentParser(prog="fastinit",
                                 description="Fast, reproducible random initialization.")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", required=True)
     i = sub.add_parser("init", help="write a randomly initialized model checkpoint",
                        description="Write a randomly initialized checkpoint (safetensors), "
@@ -30,7 +31,7 @@ def _parser():
     i.add_argument("--preset", help=f"a built-in model: {', '.join(checkpoint.PRESETS)}")
     i.add_argument("--dtype", default=None,
                    help="bf16 (default, or the config's torch_dtype), f16, f32 or f64")
-    i.add_argument("--seed", type=int, default=0, help="the seed (default 0)")
+    i.add_argument("--seed", type=int, default=0, help="the seed, in [0, 2**64) (default 0)")
     i.add_argument("--scheme", default=None,
                    help=f"initialization scheme: {', '.join(checkpoint.SCHEMES)} (default hf)")
     i.add_argument("--threads", type=int, default=None, help="threads (default: all CPUs)")
@@ -40,6 +41,14 @@ def _parser():
     i.add_argument("--dry-run", action="store_true",
                    help="print the tensors and the total size, write nothing")
     return p
+
+
+def _version():
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("fastinit")
+    except PackageNotFoundError:         # run from a source tree, not installed
+        return "(not installed)"
 
 
 def _human(n):
@@ -81,8 +90,9 @@ def _init(args):
         raise checkpoint.CheckpointError("give a CONFIG file or --preset (one of them)")
     model, overrides, spec_scheme = checkpoint.load_model(args.config, args.preset)
     scheme = args.scheme or spec_scheme or "hf"
-    dtype = args.dtype or model.get("torch_dtype") or "bf16"
+    dtype = args.dtype or model.get("dtype") or model.get("torch_dtype") or "bf16"
     tensors = checkpoint.plan(model, scheme=scheme, dtype=dtype, overrides=overrides)
+    checkpoint.generator_for(args.seed)         # a bad seed fails before anything is made
     max_shard = None if args.max_shard_size is None else \
         checkpoint.parse_size(args.max_shard_size)
     if args.threads is not None:
@@ -108,7 +118,8 @@ def _init(args):
     try:
         paths = checkpoint.write(tensors, args.output, seed=args.seed, max_shard_size=max_shard,
                                  force=args.force, progress=update,
-                                 config=model if "tensors" not in model else None)
+                                 config=None if "tensors" in model
+                                 else checkpoint.config_with_dtype(model, dtype))
     finally:
         close()
     dt = time.perf_counter() - t0
