@@ -9,8 +9,8 @@ every case, and each case is a test here, looked up in the batch's results.
   global shape bit for bit, the DTensor itself is returned, and torch's default generator is
   left where the plain call leaves it. Where torch's own function gives every rank the same
   local values, the result differs from that.
-- Placements fastinit does not fill (Partial) get torch's function: the same values or the
-  same error as with the patch removed.
+- Placements fastinit does not fill (Partial, _StridedShard) get torch's function: the same
+  values or the same error as with the patch removed.
 - FSDP2: a model built on ``meta``, ``fully_shard``-ed, ``to_empty(device="cpu")`` and reset
   under patch() has, parameter for parameter, the values of the same model reset in one
   process under patch() with the same seed.
@@ -111,6 +111,8 @@ def case_ids(world):
     ids = [f"{lay[0]}-{fn}" for lay in LAYOUTS[world] for fn in FUNCS if fits(fn, lay[3])]
     if world == 2:
         ids += ["s0-generator-kw", "partial-fallback", "fsdp2"]
+    if world == 4:
+        ids += ["strided-fallback"]
     return ids
 
 
@@ -182,12 +184,25 @@ def _advanced(seed):
     return g
 
 
-def check_partial(mesh):
-    """Partial placements go to torch's function: the same local values, or the same error."""
+def partial_dtensor(mesh):
     from torch.distributed.tensor import DTensor, Partial
+    return DTensor.from_local(torch.ones(2, 3), mesh, [Partial()])
 
+
+def strided_dtensor(mesh):
+    """FSDP2 over tensor parallelism gives such placements: contiguous blocks, but not in
+    Shard's order (on a 2 x 2 mesh, rank 1 holds rows 4:6 of 8)."""
+    from torch.distributed.tensor import Shard, distribute_tensor
+    from torch.distributed.tensor.placement_types import _StridedShard
+    return distribute_tensor(torch.ones(8, 3), mesh, [_StridedShard(0, split_factor=2),
+                                                      Shard(0)])
+
+
+def check_fallback(mesh, make):
+    """Placements fastinit does not fill go to torch's function: the same local values, or
+    the same error."""
     def outcome(fn, patched):
-        dt = DTensor.from_local(torch.ones(2, 3), mesh, [Partial()])
+        dt = make(mesh)
         torch.manual_seed(5)
         try:
             if patched:
@@ -200,7 +215,7 @@ def check_partial(mesh):
         return bits(dt.to_local()).tolist(), [str(p) for p in dt.placements]
     for fn in ("normal_", "uniform_", "constant_", "zeros_", "kaiming_uniform_"):
         if outcome(fn, True) != outcome(fn, False):
-            return f"{fn} on a Partial DTensor is not torch's"
+            return f"{fn} on a {make.__name__} is not torch's"
     return None
 
 
@@ -273,8 +288,10 @@ def worker(rank, world, port, out_dir):
                     run(f"{lay[0]}-{fn}", check_layout, meshes[lay[1]], lay, fn)
         if world == 2:
             run("s0-generator-kw", check_generator_kw, meshes[(2,)])
-            run("partial-fallback", check_partial, meshes[(2,)])
+            run("partial-fallback", check_fallback, meshes[(2,)], partial_dtensor)
             run("fsdp2", check_fsdp2, meshes[(2,)])
+        if world == 4:
+            run("strided-fallback", check_fallback, meshes[(2, 2)], strided_dtensor)
     finally:
         with open(os.path.join(out_dir, f"rank{rank}.json"), "w") as f:
             json.dump(results, f)
