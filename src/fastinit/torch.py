@@ -9,9 +9,11 @@ alone never does.
 
 Under ``patch()`` every public function of ``torch.nn.init`` that fills values runs through
 fastinit when its tensor is a plain CPU tensor or ``nn.Parameter`` of float16, bfloat16,
-float32 or float64; anything else (CUDA, meta, other dtypes, tensor subclasses) goes to the
-function that was there before. Each call that draws values takes one 63-bit key from the
-torch Generator passed as ``generator=``, or else from torch's default CPU generator, so
+float32 or float64, or a DTensor of those placed by Shard and Replicate (each rank fills its
+block of the whole: ``fastinit._dtensor``); anything else (CUDA, meta, other dtypes, other
+tensor subclasses, Partial placements) goes to the function that was there before. Each
+call that draws values takes one 63-bit key from the torch Generator passed as
+``generator=``, or else from torch's default CPU generator, so
 ``torch.manual_seed`` and ``generator=`` work as they do in torch. When fastinit rejects an
 argument, torch's own function is called instead, so error types and messages (and the cases
 torch accepts) are torch's.
@@ -66,6 +68,17 @@ def _torchs(fn, *args, **kwargs):
         _fallback.depth -= 1
 
 
+def _dtensor_block(t):
+    """(local tensor, full shape, index) of a DTensor fastinit fills (see _dtensor), else
+    None. No DTensor exists before torch.distributed.tensor is imported: until then this
+    imports nothing."""
+    if "torch.distributed.tensor" not in sys.modules:
+        return None
+    from fastinit import _dtensor
+    blk = _dtensor.block(t)
+    return blk if blk is not None and _ours(blk[0]) else None
+
+
 def _patched(name, previous):
     ours = getattr(_init, name)
     params = list(inspect.signature(previous).parameters)
@@ -74,8 +87,11 @@ def _patched(name, previous):
     @functools.wraps(previous)
     def patched(*args, **kwargs):
         tensor = args[0] if args else kwargs.get("tensor")
+        blk = None
         if not _ours(tensor):
-            return _torchs(previous, *args, **kwargs)
+            blk = _dtensor_block(tensor)
+            if blk is None:
+                return _torchs(previous, *args, **kwargs)
         call_args, call_kwargs = args, kwargs
         if gen_at is not None:
             # None means torch's default CPU generator; the key is drawn only when values are.
@@ -90,6 +106,9 @@ def _patched(name, previous):
             elif not isinstance(gen, torch.Generator):
                 return _torchs(previous, *args, **kwargs)
         try:
+            if blk is not None:
+                from fastinit import _dtensor
+                return _dtensor.fill(ours, tensor, blk, call_args, call_kwargs)
             return ours(*call_args, **call_kwargs)
         except (TypeError, ValueError):
             # Nothing was written and nothing drawn: let torch raise its own error (or
