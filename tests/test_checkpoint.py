@@ -252,7 +252,9 @@ def test_hf_config_with_head_dim(tmp_path, dtype):
     assert {v.dtype for v in tt.values()} == {TORCH_DTYPES[dtype]}
     entries = read_checkpoint(out)
     assert_matches_replay(entries, scheme_fills(HEAD_DIM_CONFIG, "hf", dtype, entries), 11)
-    assert json.loads((out / "config.json").read_text()) == HEAD_DIM_CONFIG
+    # the model's config, saying the tensors' dtype
+    assert json.loads((out / "config.json").read_text()) == dict(
+        HEAD_DIM_CONFIG, torch_dtype={"bf16": "bfloat16", "f32": "float32"}[dtype])
 
 
 def test_hf_config_head_dim_with_indivisible_hidden(tmp_path):
@@ -456,7 +458,8 @@ def test_spec_with_config_only(tmp_path):
              if n == "model.embed_tokens.weight" else (n, s, d, fn, kw)
              for n, s, d, fn, kw in fills]
     assert_matches_replay(entries, fills, 0)
-    assert json.loads((out / "config.json").read_text()) == HEAD_DIM_CONFIG
+    assert json.loads((out / "config.json").read_text()) == dict(HEAD_DIM_CONFIG,
+                                                                 torch_dtype="float32")
 
 
 def test_scalar_tensor(tmp_path):
