@@ -226,7 +226,12 @@ def _axis(a, nd):
     return int(a) % nd
 
 
-class VarianceScaling(RandomInitializer):
+# Keras's EinsumDense (and so MultiHeadAttention) gives its kernel's axes to an initializer
+# that is a keras VarianceScaling: this one is one too, with every method its own.
+_KERAS_VS = () if _keras is None else (_keras.initializers.VarianceScaling,)
+
+
+class VarianceScaling(RandomInitializer, *_KERAS_VS):
     """Values of variance ``scale / n``, ``n`` the fan of ``mode`` (at least 1).
 
     ``truncated_normal`` (or ``normal``): std ``sqrt(scale / n) / 0.8796...`` truncated at
@@ -369,7 +374,7 @@ class Constant(Initializer):
 
     @classmethod
     def from_config(cls, config):
-        return cls(_deserialize_value(config["value"]))
+        return cls(_deserialize_value(config.get("value", 0.0)))     # get("constant") too
 
 
 class Zeros(Initializer):
@@ -520,6 +525,13 @@ def deserialize(config, custom_objects=None):
     """An initializer of this module from a config: Keras's own configs (any Keras 3
     version, ``keras.initializers.serialize`` output) give the fastinit class of that name.
     ``custom_objects`` maps further names to classes."""
+    init = _from_config(config, custom_objects)
+    if init is None:
+        raise ValueError(f"Could not interpret initializer identifier: {config}")
+    return init
+
+
+def _from_config(config, custom_objects=None):
     if isinstance(config, str):
         config = {"class_name": config, "config": {}}
     if isinstance(config, dict) and isinstance(config.get("class_name"), str):
@@ -527,7 +539,7 @@ def deserialize(config, custom_objects=None):
         cls = names.get(config.get("registered_name") or "") or names.get(config["class_name"])
         if cls is not None:
             return cls.from_config(dict(config.get("config") or {}))
-    raise ValueError(f"Could not interpret initializer identifier: {config}")
+    return None
 
 
 def _is_tensor(x):
@@ -543,7 +555,10 @@ def get(identifier):
     if identifier is None:
         return None
     if isinstance(identifier, (dict, str)):
-        return deserialize(identifier)
+        init = _from_config(identifier)
+        if init is None:
+            raise ValueError(f"Could not interpret initializer identifier: {identifier}")
+        return init
     if _is_tensor(identifier):
         init = Constant(np.asarray(identifier))
         init._exact_shape = True
