@@ -67,11 +67,36 @@ def _dtype(dtype):
         return _args.dtype(name)      # "bfloat16" before ml_dtypes registers its name
 
 
+def _on_jax():
+    return _keras is not None and _keras.backend.backend() == "jax"
+
+
 def _tensor(arr):
     """A backend tensor of the active Keras backend (NumPy without keras)."""
     if _keras is None:
         return arr
+    if _on_jax():
+        import jax
+        return jax.device_put(arr)      # no copy on the CPU for a buffer from _empty
     return _keras.ops.convert_to_tensor(arr)
+
+
+def _empty(shape, dt):
+    """A new array to fill. On JAX it is 64-byte aligned: XLA's CPU client then takes it as
+    the jax.Array's buffer instead of copying it (a copy costs as much as the fill)."""
+    if not _on_jax():
+        return np.empty(shape, dt)
+    nbytes = math.prod(shape) * dt.itemsize
+    raw = np.empty(nbytes + 64, np.uint8)
+    start = -raw.ctypes.data % 64
+    return raw[start:start + nbytes].view(dt).reshape(shape)
+
+
+def _make(kernel, shape, dt, generator=None):
+    """A backend tensor filled by a top-level fastinit initializer."""
+    out = _empty(shape, dt)
+    kernel(shape, generator=generator, out=out)
+    return _tensor(out)
 
 
 def _number(x):
@@ -155,7 +180,7 @@ class RandomInitializer(Initializer):
         return Generator(word0 | (word1 << 32))
 
     def _draw(self, kernel, shape, dtype):
-        return _tensor(kernel(_shape(shape), _dtype(dtype), generator=self._generator()))
+        return _make(kernel, _shape(shape), _dtype(dtype), self._generator())
 
     def get_config(self):
         return {"seed": _serialize_value(self._init_seed)}
@@ -361,7 +386,7 @@ class Constant(Initializer):
             raise ValueError(f"Expected `shape` to be {value.shape} for direct tensor as "
                              f"initializer. Received shape={shape}")
         if value.ndim == 0 and dt in _FLOATS:
-            return _tensor(_fi.Constant(float(value))(shape, dt))      # fastinit's fill
+            return _make(_fi.Constant(float(value)), shape, dt)      # fastinit's fill
         try:
             out = np.broadcast_to(value.astype(dt), shape)
         except ValueError:
@@ -402,7 +427,7 @@ class Identity(Initializer):
             raise ValueError("Identity matrix initializer can only be used for 2D matrices. "
                              f"Received: shape={shape} of rank {len(shape)}.")
         if dt in _FLOATS:
-            return _tensor(_fi.Identity(_number(self.gain))(shape, dt))
+            return _make(_fi.Identity(_number(self.gain)), shape, dt)
         return _tensor((_number(self.gain) * np.eye(*shape)).astype(dt))
 
     def get_config(self):
