@@ -6,6 +6,10 @@ import pytest
 
 import fastinit
 
+# Keras on JAX (there is no tensorflow here), for the tests and the interpreters they start;
+# set before anything imports keras.
+os.environ.setdefault("KERAS_BACKEND", "jax")
+
 sys.path.insert(0, os.path.dirname(__file__))
 
 
