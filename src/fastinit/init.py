@@ -26,7 +26,7 @@ import warnings
 
 import numpy as np
 
-from fastinit import _args, _fill
+from fastinit import _adapt, _args, _fill
 from fastinit._fans import calculate_gain, torch_fan, torch_fans
 from fastinit._state import manual_seed
 
@@ -209,13 +209,23 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
     return tensor
 
 
+def _torch_route(tensor, where):
+    """Whether orthogonal_'s large matrices take torch's LAPACK QR (and torch's threaded
+    copy into the tensor): for a whole torch tensor, as torch's MKL QR is faster than the
+    OpenBLAS of NumPy's wheels. Shards keep NumPy's: its bits do not depend on the thread
+    count, MKL's do, and the ranks of one tensor must cut the same matrix."""
+    return where is None and _adapt.is_torch(tensor, "Tensor")
+
+
 @_args.inplace
 def orthogonal_(tensor, gain=1, generator=None, *, full_shape=None, index=None):
     """A (semi-)orthogonal matrix times ``gain`` (Saxe et al., 2013).
 
-    The array is viewed as ``(shape[0], numel // shape[0])``, as torch does. QR runs through
-    NumPy's LAPACK in float64 for float64 arrays and in float32 otherwise (float16 and
-    bfloat16 included), and the result is rounded once to the array's dtype. With index=,
+    The array is viewed as ``(shape[0], numel // shape[0])``, as torch does. The Gaussian
+    matrix is drawn, and its QR taken, in float64 for float64 arrays and in float32 otherwise
+    (float16 and bfloat16 included), and the result is rounded once to the array's dtype.
+    Small matrices take fastinit's own QR; larger ones LAPACK's: torch's for a whole torch
+    tensor (as under ``fastinit.torch.patch()``), NumPy's for arrays and shards. With index=,
     the whole matrix is made (its memory and its QR), then cut: refused above 2**28
     elements. A zero-size tensor (a zero dim, as torch's ``(0, n)`` view of it) is left
     alone, as torch does."""
@@ -225,11 +235,17 @@ def orthogonal_(tensor, gain=1, generator=None, *, full_shape=None, index=None):
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     g = _args.finite(gain, "gain")
     _fill.whole_for_index(full, where)
-    if _fill.draws(arr, full, where):      # an empty shard still moves g; rows > 0 here
+    if not _fill.draws(arr, full, where):  # (an empty shard still moves g, below)
+        return tensor
+    with np.errstate(over="ignore"):     # a huge gain: inf, silently, as torch's mul_
         rows = full[0]
+        on_torch = _torch_route(tensor, where)
         q = _fill.orthogonal_matrix(_args.generator(generator), rows,
-                                    math.prod(full) // rows, arr.dtype, arr.size > 0, g)
-        if q is not None:
+                                    math.prod(full) // rows, arr.dtype, arr.size > 0, g,
+                                    _adapt.torch_qr if on_torch else None)
+        if q is not None and on_torch:
+            _adapt.torch_write(arr, q)
+        elif q is not None:
             _fill.write(arr, q.reshape(full), where)
     return tensor
 
