@@ -22,7 +22,6 @@ generator advances as for the whole tensor, so every rank stays in step.
     ...                                index=np.s_[:, 1024:2048])
 """
 import math
-import warnings
 
 import numpy as np
 
@@ -62,13 +61,18 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *,
     """Fill with N(mean, std**2) truncated to [a, b]; the bounds are absolute, as in torch.
 
     Exact (rejection sampling), for every interval, in every dtype: values lie in [a, b]
-    after rounding and do not pile up on the bounds."""
+    after rounding and do not pile up on the bounds. Warns as torch does when the mean is
+    more than 2 std outside [a, b] (its message says torch's sampler may be off there)."""
     arr = _args.target(tensor)
     full, where = _args.shard(arr, full_shape, index)
     m, s = _args.finite(mean, "mean"), _args.positive(std, "std")
     lo, hi = _args.real(a, "a"), _args.real(b, "b")
     if math.isnan(lo) or math.isnan(hi) or not lo < hi:
         raise ValueError(f"trunc_normal_ needs a < b, got a={a!r}, b={b!r}")
+    if m < lo - 2 * s or m > hi + 2 * s:
+        # torch's warning, word for word: the values are exact here all the same.
+        _args.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+                   "The distribution of values may be incorrect.")
     if _fill.draws(arr, full, where):      # an empty shard still moves g
         _fill.truncated_normal(_args.generator(generator), arr, m, s, lo, hi, where)
     return tensor
@@ -174,8 +178,7 @@ def _kaiming_std(arr, full, a, mode, nonlinearity):
     """gain / sqrt(fan), or None for a zero-element tensor (which torch warns about; an
     empty shard of a tensor that is not empty still takes its place in the stream)."""
     if math.prod(full) == 0:
-        # The caller, past kaiming_*_ and the _args.inplace wrapper.
-        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=4)
+        _args.warn("Initializing zero-element tensors is a no-op")
         return None
     fan = torch_fan(full, mode)
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
