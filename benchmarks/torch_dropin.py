@@ -5,7 +5,7 @@ Run from the repository root (fastinit installed, torch CPU installed):
     python benchmarks/torch_dropin.py                  # full run: about 4 minutes on 2 cores
     python benchmarks/torch_dropin.py --quick          # smoke run: small shapes, about 25 s
     python benchmarks/torch_dropin.py --json out.json  # also write every number as JSON
-    python benchmarks/torch_dropin.py --part a,c       # some parts only (default a,b,c)
+    python benchmarks/torch_dropin.py --part a,d       # some parts only (default all)
 
 (a) functions. Each torch.nn.init function on a preallocated, pre-faulted CPU tensor, float32
     and bfloat16: torch's own function against the function patch() installs (the very
@@ -28,13 +28,21 @@ Run from the repository root (fastinit installed, torch CPU installed):
     and the init-only speed-up, (torch - floor) / (patched - floor).
 (c) trunc_normal_(t, mean=0, std=0.02, a=-0.04, b=0.04) on 8192 x 8192 float32 (the target)
     and bfloat16 (informational), torch's against patched.
+(d) real models: transformers LlamaForCausalLM at ~400M and ~1B parameters, timm
+    vit_base_patch16_224 and resnet50 (where timm imports), built from configs with their
+    libraries imported before fastinit, float32, allocation included: torch's own against
+    patch(). Targets: Llama >= 4x, vit_base >= 4x, resnet50 >= 3x.
+(e) orthogonal_ on float32 2048 x 2048 and 8192 x 2048 (quick: 1024 x 1024, 4096 x 1024),
+    torch's against patched (torch's LAPACK QR on fastinit's Gaussian draw), and, for scale,
+    fastinit.init.orthogonal_ on a NumPy array of the first shape (NumPy's LAPACK; 3 rounds).
 
 Method: torch.set_num_threads(fastinit.get_num_threads()), both printed. Contenders are
 interleaved: a warm-up call each, then rounds running each contender once in a shuffled
 order after a 5 ms pause; medians. torch's slow calls (trunc_normal_, sparse_, orthogonal_)
 take 3 rounds. Targets: (b) float32 model construction >= 4x faster under patch();
-(c) trunc_normal_ float32 >= 50x faster. The script exits 0 even when a target fails,
-unless --strict.
+(c) trunc_normal_ float32 >= 50x faster; (e) patched orthogonal_ >= 1.0x torch's on both
+shapes (the median of the rounds' torch/patched ratios: each round times both). The script
+exits 0 even when a target fails, unless --strict.
 """
 from __future__ import annotations
 
@@ -69,6 +77,10 @@ SLOW = ("trunc_normal_", "orthogonal_", "sparse_")
 # The model of part (b)
 MODEL = dict(vocab=32000, d=2048, layers=16, ff=5632)
 MODEL_QUICK = dict(vocab=32000, d=1024, layers=4, ff=2816)
+
+ORTHO_D = ((2048, 2048), (8192, 2048))
+ORTHO_D_QUICK = ((1024, 1024), (4096, 1024))
+ORTHO_TARGET = 1.0
 
 TN_ARGS = dict(mean=0.0, std=0.02, a=-0.04, b=0.04)
 MODEL_TARGET = 4.0
@@ -435,17 +447,60 @@ def part_d(torch, fit, reps, quick, seed):
     return rows
 
 
+# ---- (e) orthogonal_ ------------------------------------------------------------------------
+
+def part_e(torch, fit, reps, quick, seed):
+    import numpy as np
+    import fastinit
+    orig = torch.nn.init.orthogonal_
+    pat = patched_functions(torch, fit)["orthogonal_"]
+    rows = []
+    for i, shape in enumerate(ORTHO_D_QUICK if quick else ORTHO_D):
+        t = torch.empty(shape)
+        t.zero_()
+        reach = dispatch_check(torch, fit, {"o": ("orthogonal_", t, ())})["o"]
+        calls = {"torch": lambda t=t: orig(t), "patched": lambda t=t: pat(t)}
+        slow = None
+        if i == 0:          # NumPy's route, for scale: its QR takes 2-3x torch's
+            a = np.zeros(shape, np.float32)
+            g = fastinit.Generator(seed)
+            calls["numpy route"] = lambda a=a, g=g: fastinit.init.orthogonal_(a, generator=g)
+            slow = {"numpy route": SLOW_REPS}
+        s = T.interleaved(calls, reps, seed=seed, slow=slow)
+        med = {k: T.median(v) for k, v in s.items()}
+        paired = [a / b for a, b in zip(s["torch"], s["patched"])]
+        rows.append({"shape": list(shape), "dtype": "float32", "fastinit_ran": reach,
+                     "median_s": med, "samples_s": s,
+                     "speedup": T.ratio(med["torch"], med["patched"]),
+                     "paired_speedup": T.median(paired),
+                     "paired_min_max": [min(paired), max(paired)]})
+        del t
+        gc.collect()
+    print(f"\n(e) orthogonal_ float32, torch's own vs patched ({reps} interleaved rounds; the "
+          f"NumPy route {SLOW_REPS}), medians")
+    T.print_table(["shape", "torch ms", "patched ms", "numpy route ms", "speedup (medians)",
+                   "speedup (paired)", "paired min..max", "fastinit ran"],
+                  [["x".join(map(str, r["shape"])), f"{r['median_s']['torch'] * 1e3:.0f}",
+                    f"{r['median_s']['patched'] * 1e3:.0f}",
+                    T.fmt(r["median_s"].get("numpy route") and
+                          r["median_s"]["numpy route"] * 1e3, ".0f"),
+                    T.fmt(r["speedup"], ".2f", "x"), T.fmt(r["paired_speedup"], ".2f", "x"),
+                    f"{r['paired_min_max'][0]:.2f}..{r['paired_min_max'][1]:.2f}",
+                    "yes" if r["fastinit_ran"] else "NO"] for r in rows])
+    return rows
+
+
 # ---- main ---------------------------------------------------------------------------------
 
 def main(argv=None):
     p = T.base_parser(__doc__, reps_default=7, reps_quick=3)
-    p.add_argument("--part", default="a,b,c,d",
-                   help="parts to run: a, b, c, d (default all)")
+    p.add_argument("--part", default="a,b,c,d,e",
+                   help="parts to run: a, b, c, d, e (default all)")
     args = p.parse_args(argv)
     reps = T.reps_of(args)
     parts = {x.strip() for x in args.part.split(",") if x.strip()}
-    if not parts or parts - {"a", "b", "c", "d"}:
-        p.error("--part takes a comma-separated subset of a, b, c, d")
+    if not parts or parts - {"a", "b", "c", "d", "e"}:
+        p.error("--part takes a comma-separated subset of a, b, c, d, e")
     t_start = time.perf_counter()
 
     import torch
@@ -506,6 +561,14 @@ def main(argv=None):
                        "vs torch", r["speedup"], ">=", r["target"],
                        note=("quick: a smaller model; " if args.quick else "")
                        + f"{r['median_s']['torch']:.2f} s vs {r['median_s']['patched']:.2f} s")
+    if "e" in parts:
+        rows = result["e_orthogonal"] = part_e(torch, fit, reps, args.quick, args.seed)
+        for r in rows:
+            checks.add(f"(e) orthogonal_ float32 {r['shape'][0]}x{r['shape'][1]}, patched vs "
+                       "torch (paired)", r["paired_speedup"], ">=", ORTHO_TARGET,
+                       note=("quick: smaller; " if args.quick else "")
+                       + f"{r['median_s']['torch'] * 1e3:.0f} ms vs "
+                       f"{r['median_s']['patched'] * 1e3:.0f} ms")
     checks.print()
     result["checks"] = checks.as_json()
     result["elapsed_s"] = time.perf_counter() - t_start

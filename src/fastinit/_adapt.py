@@ -48,6 +48,35 @@ def numpy_dtype(dt):
     return torch_dtypes().get(dt)
 
 
+def torch_qr(a):
+    """np.linalg.qr's (q, r) of a float32 or float64 NumPy matrix, through torch's LAPACK
+    (MKL in torch's x86 wheels, several times faster than the OpenBLAS NumPy's wheels bring).
+    Only called for a torch tensor's values (torch imported). Its last bits depend on that
+    LAPACK and, with MKL, on torch's thread count."""
+    import torch
+    q, r = torch.linalg.qr(torch.from_numpy(a))
+    return q.numpy(), r.numpy()
+
+
+def torch_write(arr, m):
+    """arr[...] = m.reshape(arr.shape) for a matrix m with arr.size elements, through torch's
+    threaded copy when it can (m from LAPACK is column-major: the transposing copy takes
+    NumPy about twice as long, in one thread). The values round to arr's dtype exactly as
+    NumPy's cast rounds them (once, to nearest even)."""
+    import torch
+    # torch casts float64 to the 16-bit dtypes through float32, rounding twice: NumPy's cast
+    # then (fastinit's own small QR gives float64).
+    if not arr.flags.c_contiguous or (m.dtype != arr.dtype and m.dtype != np.float32):
+        arr[...] = m.reshape(arr.shape)
+        return arr
+    if arr.dtype == BFLOAT16:
+        dst = torch.from_numpy(arr.view(np.int16)).view(torch.bfloat16)
+    else:
+        dst = torch.from_numpy(arr)
+    dst.view(m.shape).copy_(torch.from_numpy(m))
+    return arr
+
+
 def as_array(t):
     """A writable NumPy view of a CPU tensor's values (no copy). Refuses what torch's own
     in-place ops refuse: overlapping (expanded) tensors, and inference tensors outside

@@ -11,6 +11,9 @@ import functools
 import math
 import numbers
 import operator
+import os
+import sys
+import warnings
 
 import numpy as np
 
@@ -76,6 +79,20 @@ def target(t):
     if not t.flags.writeable:
         raise ValueError("array is read-only")
     return t
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def warn(message, category=UserWarning):
+    """Warn, attributed to the first caller outside fastinit: the user's line, or the torch.nn
+    module that called a patched torch.nn.init function -- where torch's own warnings of the
+    same call point (stacklevel=2 in torch.nn.init). Works out the stacklevel from the
+    frames, as the wrappers between (_args.inplace, fastinit.torch's patch) vary."""
+    frame, level = sys._getframe(0), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 def inplace(fn):

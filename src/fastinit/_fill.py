@@ -81,12 +81,13 @@ def compute_dtype(dt):
     return np.float64 if dt == np.float64 else np.float32
 
 
-def orthogonal_matrix(g, rows, cols, dt, make=True, scale=1.0):
+def orthogonal_matrix(g, rows, cols, dt, make=True, scale=1.0, qr=None):
     """``scale`` times a Haar-distributed (rows, cols) matrix with orthonormal rows or
     columns, whichever are fewer: QR of a Gaussian matrix, with the signs of R's diagonal
     moved into Q (Mezzadri, 2007), so Q is uniform and not biased by LAPACK's sign
     convention. make=False only advances g as making it would (for an empty shard), and
-    returns None."""
+    returns None. Matrices too large for fastinit's own QR go to ``qr`` (a function with
+    np.linalg.qr's contract), NumPy's LAPACK by default."""
     size = (max(rows, cols), min(rows, cols))
     if not make:
         g.standard_normal(size=size, index=(slice(0, 0),), dtype=compute_dtype(dt))
@@ -95,7 +96,7 @@ def orthogonal_matrix(g, rows, cols, dt, make=True, scale=1.0):
     if size[0] * size[1] ** 2 <= SMALL_QR_MAX:
         q = orthonormal_columns(tall, scale)       # signs and scale applied, in float64
     else:
-        q, r = np.linalg.qr(tall)
+        q, r = (qr or np.linalg.qr)(tall)
         q *= np.where(np.diagonal(r) < 0, -scale, scale).astype(q.dtype)
     return q if rows >= cols else q.T
 

@@ -22,11 +22,10 @@ generator advances as for the whole tensor, so every rank stays in step.
     ...                                index=np.s_[:, 1024:2048])
 """
 import math
-import warnings
 
 import numpy as np
 
-from fastinit import _args, _fill
+from fastinit import _adapt, _args, _fill
 from fastinit._fans import calculate_gain, torch_fan, torch_fans
 from fastinit._state import manual_seed
 
@@ -62,13 +61,18 @@ def trunc_normal_(tensor, mean=0.0, std=1.0, a=-2.0, b=2.0, generator=None, *,
     """Fill with N(mean, std**2) truncated to [a, b]; the bounds are absolute, as in torch.
 
     Exact (rejection sampling), for every interval, in every dtype: values lie in [a, b]
-    after rounding and do not pile up on the bounds."""
+    after rounding and do not pile up on the bounds. Warns as torch does when the mean is
+    more than 2 std outside [a, b] (its message says torch's sampler may be off there)."""
     arr = _args.target(tensor)
     full, where = _args.shard(arr, full_shape, index)
     m, s = _args.finite(mean, "mean"), _args.positive(std, "std")
     lo, hi = _args.real(a, "a"), _args.real(b, "b")
     if math.isnan(lo) or math.isnan(hi) or not lo < hi:
         raise ValueError(f"trunc_normal_ needs a < b, got a={a!r}, b={b!r}")
+    if m < lo - 2 * s or m > hi + 2 * s:
+        # torch's warning, word for word: the values are exact here all the same.
+        _args.warn("mean is more than 2 std from [a, b] in nn.init.trunc_normal_. "
+                   "The distribution of values may be incorrect.")
     if _fill.draws(arr, full, where):      # an empty shard still moves g
         _fill.truncated_normal(_args.generator(generator), arr, m, s, lo, hi, where)
     return tensor
@@ -174,8 +178,7 @@ def _kaiming_std(arr, full, a, mode, nonlinearity):
     """gain / sqrt(fan), or None for a zero-element tensor (which torch warns about; an
     empty shard of a tensor that is not empty still takes its place in the stream)."""
     if math.prod(full) == 0:
-        # The caller, past kaiming_*_ and the _args.inplace wrapper.
-        warnings.warn("Initializing zero-element tensors is a no-op", stacklevel=4)
+        _args.warn("Initializing zero-element tensors is a no-op")
         return None
     fan = torch_fan(full, mode)
     return calculate_gain(nonlinearity, a) / math.sqrt(fan)
@@ -209,13 +212,23 @@ def kaiming_normal_(tensor, a=0, mode="fan_in", nonlinearity="leaky_relu", gener
     return tensor
 
 
+def _torch_route(tensor, where):
+    """Whether orthogonal_'s large matrices take torch's LAPACK QR (and torch's threaded
+    copy into the tensor): for a whole torch tensor, as torch's MKL QR is faster than the
+    OpenBLAS of NumPy's wheels. Shards keep NumPy's: its bits do not depend on the thread
+    count, MKL's do, and the ranks of one tensor must cut the same matrix."""
+    return where is None and _adapt.is_torch(tensor, "Tensor")
+
+
 @_args.inplace
 def orthogonal_(tensor, gain=1, generator=None, *, full_shape=None, index=None):
     """A (semi-)orthogonal matrix times ``gain`` (Saxe et al., 2013).
 
-    The array is viewed as ``(shape[0], numel // shape[0])``, as torch does. QR runs through
-    NumPy's LAPACK in float64 for float64 arrays and in float32 otherwise (float16 and
-    bfloat16 included), and the result is rounded once to the array's dtype. With index=,
+    The array is viewed as ``(shape[0], numel // shape[0])``, as torch does. The Gaussian
+    matrix is drawn, and its QR taken, in float64 for float64 arrays and in float32 otherwise
+    (float16 and bfloat16 included), and the result is rounded once to the array's dtype.
+    Small matrices take fastinit's own QR; larger ones LAPACK's: torch's for a whole torch
+    tensor (as under ``fastinit.torch.patch()``), NumPy's for arrays and shards. With index=,
     the whole matrix is made (its memory and its QR), then cut: refused above 2**28
     elements. A zero-size tensor (a zero dim, as torch's ``(0, n)`` view of it) is left
     alone, as torch does."""
@@ -225,11 +238,17 @@ def orthogonal_(tensor, gain=1, generator=None, *, full_shape=None, index=None):
         raise ValueError("Only tensors with 2 or more dimensions are supported")
     g = _args.finite(gain, "gain")
     _fill.whole_for_index(full, where)
-    if _fill.draws(arr, full, where):      # an empty shard still moves g; rows > 0 here
+    if not _fill.draws(arr, full, where):  # (an empty shard still moves g, below)
+        return tensor
+    with np.errstate(over="ignore"):     # a huge gain: inf, silently, as torch's mul_
         rows = full[0]
+        on_torch = _torch_route(tensor, where)
         q = _fill.orthogonal_matrix(_args.generator(generator), rows,
-                                    math.prod(full) // rows, arr.dtype, arr.size > 0, g)
-        if q is not None:
+                                    math.prod(full) // rows, arr.dtype, arr.size > 0, g,
+                                    _adapt.torch_qr if on_torch else None)
+        if q is not None and on_torch:
+            _adapt.torch_write(arr, q)
+        elif q is not None:
             _fill.write(arr, q.reshape(full), where)
     return tensor
 
