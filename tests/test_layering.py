@@ -31,7 +31,7 @@ LAYERS = [
     ("_fans", "_fill"),                 # gains and fans; the fills both APIs share
     ("init", "initializers"),           # torch names; Keras classes and JAX factories
     ("defaults",),                      # framework defaults, over both
-    ("torch", "dask", "checkpoint"),    # the framework adapters; the checkpoint writer
+    ("torch", "dask", "jax", "checkpoint"),  # the framework adapters; the checkpoint writer
     ("cli",),                           # `fastinit init`
     ("__init__", "__main__"),           # the package's namespace; `python -m fastinit`
 ]

@@ -40,9 +40,9 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    # fastinit.torch and fastinit.dask import torch and dask: only on first use, never by
+    # fastinit.torch, .dask and .jax import their frameworks: only on first use, never by
     # `import fastinit`.
-    if name in ("torch", "dask"):
+    if name in ("torch", "dask", "jax"):
         import importlib
         return importlib.import_module(f"fastinit.{name}")
     raise AttributeError(f"module 'fastinit' has no attribute {name!r}")
