@@ -206,7 +206,7 @@ class Initializer:
             whole = jax.pure_callback(lambda d: self.host(d, shape, dt),
                                       jax.ShapeDtypeStruct(shape, dt), data,
                                       vmap_method="sequential")
-            return jax.lax.with_sharding_constraint(whole, sharding)
+            return _constrain(whole, sharding)
         return _make(self, data, shape, dt, sharding)
 
     def _check(self, shape, dt):
@@ -214,6 +214,17 @@ class Initializer:
 
     def _host(self, g, shape, dt, index):
         raise NotImplementedError
+
+
+def _constrain(x, sharding):
+    """x with sharding inside a trace: reshard for a mesh with Explicit axes (JAX's default
+    since 0.7), a sharding constraint otherwise."""
+    jax = _jax()
+    explicit = getattr(jax.sharding.AxisType, "Explicit", None)
+    if explicit is not None and explicit in getattr(getattr(sharding, "mesh", None),
+                                                    "axis_types", ()):
+        return jax.sharding.reshard(x, sharding)
+    return jax.lax.with_sharding_constraint(x, sharding)
 
 
 def _real_only(dt, fname):
