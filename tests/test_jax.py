@@ -188,7 +188,9 @@ def test_variance_scaling_law(shape, axes, fan_in, fan_out, mode, distribution):
         bound = math.sqrt(3 * var) if distribution == "uniform" else \
             2 * math.sqrt(var) / 0.87962566103423978
         assert np.abs(x).max() <= bound * (1 + 1e-6)
-    # the law of JAX's own variance_scaling, two-sample
+    if (shape, axes) not in [(s, a) for s, a, _, _ in FAN_CASES[:2]]:
+        return
+    # the law of JAX's own variance_scaling, two-sample (each case costs JAX a compile)
     y = f64(ji.variance_scaling(scale, mode, distribution, **axes)(KEY, shape)).ravel()
     assert stats.ks_2samp(x, y).pvalue > P_MIN
 
@@ -261,6 +263,11 @@ def test_complex_variance_scaling(distribution, dtype):
         s = var / 0.95311164380491208 ** 2
         law = (lambda t: np.clip((1 - np.exp(-t / s)) / (1 - math.exp(-4)), 0, 1))
     assert stats.kstest(m2, law).pvalue > P_MIN
+    if distribution != "normal":
+        # the largest modulus sits at the bound: 40000 draws come within 0.1% of it (the
+        # uniform's and the cut exponential's densities there are 1/(2 var) and ~0.019/s)
+        bound = 2 * var if distribution == "uniform" else 4 * s
+        assert bound * 0.998 <= m2.max() <= bound * (1 + 1e-5)
     angle = np.angle(z.ravel())
     assert stats.kstest(angle, stats.uniform(-math.pi, 2 * math.pi).cdf).pvalue > P_MIN
     assert stats.ks_2samp(m2, np.abs(y.ravel()) ** 2).pvalue > P_MIN
@@ -300,8 +307,9 @@ def test_orthogonal_is_haar():
     # the first entry of a Haar orthogonal n x n matrix: sqrt(n) q ~ approx N(0, 1); exactly,
     # (q11 + 1) / 2 ~ Beta((n-1)/2, (n-1)/2)
     n = 6
+    init = fj.orthogonal()
     keys = jax.random.split(KEY, 2000)
-    q11 = np.array([float(fj.orthogonal()(k, (n, n))[0, 0]) for k in keys])
+    q11 = np.asarray(jax.jit(jax.vmap(lambda k: init(k, (n, n))[0, 0]))(keys))
     law = stats.beta((n - 1) / 2, (n - 1) / 2)
     assert stats.kstest((q11 + 1) / 2, law.cdf).pvalue > P_MIN
 
