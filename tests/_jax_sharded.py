@@ -150,6 +150,8 @@ def _run():
         a = fj.make_array(init, key, (16, 16), "float32", NamedSharding(meshes["a2b4"], P("a")))
         if len(calls) != 2:
             return f"{len(calls)} fills for 2 distinct blocks on 8 devices"
+        if len({s.data.unsafe_buffer_pointer() for s in a.addressable_shards}) != 8:
+            return "devices share a buffer"
         return None if same(a, fj.normal()(key, (16, 16), "float32")) else "values differ"
 
     auto = jax.make_mesh((2, 4), ("a", "b"), axis_types=(jax.sharding.AxisType.Auto,) * 2)

@@ -151,6 +151,25 @@ def _index(index):
     return index if isinstance(index, tuple) else (index,)
 
 
+# jax.device_put of a 64-byte aligned C-contiguous NumPy array on the CPU takes its memory as
+# it is (no copy); NumPy's own large arrays sit 16 bytes past a page boundary and are copied.
+_ALIGN = 64
+
+
+def _aligned_empty(shape, dt):
+    """An uninitialized C-contiguous array whose data starts on a 64-byte boundary."""
+    nbytes = math.prod(shape) * dt.itemsize
+    raw = np.empty(nbytes + _ALIGN, np.uint8)
+    start = -raw.ctypes.data % _ALIGN
+    return raw[start:start + nbytes].view(dt).reshape(shape)
+
+
+def _aligned_copy(a):
+    out = _aligned_empty(a.shape, a.dtype)
+    out[...] = a
+    return out
+
+
 # ---- the initializer -------------------------------------------------------------------
 
 class Initializer:
@@ -262,7 +281,8 @@ class _Object(Initializer):
     def _host(self, g, shape, dt, index):
         if dt in _COMPLEX:
             return self._complex(g, shape, dt, index)
-        return self.obj(shape, dt, generator=g, index=index)
+        out = _aligned_empty(shape if index is None else _args.block_shape(shape, index), dt)
+        return self.obj(shape, dt, generator=g, index=index, out=out)
 
 
 def _complex_normal(g, shape, dt, index, std):
@@ -586,7 +606,9 @@ def _make(init, data, shape, dt, sharding):
             arr = made[k]
             uses[k] = uses.get(k, 1) - 1
             if uses[k] <= 0:
-                made.pop(k)
-            return arr
+                return made.pop(k)      # the last device takes the block itself
+        # a device that shares the block gets its own copy: the CPU client may keep the
+        # array's memory as the device buffer (zero-copy), and buffers must not alias
+        return _aligned_copy(arr)
 
     return jax.make_array_from_callback(shape, sharding, block, dtype=dt)
