@@ -1,6 +1,6 @@
 """``jax.nn.initializers``' names and signatures, with values from fastinit.
 
-    >>> import jax, fastinit.jax
+    >>> import jax, jax.numpy as jnp, flax, fastinit.jax
     >>> init = fastinit.jax.lecun_normal()
     >>> w = init(jax.random.key(0), (1024, 4096), jnp.bfloat16)     # a jax.Array
     >>> flax.linen.Dense(8, kernel_init=fastinit.jax.lecun_normal())  # Flax takes it as is
