@@ -40,9 +40,9 @@ __version__ = "0.1.0"
 
 
 def __getattr__(name):
-    # fastinit.torch, .dask and .keras import torch, dask and keras: only on first use,
+    # fastinit.torch, .dask, .keras and .jax import their frameworks: only on first use,
     # never by `import fastinit`.
-    if name in ("torch", "dask", "keras"):
+    if name in ("torch", "dask", "keras", "jax"):
         import importlib
         return importlib.import_module(f"fastinit.{name}")
     raise AttributeError(f"module 'fastinit' has no attribute {name!r}")
