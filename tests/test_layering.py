@@ -32,7 +32,7 @@ LAYERS = [
     ("init", "initializers"),           # torch names; Keras classes and JAX factories
     ("defaults",),                      # framework defaults, over both
     ("torch", "_dtensor", "dask",       # the framework adapters (torch's DTensors apart);
-     "checkpoint"),                     # the checkpoint writer
+     "checkpoint", "_hf"),              # the checkpoint writer; transformers' models for it
     ("cli",),                           # `fastinit init`
     ("__init__", "__main__"),           # the package's namespace; `python -m fastinit`
 ]

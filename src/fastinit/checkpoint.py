@@ -293,6 +293,12 @@ def plan(model, scheme="hf", dtype="bf16", overrides=()):
         layout = model_tensors(cfg)
         shapes = dict(layout)
         out = [Tensor(n, s, dt, *scheme_rule(scheme, n, s, cfg, shapes)) for n, s in layout]
+    return apply_overrides(out, overrides)
+
+
+def apply_overrides(out, overrides):
+    """The tensors with each override's rule on the names its glob matches (the last one
+    that matches wins), every tensor checked."""
     for o in overrides:
         if not isinstance(o, dict) or not isinstance(o.get("pattern"), str):
             raise CheckpointError("spec: every override needs a \"pattern\"")
