@@ -171,3 +171,23 @@ def test_unknown_model_type(tmp_path, capsys):
     assert main(["init", str(p), "-o", str(tmp_path / "out")]) == 2
     assert "no-such-model" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_writer_process_does_not_import_torch(tmp_path):
+    """Recording runs in a spawned child: the writing process never loads torch or
+    transformers (their few hundred MB of RSS), and the result is the same bytes."""
+    import subprocess
+    import sys
+    cfg = CONFIGS["gpt2"]()
+    cfg.save_pretrained(tmp_path / "cfg")
+    out = tmp_path / "out"
+    code = ("import sys; from fastinit.cli import main; "
+            f"rc = main(['init', {str(tmp_path / 'cfg' / 'config.json')!r}, '-o', {str(out)!r}, "
+            "'--dtype', 'f32', '--seed', '3']); "
+            "print(rc, 'torch' in sys.modules, 'transformers' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                       timeout=300)
+    assert r.stdout.strip().splitlines()[-1] == "0 False False", r.stdout + r.stderr
+    same = write(tmp_path / "inproc", cfg)
+    assert (out / "model.safetensors").read_bytes() == (same / "model.safetensors").read_bytes()

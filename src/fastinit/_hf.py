@@ -12,14 +12,17 @@ element), so the RNG stream order is the model's own. What cannot be streamed (a
 from a computed tensor, an in-place arithmetic op, a strided part) is computed whole in
 memory and named in the summary.
 
-Importing this module imports torch and transformers.
+Building and recording run in a child process (spawned): torch and transformers, a few
+hundred MB of RSS once imported, never load in the process that writes, which stays small.
+Only a tensor computed in memory by torch ops imports torch there.
 """
-
 import inspect
+import multiprocessing
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
 
-import torch
-
-from fastinit import checkpoint, torch as _ft
+from fastinit import checkpoint
 from fastinit.checkpoint import CheckpointError, Fill, Tensor
 
 # torch.nn.init's names -> fastinit's fill kinds (checkpoint.INITS), and their parameters.
@@ -72,6 +75,7 @@ class Recorder:
         return (t.storage_offset(), tuple(t.shape), tuple(t.stride()))
 
     def function(self, name, previous):
+        import torch
         sig = inspect.signature(previous)
         kind, names = _KINDS.get(name, (None, ()))
         rec = self
@@ -91,6 +95,7 @@ class Recorder:
         return recorded
 
     def method(self, name, previous):
+        import torch
         rec = self
 
         def recorded(t, *args, **kwargs):
@@ -101,6 +106,8 @@ class Recorder:
         return recorded
 
     def _method_record(self, name, t, args, kwargs):
+        import torch
+        from fastinit import torch as _ft
         geom = self.geom(t)
         kw = {("from_" if k == "from" else k): v for k, v in kwargs.items()}
         try:
@@ -132,10 +139,12 @@ class Recorder:
         return _Rec("torch", {"method": name, "args": args, "kwargs": kwargs}, geom)
 
     def _copy(self, t, src, geom):
+        import torch
         if not isinstance(src, torch.Tensor):
             return _Rec("torch", {"method": "fill_", "args": (src,), "kwargs": {}}, geom)
         if src.device.type != "meta":        # a computed value: kept, replayed in memory
-            return _Rec("value", {}, geom, value=src.detach().to("cpu", copy=True))
+            # As float64 NumPy: the writing process has no torch to unpickle a tensor.
+            return _Rec("value", {}, geom, value=src.detach().to("cpu", torch.float64).numpy())
         # A temporary filled on meta and copied in (transformers' orthogonal_ for 16-bit
         # tensors, say): its fills stand for the copy, drawn afresh, so the distribution is
         # the same. From one of the model's own tensors the values would have to be equal:
@@ -148,11 +157,13 @@ class Recorder:
         return _Rec("temp", {"recs": list(recs)}, geom)
 
     def __enter__(self):
+        from fastinit import torch as _ft
         self._saved = _ft._install(self.function, METHODS, self.method, timm=False,
                                    track=False)
         return self
 
     def __exit__(self, *exc):
+        from fastinit import torch as _ft
         _ft._restore(self._saved)
         return False
 
@@ -205,6 +216,7 @@ def _flatten(recs):
 def build(cfg):
     """The model of a config dict on the meta device, untied (as its weights are when
     ``from_config`` initializes them), and transformers' config object."""
+    import torch
     import transformers
     from transformers import AutoConfig, AutoModelForCausalLM
     from transformers.initialization import no_tie_weights
@@ -232,6 +244,7 @@ def build(cfg):
 def record(model):
     """{state-dict name: [_Rec]} of the model's own initialization, and the names written
     (tied copies dropped, as save_pretrained does)."""
+    import torch
     rec = Recorder()
     sd = model.state_dict(keep_vars=True)
     rec.params = {Recorder.key(t) for t in sd.values()}
@@ -256,6 +269,7 @@ _OUT_PROJ = ("o_proj", "down_proj", "out_proj", "c_proj", "fc2", "dense_4h_to_h"
 
 
 def _module_kind(model, name):
+    import torch
     from transformers.pytorch_utils import Conv1D
     owner, _, leaf = name.rpartition(".")
     try:
@@ -316,15 +330,47 @@ def scheme_fills(scheme, model, name, shape, fills, cfg):
 
 # ---- the plan -------------------------------------------------------------------------------
 
-def plan(cfg, scheme="hf", dtype="bf16"):
-    """(tensors, names computed in memory) of a transformers model's checkpoint."""
+def plan(cfg, scheme="hf", dtype="bf16", isolated=None):
+    """(tensors, names computed in memory) of a transformers model's checkpoint. isolated:
+    build and record in a spawned child process (see the module's doc); by default only
+    when transformers is not imported here yet (else its memory is spent already)."""
+    if isolated is None:
+        isolated = "transformers" not in sys.modules
     if scheme not in checkpoint.SCHEMES:
         raise CheckpointError(f"unknown scheme {scheme!r}; choose from "
                               f"{', '.join(checkpoint.SCHEMES)}")
     dt = checkpoint.dtype_name(dtype)
+    if isolated:
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(1, mp_context=ctx) as pool:
+            seconds, entries = pool.submit(recorded_plan, cfg, scheme).result()
+    else:
+        seconds, entries = recorded_plan(cfg, scheme)
+    plan.seconds = seconds
+    tensors, in_memory = [], []
+    for name, shape, fills, recs in entries:
+        if fills is None:
+            in_memory.append(name)
+            tensors.append(Tensor(name, shape, dt, "computed", {},
+                                  compute=_computer(shape, dt, recs)))
+        else:
+            last = [f for f in fills if f.index == ()][-1]
+            tensors.append(Tensor(name, shape, dt, last.init, last.params, fills=fills))
+    for t in tensors:
+        checkpoint._check_tensor(t)
+    return tensors, in_memory
+
+
+def recorded_plan(cfg, scheme):
+    """(seconds, [(name, shape, fills or None, records or None)]): the model built and its
+    initialization recorded (in the child process); fills where it streams, else the
+    records to compute it from."""
+    t0 = time.perf_counter()
     model, _ = build(cfg)
-    tensors, in_memory, unset = [], [], []
-    for name, (t, recs) in record(model).items():
+    recorded = record(model)
+    seconds = time.perf_counter() - t0
+    entries, unset = [], []
+    for name, (t, recs) in recorded.items():
         shape = tuple(t.shape)
         if not any(r.geom[0] == 0 and r.geom[1] == shape for r in recs):
             unset.append(name)
@@ -349,28 +395,23 @@ def plan(cfg, scheme="hf", dtype="bf16"):
             if bad:
                 raise CheckpointError(f"{name}: its initialization cannot be replayed "
                                       f"({bad[0]})")
-            in_memory.append(name)
-            tensors.append(Tensor(name, shape, dt, "computed", {},
-                                  compute=_computer(shape, dt, recs)))
+            entries.append((name, shape, None, recs))
             continue
-        last = [f for f in fills if f.index == ()][-1]
-        tensors.append(Tensor(name, shape, dt, last.init, last.params, fills=fills))
+        entries.append((name, shape, fills, None))
     if unset:
         raise CheckpointError(f"{unset[0]}: the model's initialization does not set it"
                               f"{f' (and {len(unset) - 1} more)' if len(unset) > 1 else ''}")
-    for t in tensors:
-        checkpoint._check_tensor(t)
-    return tensors, in_memory
+    return seconds, entries
 
 
 def _computer(shape, dt, recs):
     """compute(g) for a tensor made whole in memory: every record applied in order to its
     part (a strided view), the fill kinds by fastinit, the rest by torch."""
-    from fastinit import init as _init
-    tdtype = {"bf16": torch.bfloat16, "f16": torch.float16, "f32": torch.float32,
-              "f64": torch.float64}[dt]
-
     def compute(g):
+        import torch
+        from fastinit import init as _init, torch as _ft
+        tdtype = {"bf16": torch.bfloat16, "f16": torch.float16, "f32": torch.float32,
+                  "f64": torch.float64}[dt]
         full = torch.zeros(shape, dtype=tdtype)
         for r in recs:
             off, shp, st = r.geom
@@ -386,21 +427,12 @@ def _computer(shape, dt, recs):
                 else:
                     fn(view, **r.params, **kw)
             elif r.kind == "value":
-                view.copy_(r.value)
+                view.copy_(torch.from_numpy(r.value))
             else:
                 getattr(view, r.params["method"])(*r.params["args"], **r.params["kwargs"])
         return _ft.as_array(full), g
     return compute
 
 
-def known():
-    """Whether transformers (and torch) can be imported."""
-    try:
-        import transformers  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-__all__ = ["Recorder", "build", "plan", "record", "known"]
+__all__ = ["Recorder", "build", "plan", "record", "recorded_plan"]
 

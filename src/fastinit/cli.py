@@ -58,12 +58,12 @@ def _via_transformers(args, model):
         return False
     if args.via == "transformers" or (args.preset is None and model.get(
             "model_type", "llama") not in checkpoint.BUILTIN_TYPES):
-        try:
-            import transformers  # noqa: F401
-        except ImportError:
+        # Found, not imported: it is imported in the recording child (fastinit._hf).
+        from importlib.util import find_spec
+        if find_spec("transformers") is None or find_spec("torch") is None:
             if args.via == "transformers":
                 raise checkpoint.CheckpointError(
-                    "--via transformers needs transformers: pip install fastinit[hf]") from None
+                    "--via transformers needs transformers: pip install fastinit[hf]")
             return False
         return True
     return False
@@ -131,14 +131,15 @@ def _init(args):
     model, overrides, spec_scheme = checkpoint.load_model(args.config, args.preset)
     scheme = args.scheme or spec_scheme or "hf"
     dtype = args.dtype or model.get("dtype") or model.get("torch_dtype") or "bf16"
-    in_memory = []
     if _via_transformers(args, model):
         from fastinit import _hf
         if scheme not in checkpoint.SCHEMES:
             raise checkpoint.CheckpointError(f"unknown scheme {scheme!r}; choose from "
                                              f"{', '.join(checkpoint.SCHEMES)}")
-        tensors, in_memory = _hf.plan(model, scheme=scheme, dtype=dtype)
+        tensors, _ = _hf.plan(model, scheme=scheme, dtype=dtype)
         tensors = checkpoint.apply_overrides(tensors, overrides)
+        print(f"recorded {model.get('model_type')}'s own initialization on meta in "
+              f"{_hf.plan.seconds:.2f} s")
     else:
         tensors = checkpoint.plan(model, scheme=scheme, dtype=dtype, overrides=overrides)
     computed = [t.name for t in tensors if t.compute is not None]
