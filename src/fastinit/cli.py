@@ -138,8 +138,8 @@ def _init(args):
                                              f"{', '.join(checkpoint.SCHEMES)}")
         tensors, _ = _hf.plan(model, scheme=scheme, dtype=dtype)
         tensors = checkpoint.apply_overrides(tensors, overrides)
-        print(f"recorded {model.get('model_type')}'s own initialization on meta in "
-              f"{_hf.plan.seconds:.2f} s")
+        print(f"built {model.get('model_type')} on meta and recorded its own initialization in "
+              f"{_hf.plan.seconds:.2f} s (importing its model code included)")
     else:
         tensors = checkpoint.plan(model, scheme=scheme, dtype=dtype, overrides=overrides)
     computed = [t.name for t in tensors if t.compute is not None]
