@@ -303,6 +303,84 @@ def summarize(runs):
                               if ok[0]["child"] else {})}
 
 
+# ==== --generic (issue 19): any architecture through transformers ==============================
+# 7B-class bfloat16 configs of architectures other than the llama preset's.
+GENERIC = {
+    "qwen2-7b": {"model_type": "qwen2", "architectures": ["Qwen2ForCausalLM"],
+                 "vocab_size": 152064, "hidden_size": 3584, "intermediate_size": 18944,
+                 "num_hidden_layers": 28, "num_attention_heads": 28, "num_key_value_heads": 4,
+                 "max_position_embeddings": 32768, "rms_norm_eps": 1e-6,
+                 "initializer_range": 0.02, "tie_word_embeddings": False, "dtype": "bfloat16"},
+    "gemma-7b": {"model_type": "gemma", "architectures": ["GemmaForCausalLM"],
+                 "vocab_size": 256000, "hidden_size": 3072, "intermediate_size": 24576,
+                 "num_hidden_layers": 28, "num_attention_heads": 16, "num_key_value_heads": 16,
+                 "head_dim": 256, "max_position_embeddings": 8192, "rms_norm_eps": 1e-6,
+                 "initializer_range": 0.02, "dtype": "bfloat16"},
+}
+# The writer's own peak RSS (the recording child's is ru_maxrss of RUSAGE_CHILDREN), printed
+# by a wrapper around the CLI: wait4's ru_maxrss covers the recording child too.
+_CLI_WRAPPER = ("import json, resource, sys; from fastinit.cli import main; "
+                "rc = main(sys.argv[1:]); "
+                "print(json.dumps({'self_rss': resource.getrusage(resource.RUSAGE_SELF)"
+                ".ru_maxrss * 1024, 'children_rss': resource.getrusage("
+                "resource.RUSAGE_CHILDREN).ru_maxrss * 1024})); sys.exit(rc)")
+
+
+def generic_main(args):
+    """A/B, alternating: `fastinit init --preset llama-7b` (built in) and `fastinit init
+    CONFIG --via transformers` (recorded on meta, replayed streamed). Targets: the generic
+    path's throughput (checkpoint bytes / wall time, imports and recording included) at
+    least 0.8x the preset's; its writer's peak RSS at most 300 MB (no tensor of these models
+    is computed in memory); recording on meta at most 10 s."""
+    import re
+    reps = T.reps_of(args)
+    base = tempfile.mkdtemp(prefix="fastinit-generic-bench-", dir=args.dir)
+    cfg_path = os.path.join(base, "config.json")
+    with open(cfg_path, "w") as f:
+        json.dump(GENERIC[args.generic], f)
+    runs = {"preset": [], "generic": []}
+    print(f"issue 19: {args.generic} through transformers vs llama-7b built in, {reps} "
+          "round(s), alternating; the machine is shared, so timings are noisy")
+    try:
+        for i in range(reps):
+            for kind in (("preset", "generic") if i % 2 == 0 else ("generic", "preset")):
+                d = fresh_dir(base, f"{kind}-{i}")
+                src = ["--preset", "llama-7b"] if kind == "preset" else \
+                    [cfg_path, "--via", "transformers"]
+                r = run_child([sys.executable, "-c", _CLI_WRAPPER, "init", *src, "-o", d,
+                               "--force"], kind)
+                files = [os.path.join(d, f) for f in os.listdir(d) if f.endswith(".safetensors")]
+                r["bytes"] = sum(os.path.getsize(f) for f in files)
+                m = re.search(r"recorded its own initialization in ([0-9.]+) s", r["stdout"])
+                r["record_s"] = float(m.group(1)) if m else None
+                cleanup(d)
+                runs[kind].append(r)
+                print(f"  {kind:<8} run {i}: {r['wall_s']:6.2f} s, {r['bytes'] / 1e9:.2f} GB, "
+                      f"{r['bytes'] / r['wall_s'] / 1e9:.2f} GB/s, writer peak RSS "
+                      f"{(r['child'] or {}).get('self_rss', 0) / 2**20:.0f} MiB, recording "
+                      f"child {(r['child'] or {}).get('children_rss', 0) / 2**20:.0f} MiB"
+                      + (f", recorded in {r['record_s']:.2f} s" if r["record_s"] else "")
+                      + ("" if r["returncode"] == 0 else f"  FAILED: {r['stderr'][-300:]}"),
+                      flush=True)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+    def med(kind, f):
+        v = sorted(f(r) for r in runs[kind])
+        return v[len(v) // 2]
+    rate = {k: med(k, lambda r: r["bytes"] / r["wall_s"]) for k in runs}
+    ratio = rate["generic"] / rate["preset"]
+    rss = med("generic", lambda r: (r["child"] or {}).get("self_rss", 0))
+    rec = med("generic", lambda r: r["record_s"] or 0.0)
+    print(f"\nthroughput ratio generic/preset {ratio:.2f} (target >= 0.8); writer peak RSS "
+          f"{rss / 1e6:.0f} MB (target <= 300 MB); recording {rec:.2f} s (target <= 10 s)")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump({"generic": args.generic, "runs": runs, "ratio": ratio,
+                       "writer_rss": rss, "record_s": rec}, f, indent=1)
+    return 0
+
+
 def main(argv=None):
     p = T.base_parser(__doc__, reps_default=3, reps_quick=1)
     p.add_argument("--preset", default=None,
@@ -315,7 +393,12 @@ def main(argv=None):
     for hidden in ("--plan", "--out", "--config", "--bytes"):
         p.add_argument(hidden, help=argparse.SUPPRESS,
                        type=int if hidden == "--bytes" else str)
+    p.add_argument("--generic", choices=sorted(GENERIC), default=None,
+                   help="issue 19: this architecture through transformers (--via "
+                        "transformers) against the llama preset of its size (built in)")
     args = p.parse_args(argv)
+    if args.generic:
+        return generic_main(args)
     if args.child == "plan":
         return child_plan(args)
     if args.child in ("torch", "torch-meta"):

@@ -32,7 +32,8 @@ LAYERS = [
     ("init", "initializers"),           # torch names; Keras classes and JAX factories
     ("defaults",),                      # framework defaults, over both
     ("torch", "_dtensor", "dask",       # the framework adapters (torch's DTensors apart);
-     "keras", "jax", "checkpoint"),     # the checkpoint writer
+     "keras", "jax", "checkpoint",     # the checkpoint writer; transformers' models for it
+     "_hf"),
     ("cli",),                           # `fastinit init`
     ("__init__", "__main__"),           # the package's namespace; `python -m fastinit`
 ]

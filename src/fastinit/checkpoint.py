@@ -90,8 +90,17 @@ def _int(cfg, key, default=None):
     return v
 
 
+# The model types whose layout is built in; any other goes through transformers (fastinit._hf)
+# or is refused: never written in a layout that is not its own.
+BUILTIN_TYPES = ("llama", "mistral", "qwen2")
+
+
 def model_tensors(cfg):
     """(name, shape) of every tensor of a llama-family model, in Hugging Face's layout."""
+    if cfg.get("model_type", "llama") not in BUILTIN_TYPES:
+        raise CheckpointError(f"config: model_type {cfg.get('model_type')!r} has no built-in "
+                              f"layout (built in: {', '.join(BUILTIN_TYPES)}); install "
+                              "fastinit[hf] (transformers) for every other architecture")
     missing = [k for k in _REQUIRED if k not in cfg]
     if missing:
         raise CheckpointError(f"config: missing {', '.join(missing)}")
@@ -142,8 +151,8 @@ INITS = {"normal": "normal_", "trunc_normal": "trunc_normal_", "uniform": "unifo
          "zeros": "zeros_", "ones": "ones_", "constant": "constant_",
          "kaiming_uniform": "kaiming_uniform_", "kaiming_normal": "kaiming_normal_",
          "xavier_uniform": "xavier_uniform_", "xavier_normal": "xavier_normal_",
-         "orthogonal": "orthogonal_"}
-_DETERMINISTIC = ("zeros", "ones", "constant")
+         "orthogonal": "orthogonal_", "eye": "eye_", "dirac": "dirac_", "sparse": "sparse_"}
+_DETERMINISTIC = ("zeros", "ones", "constant", "eye", "dirac")
 
 
 def _kind(name, shape):
@@ -198,12 +207,29 @@ def dtype_name(dt):
 
 
 @dataclass
+class Fill:
+    """One recorded write of a tensor's values (fastinit._hf): ``init`` (a key of INITS)
+    with ``params`` over ``index``, a NumPy basic index of the tensor (ints and step-1
+    slices; () is the whole tensor). A random fill over a part draws as that part would
+    alone (its shape gives the fans)."""
+    init: str
+    params: dict = field(default_factory=dict)
+    index: tuple = ()
+
+
+@dataclass
 class Tensor:
     name: str
     shape: tuple
     dtype: str              # bf16, f16, f32, f64
-    init: str               # a key of INITS
+    init: str               # a key of INITS (with fills: the last whole-tensor one, shown)
     params: dict = field(default_factory=dict)
+    # fills: the tensor's writes in order (the last one wins per element), each streamed;
+    # None for the one (init, params) over the whole tensor.
+    fills: list = None
+    # compute(g) -> (array of shape and dtype, g advanced): a tensor that cannot be
+    # streamed, made whole in memory (named in the summary); None to stream.
+    compute: object = None
 
     @property
     def numel(self):
@@ -267,6 +293,12 @@ def plan(model, scheme="hf", dtype="bf16", overrides=()):
         layout = model_tensors(cfg)
         shapes = dict(layout)
         out = [Tensor(n, s, dt, *scheme_rule(scheme, n, s, cfg, shapes)) for n, s in layout]
+    return apply_overrides(out, overrides)
+
+
+def apply_overrides(out, overrides):
+    """The tensors with each override's rule on the names its glob matches (the last one
+    that matches wins), every tensor checked."""
     for o in overrides:
         if not isinstance(o, dict) or not isinstance(o.get("pattern"), str):
             raise CheckpointError("spec: every override needs a \"pattern\"")
@@ -275,7 +307,7 @@ def plan(model, scheme="hf", dtype="bf16", overrides=()):
         if not hits:
             raise CheckpointError(f"override {o['pattern']!r} matches no tensor")
         for t in hits:
-            t.init, t.params = init, params
+            t.init, t.params, t.fills, t.compute = init, params, None, None
             if "dtype" in o:
                 t.dtype = dtype_name(o["dtype"])
     for t in out:
@@ -287,6 +319,13 @@ def _check_tensor(t):
     """Run t's init on t's first row (an empty block for orthogonal, which would make its
     whole matrix): every check of its shape and parameters, before anything is written,
     --dry-run included."""
+    if t.compute is not None:
+        return
+    if t.fills is not None:
+        for f in t.fills:
+            _check_tensor(Tensor(t.name, region_shape(t.shape, f.index), t.dtype, f.init,
+                                 f.params))
+        return
     if t.shape:
         rows = 0 if t.init == "orthogonal" else min(1, t.shape[0])
         buf, index = np.empty((rows,) + t.shape[1:], DTYPES[t.dtype]), (slice(0, rows),)
@@ -392,8 +431,87 @@ def _apply(t, g, index, buf):
     fn(buf, **t.params, **kw, full_shape=t.shape, index=index)
 
 
-def _fill_block(t, g, index, buf):
-    _apply(t, g, index, buf)
+def region_shape(shape, index):
+    """The shape of full[index] for ints and step-1 slices."""
+    out = []
+    for d, n in enumerate(shape):
+        i = index[d] if d < len(index) else slice(None)
+        if isinstance(i, slice):
+            lo, hi, _ = i.indices(n)
+            out.append(max(0, hi - lo))
+    return tuple(out)
+
+
+def _advance(g, init, params, shape, dtype):
+    """g moved past one fill of a tensor of this shape (a copy; deterministic fills draw
+    nothing): the fill run on an empty block, which moves g as the whole would."""
+    if init in _DETERMINISTIC or not shape:
+        if init in _DETERMINISTIC:
+            return g
+        g = copy.copy(g)
+        _apply(Tensor("", (), dtype, init, params), g, (), np.empty((), DTYPES[dtype]))
+        return g
+    g = copy.copy(g)
+    _apply(Tensor("", shape, dtype, init, params), g, (slice(0, 0),),
+           np.empty((0,) + tuple(shape[1:]), DTYPES[dtype]))
+    return g
+
+
+def _clip(fill_index, block, ndim):
+    """(index into the fill's region, index into the block's buffer) where a fill meets a
+    block of rows (block: () for the whole tensor, else (slice(r0, r1),)); None if they do
+    not meet."""
+    idx = tuple(fill_index) + (slice(None),) * (ndim - len(fill_index))
+    if not block:
+        return tuple(slice(None) for i in idx if isinstance(i, slice)), idx
+    r0, r1 = block[0].start, block[0].stop
+    first, rest = idx[0], idx[1:]
+    tail = tuple(slice(None) for i in rest if isinstance(i, slice))
+    if isinstance(first, int):
+        if not r0 <= first < r1:
+            return None
+        return tail, (first - r0,) + rest
+    lo, hi = max(first.start or 0, r0), min(first.stop if first.stop is not None else r1, r1)
+    if lo >= hi:
+        return None
+    a = first.start or 0
+    return (slice(lo - a, hi - a),) + tail, (slice(lo - r0, hi - r0),) + rest
+
+
+def _fill_block(fill, index, buf):
+    """Every block goes through here (tests break a write in the middle by replacing it)."""
+    fill(index, buf)
+
+
+def _filler(t, g):
+    """(fill(index, buf), g advanced past t): fill writes t's block at index into buf,
+    every block made from the same generator states as the whole tensor would be."""
+    if t.fills is None:
+        def fill(index, buf):
+            _apply(t, copy.copy(g), index, buf)
+        return fill, _advance(g, t.init, t.params, t.shape, t.dtype) if t.shape else \
+            _scalar_advance(t, g)
+    states, gk = [], g
+    for f in t.fills:
+        states.append(gk)
+        gk = _advance(gk, f.init, f.params, region_shape(t.shape, f.index), t.dtype)
+
+    def fill(index, buf):
+        for f, gs in zip(t.fills, states):
+            where = _clip(f.index, index, len(t.shape))
+            if where is None:
+                continue
+            part, at = where
+            sub = Tensor(t.name, region_shape(t.shape, f.index), t.dtype, f.init, f.params)
+            _apply(sub, copy.copy(gs), part, buf[at])
+    return fill, gk
+
+
+def _scalar_advance(t, g):
+    g = copy.copy(g)
+    if t.init not in _DETERMINISTIC:
+        _apply(t, g, (), np.empty((), DTYPES[t.dtype]))
+    return g
 
 
 class _Sink:
@@ -485,30 +603,34 @@ def _write_tensor(sink, t, g):
     """Tensor t's bytes into the sink, rows at a time straight into its buffers; returns g
     advanced past t. Every block is the call over the whole tensor, cut by index=."""
     dt = DTYPES[t.dtype]
-    if not t.shape or t.numel == 0 or t.init == "orthogonal":
+    if t.compute is not None:
+        arr, g = t.compute(copy.copy(g))
+        sink.put(np.ascontiguousarray(arr).reshape(-1).view(np.uint8))
+        return g
+    fill, after = _filler(t, g)
+    inits = [f.init for f in t.fills] if t.fills is not None else [t.init]
+    if not t.shape or t.numel == 0 or "orthogonal" in inits:
         buf = np.empty(t.shape, dt)
-        gb = copy.copy(g)
-        _fill_block(t, gb, (), buf)
+        _fill_block(fill, (), buf)
         sink.put(buf.reshape(-1).view(np.uint8))
-        return gb
+        return after
     row = t.nbytes // t.shape[0]
-    r, gb = 0, g
+    r = 0
     while r < t.shape[0]:
         if sink.space() < row:
             sink.flush()
         n = min(sink.space() // row, t.shape[0] - r)
-        gb = copy.copy(g)
         if n == 0:              # one row longer than a buffer: made apart, copied in
             buf = np.empty((1,) + t.shape[1:], dt)
-            _fill_block(t, gb, (slice(r, r + 1),), buf)
+            _fill_block(fill, (slice(r, r + 1),), buf)
             sink.put(buf.reshape(-1).view(np.uint8))
             r += 1
             continue
         view = sink.reserve(n * row).view(dt).reshape((n,) + t.shape[1:])
-        _fill_block(t, gb, (slice(r, r + n),), view)
+        _fill_block(fill, (slice(r, r + n),), view)
         sink.commit(n * row)
         r += n
-    return gb
+    return after
 
 
 def _write_file(path, tensors, g, progress):
@@ -518,9 +640,7 @@ def _write_file(path, tensors, g, progress):
     try:
         sink.put(np.frombuffer(header(tensors), np.uint8))
         for t in tensors:
-            gb = _write_tensor(sink, t, g)
-            if t.init not in _DETERMINISTIC:
-                g = gb      # every block's call advanced its copy by the whole tensor
+            g = _write_tensor(sink, t, g)
     finally:
         sink.close()
     return g

@@ -2,7 +2,7 @@
 
     fastinit init CONFIG -o OUT [--preset NAME] [--dtype bf16|f16|f32|f64] [--seed N]
                   [--scheme hf|torch-default|scaled|trunc-normal] [--threads N]
-                  [--max-shard-size 5GB] [--force] [--dry-run]
+                  [--max-shard-size 5GB] [--via auto|builtin|transformers] [--force] [--dry-run]
 
 Exit codes: 0 on success, 1 when writing fails, 2 for a bad command line, config, spec,
 preset, dtype or output path, 130 when interrupted.
@@ -25,7 +25,8 @@ def _parser():
                        description="Write a randomly initialized checkpoint (safetensors), "
                                    "streamed: memory stays far below its size.")
     i.add_argument("config", nargs="?",
-                   help="a Hugging Face config.json (llama/mistral/qwen2) or a spec file")
+                   help="a Hugging Face config.json (any architecture with fastinit[hf]; "
+                        "llama/mistral/qwen2 built in) or a spec file")
     i.add_argument("-o", "--output", required=True,
                    help="a .safetensors file, or a directory (model.safetensors, or shards)")
     i.add_argument("--preset", help=f"a built-in model: {', '.join(checkpoint.PRESETS)}")
@@ -37,10 +38,35 @@ def _parser():
     i.add_argument("--threads", type=int, default=None, help="threads (default: all CPUs)")
     i.add_argument("--max-shard-size", default=None,
                    help="split into Hugging Face shards above this size, e.g. 5GB")
+    i.add_argument("--via", choices=("auto", "builtin", "transformers"), default="auto",
+                   help="the model's layout and initialization: built in (llama, mistral, "
+                        "qwen2), or recorded from transformers' own (any architecture; "
+                        "needs fastinit[hf]). auto (default): built in for those three and "
+                        "presets, transformers for the rest")
     i.add_argument("--force", action="store_true", help="overwrite an existing checkpoint")
     i.add_argument("--dry-run", action="store_true",
                    help="print the tensors and the total size, write nothing")
     return p
+
+
+def _via_transformers(args, model):
+    """Whether the model goes through transformers (fastinit._hf): --via, else a config
+    (not a spec's tensor list, not a preset) whose model_type is not built in. Without
+    transformers such a config is refused (checkpoint.model_tensors), never written in
+    another model's layout."""
+    if "tensors" in model or args.via == "builtin":
+        return False
+    if args.via == "transformers" or (args.preset is None and model.get(
+            "model_type", "llama") not in checkpoint.BUILTIN_TYPES):
+        # Found, not imported: it is imported in the recording child (fastinit._hf).
+        from importlib.util import find_spec
+        if find_spec("transformers") is None or find_spec("torch") is None:
+            if args.via == "transformers":
+                raise checkpoint.CheckpointError(
+                    "--via transformers needs transformers: pip install fastinit[hf]")
+            return False
+        return True
+    return False
 
 
 def _version():
@@ -66,9 +92,23 @@ def _table(rows, out):
 
 
 def _describe_init(t):
+    if t.compute is not None:
+        return "computed in memory"
+    if t.fills is not None:
+        return " then ".join(_describe_fill(f.init, f.params) +
+                             (f"[{_describe_index(f.index)}]" if f.index else "")
+                             for f in t.fills)
+    return _describe_fill(t.init, t.params)
+
+
+def _describe_index(index):
+    return ", ".join(str(i) if isinstance(i, int) else f"{i.start}:{i.stop}" for i in index)
+
+
+def _describe_fill(init, params):
     args = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                     for k, v in t.params.items())
-    return f"{t.init}({args})"
+                     for k, v in params.items())
+    return f"{init}({args})"
 
 
 def _progress(total):
@@ -91,7 +131,18 @@ def _init(args):
     model, overrides, spec_scheme = checkpoint.load_model(args.config, args.preset)
     scheme = args.scheme or spec_scheme or "hf"
     dtype = args.dtype or model.get("dtype") or model.get("torch_dtype") or "bf16"
-    tensors = checkpoint.plan(model, scheme=scheme, dtype=dtype, overrides=overrides)
+    if _via_transformers(args, model):
+        from fastinit import _hf
+        if scheme not in checkpoint.SCHEMES:
+            raise checkpoint.CheckpointError(f"unknown scheme {scheme!r}; choose from "
+                                             f"{', '.join(checkpoint.SCHEMES)}")
+        tensors, _ = _hf.plan(model, scheme=scheme, dtype=dtype)
+        tensors = checkpoint.apply_overrides(tensors, overrides)
+        print(f"built {model.get('model_type')} on meta and recorded its own initialization in "
+              f"{_hf.plan.seconds:.2f} s (importing its model code included)")
+    else:
+        tensors = checkpoint.plan(model, scheme=scheme, dtype=dtype, overrides=overrides)
+    computed = [t.name for t in tensors if t.compute is not None]
     checkpoint.generator_for(args.seed)         # a bad seed fails before anything is made
     max_shard = None if args.max_shard_size is None else \
         checkpoint.parse_size(args.max_shard_size)
@@ -112,6 +163,8 @@ def _init(args):
         print(f"\n{len(tensors)} tensors, {params:,} parameters, {_human(total)} ({total:,} "
               f"bytes){more}: {where}{' ...' if len(files) > 1 else ''} (dry run: nothing "
               "written)")
+        if computed:
+            print(f"computed in memory (not streamable): {', '.join(computed)}")
         return 0
     update, close = _progress(total)
     t0 = time.perf_counter()
@@ -126,6 +179,8 @@ def _init(args):
     _table([("tensors", "parameters", "bytes", "seconds", "GB/s", "threads"),
             (len(tensors), f"{params:,}", f"{total:,}", f"{dt:.2f}",
              f"{total / dt / 1e9:.2f}", get_num_threads())], sys.stdout)
+    if computed:
+        print(f"computed in memory (not streamable): {', '.join(computed)}")
     for p in paths:
         print(f"wrote {p}")
     return 0

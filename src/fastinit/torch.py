@@ -294,13 +294,17 @@ def install():
     return {name: fn for where, name, fn, _ in _install() if where is torch.nn.init}
 
 
-def _install():
-    """Install, returning [(where, name, previous, patched)]: ``where`` is a module, a dict
-    or torch.Tensor."""
+def _install(function=_patched, methods=METHODS, method=_patched_method, timm=True,
+             track=True):
+    """Install, returning [(where, name, previous, replacement)]: ``where`` is a module, a
+    dict or torch.Tensor. ``function(name, previous)`` and ``method(name, previous)`` make
+    the replacements: fastinit's fills here, a recorder in fastinit._hf (which finds the
+    same routes and must not reach fastinit); ``track=False`` leaves it off the install
+    stack, for a caller that restores it itself."""
     module = torch.nn.init
     previous = {name: getattr(module, name) for name in FUNCTIONS if hasattr(module, name)}
-    new = {id(fn): _patched(name, fn) for name, fn in previous.items()}
-    timm = _timm.previous()
+    new = {id(fn): function(name, fn) for name, fn in previous.items()}
+    timm = _timm.previous() if timm else {}
     new.update((id(fn), _timm.replacement(name, fn)) for name, fn in timm.items())
     wanted = {name: [fn] for name, fn in previous.items()}
     for name, fn in timm.items():
@@ -308,13 +312,13 @@ def _install():
     saved = [(mod, name, fn, new[id(fn)]) for mod, name, fn in _scan_bindings(wanted)]
     saved += [(d, name, fn, new[id(fn)]) for d in _captured_dicts()
               for name, fn in d.items() if previous.get(name) is fn]
-    for name in METHODS:
+    for name in methods:
         prev = torch.Tensor.__dict__.get(name, _ABSENT)
-        saved.append((torch.Tensor, name, prev,
-                      _patched_method(name, getattr(torch.Tensor, name))))
+        saved.append((torch.Tensor, name, prev, method(name, getattr(torch.Tensor, name))))
     for where, name, _, fn in saved:
         _set(where, name, fn)
-    _installed.append(saved)
+    if track:
+        _installed.append(saved)
     return saved
 
 
