@@ -22,6 +22,7 @@ FI_TARGET_BEGIN("avx2,f16c")
 #include "simd/retry.inc.h"
 #include "simd/fused64.inc.h"
 #include "simd/bernoulli.inc.h"
+#include "simd/truncnorm2.inc.h"
 #include "simd/truncnorm.inc.h"
 
 #define FI_CONTIG_NAME fi_fill_contig_avx2

@@ -20,6 +20,7 @@
 #include "simd/retry.inc.h"
 #include "simd/fused64.inc.h"
 #include "simd/bernoulli.inc.h"
+#include "simd/truncnorm2.inc.h"
 #include "simd/truncnorm.inc.h"
 
 #define FI_CONTIG_NAME fi_fill_contig_neon
