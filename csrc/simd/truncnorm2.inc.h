@@ -2,8 +2,8 @@
  * simd/truncnorm2.inc.h -- the truncated normal's cases of two words per value, fused with
  * Philox and written once over the op layer: the normal and half-normal proposals in float64,
  * the uniform and exponential ones in every dtype, as fi_truncnorm_value makes them (the
- * one-word cases are simd/truncnorm.inc.h's, which calls this file's produce_truncnorm2 for
- * these, as FI_TN_TWO_WORD).
+ * one-word cases are simd/truncnorm.inc.h's, which hands these to this file's
+ * produce_truncnorm2).
  *
  * Included by a kernel file after its op header, simd/philox.inc.h, simd/vmath.inc.h,
  * simd/retry.inc.h and simd/fused64.inc.h (zig64_fast), before simd/truncnorm.inc.h.
@@ -403,7 +403,7 @@ FI_FORCE_INLINE void produce_truncnorm2_fused(int dtype, int method, const fi_st
     if (nrej) tn2_finish(dtype, method, &bt, nrej, s, g0, &rk, out, p);
 }
 
-/* The cases of two words per value (simd/truncnorm.inc.h's FI_TN_TWO_WORD), one specialized
+/* The cases of two words per value (from simd/truncnorm.inc.h's produce_truncnorm), one specialized
  * loop per (dtype, proposal): the normal and half-normal in float64, the uniform and
  * exponential in every dtype; no attempts at all (only the exact fallback) and the
  * proposal-free methods go to kernels.inc.h's loop. */

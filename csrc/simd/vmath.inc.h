@@ -1,8 +1,8 @@
 /*
- * simd/vmath.inc.h -- the elementary functions of internal.h (fi_exp, ...) on vectors, over
+ * simd/vmath.inc.h -- the elementary functions of internal.h (fi_exp, fi_log, fi_logf) on vectors, over
  * the op layer, operation for operation, so that a vector lane computes the scalar function's
  * very bits. Included by a kernel file after its op header, before the algorithm files that
- * use them (fused32.inc.h, ...).
+ * use them (fused32.inc.h, truncnorm2.inc.h, ...).
  */
 
 /* fi_exp of internal.h on n <= 2 * FI_CHAINS vectors, operation for operation. The n Horner chains advance
