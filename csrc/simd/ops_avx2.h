@@ -190,6 +190,13 @@ FI_FORCE_INLINE vf64 cvt_u52_f64(v64 v)
     return _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(v, _mm256_set1_epi64x(0x4330000000000000ll))),
                          _mm256_set1_pd(0x1p52));
 }
+/* Below 2**53: the high and low 32 bits each by cvt_u52_f64, joined exactly. */
+FI_FORCE_INLINE vf64 cvt_u53_f64(v64 v)
+{
+    const vf64 hi = cvt_u52_f64(_mm256_srli_epi64(v, 32));
+    const vf64 lo = cvt_u52_f64(_mm256_and_si256(v, _mm256_set1_epi64x(0xffffffffll)));
+    return _mm256_add_pd(_mm256_mul_pd(hi, _mm256_set1_pd(0x1p32)), lo);
+}
 FI_FORCE_INLINE vf64 gather64_f64(const double *t, v64 idx) { return _mm256_i64gather_pd(t, idx, 8); }
 FI_FORCE_INLINE v64 gather64_u64(const uint64_t *t, v64 idx) { return _mm256_i64gather_epi64((const long long *)t, idx, 8); }
 /* Pairs of 32-bit lanes as 64-bit ones, in the order of the in-lane unpacks (one shuffle a

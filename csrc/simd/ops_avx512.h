@@ -271,6 +271,7 @@ FI_FORCE_INLINE v64 shr_u64(v64 a, int n) { return _mm512_srli_epi64(a, n); }
 FI_FORCE_INLINE vmask64 cmplt_u64(v64 a, v64 b) { return _mm512_cmplt_epu64_mask(a, b); }
 /* AVX512DQ converts unsigned 64-bit lanes directly (exact below 2**53). */
 FI_FORCE_INLINE vf64 cvt_u52_f64(v64 v) { return _mm512_cvtepu64_pd(v); }
+FI_FORCE_INLINE vf64 cvt_u53_f64(v64 v) { return _mm512_cvtepu64_pd(v); }
 FI_FORCE_INLINE vf64 gather64_f64(const double *t, v64 idx) { return _mm512_i64gather_pd(idx, (const void *)t, 8); }
 FI_FORCE_INLINE v64 gather64_u64(const uint64_t *t, v64 idx) { return _mm512_i64gather_epi64(idx, (const void *)t, 8); }
 /* Pairs of 32-bit lanes as 64-bit ones in the natural order, lanes 0..7 in a and 8..15 in

@@ -187,6 +187,7 @@ FI_FORCE_INLINE v64 shr_u64(v64 a, int n) { return vshlq_u64(a, vdupq_n_s64(-n))
 FI_FORCE_INLINE vmask64 cmplt_u64(v64 a, v64 b) { return vcltq_u64(a, b); }
 /* Exact below 2**53; the op promises it below 2**52. */
 FI_FORCE_INLINE vf64 cvt_u52_f64(v64 v) { return vcvtq_f64_u64(v); }
+FI_FORCE_INLINE vf64 cvt_u53_f64(v64 v) { return vcvtq_f64_u64(v); }
 FI_FORCE_INLINE vf64 gather64_f64(const double *t, v64 idx)
 {
     return vld1q_lane_f64(t + vgetq_lane_u64(idx, 1), vdupq_n_f64(t[vgetq_lane_u64(idx, 0)]), 1);

@@ -115,13 +115,11 @@ FI_FORCE_INLINE vf64 tn2_draw(const tn2_batch *bt, int half, v64 r, vmask64 *fas
     return add_f64(mul_f64(cvt_u52_f64(u), gather64_f64(bt->zt->w64, idx)), bt->offset);
 }
 
-/* (r >> 11) + add as a double, for add 0 (retry_co01) or 1 (retry_open01), times 2**-53:
- * r >> 11 goes up to 2**53 - 1, past cvt_u52_f64, so it is hi * 2**21 + (lo >> 11), each
- * step exact, as the integer sum and its conversion are. */
+/* ((r >> 11) + open) * 2**-53: retry_co01 (open 0) or retry_open01 (open 1) of 64-bit words
+ * r; the conversion and the + 1.0 are exact, as the scalar integer sum and its conversion. */
 FI_FORCE_INLINE vf64 tn2_u53(v64 r, int open)
 {
-    vf64 d = add_f64(mul_f64(cvt_u52_f64(shr_u64(r, 32)), set1_f64(0x1p21)),
-                     cvt_u52_f64(and_u64(shr_u64(r, 11), set1_u64(0x1fffff))));
+    vf64 d = cvt_u53_f64(shr_u64(r, 11));
     if (open) d = add_f64(d, set1_f64(1.0));
     return mul_f64(d, set1_f64(0x1p-53));
 }
