@@ -5,7 +5,8 @@
  * over; every ISA trick lives in the op headers, and the algorithm files hold no intrinsic.
  * Each op header defines the same names with the same lane semantics (ops_neon.h is the
  * 4-lane twin), so an algorithm gives the same bits on every target. Float ops are only the
- * ones IEEE 754 rounds alike in any unit (add, multiply, exact conversions, compare-selects).
+ * ones IEEE 754 rounds alike in any unit (add, multiply, divide, exact conversions,
+ * compare-selects).
  *
  * Include it after <immintrin.h> and after FI_TARGET_BEGIN("avx2,f16c"), so that these
  * functions are compiled for AVX2 (and run only where CPUID says so).

@@ -373,8 +373,12 @@ FI_FORCE_INLINE void produce_truncnorm2_fused(int dtype, int method, const fi_st
     for (size_t g = 0; g < ngroups; g += FI_PHILOX_GROUPS) {
         v32 x[4][FI_CHAINS];
         philox_groups_at(&rk, base, g, ngroups, x);
+        /* Unrolled where the kernel file says (FI_EMIT_UNROLL, as fused32.inc.h): x, indexed
+         * by constants then, stays in the registers. */
+FI_UNROLL(FI_EMIT_UNROLL)
         for (int gi = 0; gi < FI_PHILOX_GROUPS; gi++) {
             if (gi > 0 && g + gi >= ngroups) break;
+FI_UNROLL(FI_EMIT_UNROLL)
             for (int k0 = 0; k0 < SLOTS; k0 += P) {
                 const size_t i = 32 * (g + gi) + N * (size_t)k0;
                 v32 lo[FI_CHAINS], hi[FI_CHAINS], w0[FI_CHAINS], w1[FI_CHAINS], w2[FI_CHAINS], w3[FI_CHAINS];
