@@ -184,7 +184,7 @@ static inline int fi_affine32_exact(const fi_params *p)
 }
 
 /* exp(v) for v in [-700, 0], within about 2 ulps, from adds and multiplies alone, so that a
- * vector unit computes the very same bits (kernels_avx512.c mirrors it lane by lane). The
+ * vector unit computes the very same bits (simd/vmath.inc.h's exp_f64 mirrors it lane by lane). The
  * ziggurat's wedge test uses it; libm's exp may differ between machines and vector units.
  * Cody-Waite reduction v = n ln2 + r with fdlibm's split of ln2 (n*FI_LN2_HI is exact),
  * then Taylor to degree 12 on |r| <= 0.35. */
@@ -223,7 +223,7 @@ static inline int fi_below_exp(double u, double f)
 }
 
 /* log(x) for normal x > 0, within about 2 ulps, from adds, multiplies and one division,
- * like fi_exp and for the same reason (kernels_avx512.c mirrors it). x = 2**e * m with m in
+ * like fi_exp and for the same reason (simd/vmath.inc.h's log_f64 mirrors it). x = 2**e * m with m in
  * [sqrt(1/2), sqrt(2)); log m = 2 atanh(s), s = (m - 1)/(m + 1), |s| < 0.172, by its series
  * to s**19. */
 static const double fi_log_series[10] = {
@@ -251,7 +251,7 @@ static inline double fi_log(double x)
 
 /* log(x) in float for normal x > 0, within a few ulps, the same way as fi_log (series to
  * s**9): the exponential proposal's log for float16, bfloat16 and float32 values, whose
- * grid is far coarser than its error. kernels_avx512.c mirrors it, sixteen lanes at once. */
+ * grid is far coarser than its error. simd/vmath.inc.h's logf_f32 mirrors it. */
 static const float fi_logf_series[5] = {0x1p+0f, 0x1.555556p-2f, 0x1.99999ap-3f, 0x1.24924ap-3f,
                                         0x1.c71c72p-4f};
 #define FI_SQRT2F 0x1.6a09e6p+0f

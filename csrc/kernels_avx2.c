@@ -2,8 +2,7 @@
  * algorithm files: Philox (simd/philox.inc.h), the fused 16/32-bit uniform and normal
  * (simd/fused32.inc.h), the fused float64 uniform and normal (simd/fused64.inc.h), Bernoulli
  * masks of every dtype (simd/bernoulli.inc.h) and the one-word truncated normal
- * (simd/truncnorm.inc.h); the truncated normal's two-word proposals from kernels.inc.h,
- * which the compiler vectorizes. Compiled for AVX2 by FI_TARGET_BEGIN, whatever the build's
+ * (simd/truncnorm.inc.h) and its two-word cases (simd/truncnorm2.inc.h). Compiled for AVX2 by FI_TARGET_BEGIN, whatever the build's
  * flags; run only where CPUID says so. */
 #include "portable.h"
 #ifdef FI_X86
@@ -22,6 +21,7 @@ FI_TARGET_BEGIN("avx2,f16c")
 #include "simd/retry.inc.h"
 #include "simd/fused64.inc.h"
 #include "simd/bernoulli.inc.h"
+#include "simd/truncnorm2.inc.h"
 #include "simd/truncnorm.inc.h"
 
 #define FI_CONTIG_NAME fi_fill_contig_avx2

@@ -2,8 +2,7 @@
  * under the generic algorithm files: Philox (simd/philox.inc.h), the fused 16/32-bit uniform
  * and normal (simd/fused32.inc.h), the fused float64 uniform and normal (simd/fused64.inc.h),
  * Bernoulli masks of every dtype (simd/bernoulli.inc.h) and the one-word truncated normal
- * (simd/truncnorm.inc.h); the truncated normal's two-word proposals from kernels.inc.h, which
- * the compiler vectorizes. Advanced SIMD is part of every AArch64 CPU,
+ * (simd/truncnorm.inc.h) and its two-word cases (simd/truncnorm2.inc.h). Advanced SIMD is part of every AArch64 CPU,
  * so no target and no feature test. */
 #include "portable.h"
 #ifdef FI_ARM64
@@ -20,6 +19,7 @@
 #include "simd/retry.inc.h"
 #include "simd/fused64.inc.h"
 #include "simd/bernoulli.inc.h"
+#include "simd/truncnorm2.inc.h"
 #include "simd/truncnorm.inc.h"
 
 #define FI_CONTIG_NAME fi_fill_contig_neon

@@ -657,12 +657,14 @@ INV_PARAMS = [(0.0, 1.0, -2.0, 2.0), (0.0, 1.0, 30.0, 31.0), (10.0, 2.0, -1.0, 1
               (0.0, 1.0, -1e-3, 1e-3), (0.0, 1.0, -INF, INF), (0.0, 1.0, 0.0, INF),
               (0.0, 1.0, -INF, -0.1), (0.0, 1.0, 0.1, 3.0), (0.0, 1.0, 3.0, INF),
               (0.45, 1.0, 0.2, 0.7), (0.0, 1.0, -0.3, 2.5), (-3.0, 1.0, -0.5, 0.5),
-              (0.0, 1.0, -1.999, 2.001), (0.0, 1.0, -6.0, -5.0)]
-# The last two: bounds that float16 and bfloat16 round inward (their clamp acts, where
-# float32's cannot), and a mirrored tail with mean 0 and std 1 (x = -z, unclamped).
+              (0.0, 1.0, -1.999, 2.001), (0.0, 1.0, -6.0, -5.0), (0.0, 1.0, -301.0, -300.0)]
+# Then: bounds that float16 and bfloat16 round inward (their clamp acts, where float32's
+# cannot), a mirrored tail with mean 0 and std 1 (x = -z, unclamped), and Robert's
+# exponential, which only a tail past alpha = 256 takes (nearer ones get a ziggurat of their
+# own), mirrored, with a finite beta.
 INV_IDS = ["central", "tail", "mirrored", "narrow", "untruncated", "half", "mirrored-half",
            "half-rejecting", "exp-one-sided", "uniform-upper", "normal-rejecting",
-           "exp-two-sided", "inexact-bounds", "mirrored-tail"]
+           "exp-two-sided", "inexact-bounds", "mirrored-tail", "exp-far-mirrored"]
 
 
 def reference(size, dtype, params, counter=1234):

@@ -5,7 +5,8 @@
  * over; every ISA trick lives in the op headers, and the algorithm files hold no intrinsic.
  * Each op header defines the same names with the same lane semantics (ops_neon.h is the
  * 4-lane twin), so an algorithm gives the same bits on every target. Float ops are only the
- * ones IEEE 754 rounds alike in any unit (add, multiply, exact conversions, compare-selects).
+ * ones IEEE 754 rounds alike in any unit (add, multiply, divide, exact conversions,
+ * compare-selects).
  *
  * Include it after <immintrin.h> and after FI_TARGET_BEGIN("avx2,f16c"), so that these
  * functions are compiled for AVX2 (and run only where CPUID says so).
@@ -120,6 +121,8 @@ FI_FORCE_INLINE vf32 set1_f32(float x) { return _mm256_set1_ps(x); }
 FI_FORCE_INLINE vf32 cvt_i32_f32(v32 v) { return _mm256_cvtepi32_ps(v); }
 FI_FORCE_INLINE vf32 add_f32(vf32 a, vf32 b) { return _mm256_add_ps(a, b); }
 FI_FORCE_INLINE vf32 mul_f32(vf32 a, vf32 b) { return _mm256_mul_ps(a, b); }
+FI_FORCE_INLINE vf32 sub_f32(vf32 a, vf32 b) { return _mm256_sub_ps(a, b); }
+FI_FORCE_INLINE vf32 div_f32(vf32 a, vf32 b) { return _mm256_div_ps(a, b); }
 /* a > b ? a : b and a < b ? a : b, exactly (so the sign of equal zeros is b's): the
  * generic loops' clamps x < lo ? lo : x = max_f32(lo, x), x > hi ? hi : x = min_f32(hi, x). */
 FI_FORCE_INLINE vf32 max_f32(vf32 a, vf32 b) { return _mm256_max_ps(a, b); }
@@ -133,6 +136,7 @@ FI_FORCE_INLINE vf64 cvtlo_f32_f64(vf32 v) { return _mm256_cvtps_pd(_mm256_castp
 FI_FORCE_INLINE vf64 cvthi_f32_f64(vf32 v) { return _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1)); }
 FI_FORCE_INLINE vf64 add_f64(vf64 a, vf64 b) { return _mm256_add_pd(a, b); }
 FI_FORCE_INLINE vf64 mul_f64(vf64 a, vf64 b) { return _mm256_mul_pd(a, b); }
+FI_FORCE_INLINE vf64 div_f64(vf64 a, vf64 b) { return _mm256_div_pd(a, b); }
 FI_FORCE_INLINE vf64 max_f64(vf64 a, vf64 b) { return _mm256_max_pd(a, b); }
 FI_FORCE_INLINE vf64 min_f64(vf64 a, vf64 b) { return _mm256_min_pd(a, b); }
 /* Both halves rounded to float (to nearest, as a C cast) and joined. */
@@ -158,6 +162,11 @@ FI_FORCE_INLINE vf64 gather_f64(const double *t, v32 idx, int half) { return _mm
 FI_FORCE_INLINE vf64 sub_f64(vf64 a, vf64 b) { return _mm256_sub_pd(a, b); }
 FI_FORCE_INLINE vmask64 cmplt_f64(vf64 a, vf64 b) { return _mm256_cmp_pd(a, b, _CMP_LT_OQ); }
 FI_FORCE_INLINE uint32_t mask64_bits(vmask64 m) { return (uint32_t)_mm256_movemask_pd(m); }
+FI_FORCE_INLINE vmask64 cmple_f64(vf64 a, vf64 b) { return _mm256_cmp_pd(a, b, _CMP_LE_OQ); }
+FI_FORCE_INLINE vmask64 mask64_and(vmask64 a, vmask64 b) { return _mm256_and_pd(a, b); }
+FI_FORCE_INLINE vmask64 mask64_or(vmask64 a, vmask64 b) { return _mm256_or_pd(a, b); }
+FI_FORCE_INLINE vmask64 mask64_andnot(vmask64 a, vmask64 b) { return _mm256_andnot_pd(b, a); }
+FI_FORCE_INLINE vf64 blend_f64(vmask64 m, vf64 a, vf64 b) { return _mm256_blendv_pd(a, b, m); }
 FI_FORCE_INLINE v64 as_u64(vf64 v) { return _mm256_castpd_si256(v); }
 FI_FORCE_INLINE vf64 as_f64(v64 v) { return _mm256_castsi256_pd(v); }
 FI_FORCE_INLINE v64 add_u64(v64 a, v64 b) { return _mm256_add_epi64(a, b); }
@@ -181,6 +190,13 @@ FI_FORCE_INLINE vf64 cvt_u52_f64(v64 v)
 {
     return _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(v, _mm256_set1_epi64x(0x4330000000000000ll))),
                          _mm256_set1_pd(0x1p52));
+}
+/* Below 2**53: the high and low 32 bits each by cvt_u52_f64, joined exactly. */
+FI_FORCE_INLINE vf64 cvt_u53_f64(v64 v)
+{
+    const vf64 hi = cvt_u52_f64(_mm256_srli_epi64(v, 32));
+    const vf64 lo = cvt_u52_f64(_mm256_and_si256(v, _mm256_set1_epi64x(0xffffffffll)));
+    return _mm256_add_pd(_mm256_mul_pd(hi, _mm256_set1_pd(0x1p32)), lo);
 }
 FI_FORCE_INLINE vf64 gather64_f64(const double *t, v64 idx) { return _mm256_i64gather_pd(t, idx, 8); }
 FI_FORCE_INLINE v64 gather64_u64(const uint64_t *t, v64 idx) { return _mm256_i64gather_epi64((const long long *)t, idx, 8); }

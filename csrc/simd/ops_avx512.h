@@ -170,6 +170,8 @@ FI_FORCE_INLINE vf32 set1_f32(float x) { return _mm512_set1_ps(x); }
 FI_FORCE_INLINE vf32 cvt_i32_f32(v32 v) { return _mm512_cvtepi32_ps(v); }
 FI_FORCE_INLINE vf32 add_f32(vf32 a, vf32 b) { return _mm512_add_ps(a, b); }
 FI_FORCE_INLINE vf32 mul_f32(vf32 a, vf32 b) { return _mm512_mul_ps(a, b); }
+FI_FORCE_INLINE vf32 sub_f32(vf32 a, vf32 b) { return _mm512_sub_ps(a, b); }
+FI_FORCE_INLINE vf32 div_f32(vf32 a, vf32 b) { return _mm512_div_ps(a, b); }
 /* a > b ? a : b and a < b ? a : b, exactly (vmaxps/vminps return b on equal or unordered). */
 FI_FORCE_INLINE vf32 max_f32(vf32 a, vf32 b) { return _mm512_max_ps(a, b); }
 FI_FORCE_INLINE vf32 min_f32(vf32 a, vf32 b) { return _mm512_min_ps(a, b); }
@@ -181,6 +183,7 @@ FI_FORCE_INLINE vf64 cvthi_f32_f64(vf32 v) { return _mm512_cvtps_pd(_mm512_extra
 FI_FORCE_INLINE vf64 add_f64(vf64 a, vf64 b) { return _mm512_add_pd(a, b); }
 FI_FORCE_INLINE vf64 sub_f64(vf64 a, vf64 b) { return _mm512_sub_pd(a, b); }
 FI_FORCE_INLINE vf64 mul_f64(vf64 a, vf64 b) { return _mm512_mul_pd(a, b); }
+FI_FORCE_INLINE vf64 div_f64(vf64 a, vf64 b) { return _mm512_div_pd(a, b); }
 FI_FORCE_INLINE vf64 max_f64(vf64 a, vf64 b) { return _mm512_max_pd(a, b); }
 FI_FORCE_INLINE vf64 min_f64(vf64 a, vf64 b) { return _mm512_min_pd(a, b); }
 /* Both halves rounded to float (to nearest, as a C cast) and joined. */
@@ -194,6 +197,11 @@ FI_FORCE_INLINE vf64 cvt_u32_f64(v32 v, int half) { return _mm512_cvtepu32_pd(ha
 FI_FORCE_INLINE vf64 gather_f64(const double *t, v32 idx, int half) { return _mm512_i32gather_pd(half_of(idx, half), t, 8); }
 FI_FORCE_INLINE vmask64 cmplt_f64(vf64 a, vf64 b) { return _mm512_cmp_pd_mask(a, b, _CMP_LT_OQ); }
 FI_FORCE_INLINE uint32_t mask64_bits(vmask64 m) { return (uint32_t)m; }
+FI_FORCE_INLINE vmask64 cmple_f64(vf64 a, vf64 b) { return _mm512_cmp_pd_mask(a, b, _CMP_LE_OQ); }
+FI_FORCE_INLINE vmask64 mask64_and(vmask64 a, vmask64 b) { return (vmask64)(a & b); }
+FI_FORCE_INLINE vmask64 mask64_or(vmask64 a, vmask64 b) { return (vmask64)(a | b); }
+FI_FORCE_INLINE vmask64 mask64_andnot(vmask64 a, vmask64 b) { return (vmask64)(a & ~b); }
+FI_FORCE_INLINE vf64 blend_f64(vmask64 m, vf64 a, vf64 b) { return _mm512_mask_blend_pd(m, a, b); }
 FI_FORCE_INLINE v64 as_u64(vf64 v) { return _mm512_castpd_si512(v); }
 FI_FORCE_INLINE vf64 as_f64(v64 v) { return _mm512_castsi512_pd(v); }
 FI_FORCE_INLINE v64 add_u64(v64 a, v64 b) { return _mm512_add_epi64(a, b); }
@@ -263,6 +271,7 @@ FI_FORCE_INLINE v64 shr_u64(v64 a, int n) { return _mm512_srli_epi64(a, n); }
 FI_FORCE_INLINE vmask64 cmplt_u64(v64 a, v64 b) { return _mm512_cmplt_epu64_mask(a, b); }
 /* AVX512DQ converts unsigned 64-bit lanes directly (exact below 2**53). */
 FI_FORCE_INLINE vf64 cvt_u52_f64(v64 v) { return _mm512_cvtepu64_pd(v); }
+FI_FORCE_INLINE vf64 cvt_u53_f64(v64 v) { return _mm512_cvtepu64_pd(v); }
 FI_FORCE_INLINE vf64 gather64_f64(const double *t, v64 idx) { return _mm512_i64gather_pd(idx, (const void *)t, 8); }
 FI_FORCE_INLINE v64 gather64_u64(const uint64_t *t, v64 idx) { return _mm512_i64gather_epi64(idx, (const void *)t, 8); }
 /* Pairs of 32-bit lanes as 64-bit ones in the natural order, lanes 0..7 in a and 8..15 in

@@ -129,6 +129,8 @@ FI_FORCE_INLINE vf32 set1_f32(float x) { return vdupq_n_f32(x); }
 FI_FORCE_INLINE vf32 cvt_i32_f32(v32 v) { return vcvtq_f32_s32(vreinterpretq_s32_u32(v)); }
 FI_FORCE_INLINE vf32 add_f32(vf32 a, vf32 b) { return vaddq_f32(a, b); }
 FI_FORCE_INLINE vf32 mul_f32(vf32 a, vf32 b) { return vmulq_f32(a, b); }
+FI_FORCE_INLINE vf32 sub_f32(vf32 a, vf32 b) { return vsubq_f32(a, b); }
+FI_FORCE_INLINE vf32 div_f32(vf32 a, vf32 b) { return vdivq_f32(a, b); }
 /* a > b ? a : b and a < b ? a : b, exactly as x86's maxps/minps (vmaxq_f32 would give +0
  * for max(-0, +0) where these give b). */
 FI_FORCE_INLINE vf32 max_f32(vf32 a, vf32 b) { return vbslq_f32(vcgtq_f32(a, b), a, b); }
@@ -142,6 +144,7 @@ FI_FORCE_INLINE vf64 cvtlo_f32_f64(vf32 v) { return vcvt_f64_f32(vget_low_f32(v)
 FI_FORCE_INLINE vf64 cvthi_f32_f64(vf32 v) { return vcvt_high_f64_f32(v); }
 FI_FORCE_INLINE vf64 add_f64(vf64 a, vf64 b) { return vaddq_f64(a, b); }
 FI_FORCE_INLINE vf64 mul_f64(vf64 a, vf64 b) { return vmulq_f64(a, b); }
+FI_FORCE_INLINE vf64 div_f64(vf64 a, vf64 b) { return vdivq_f64(a, b); }
 FI_FORCE_INLINE vf64 max_f64(vf64 a, vf64 b) { return vbslq_f64(vcgtq_f64(a, b), a, b); }
 FI_FORCE_INLINE vf64 min_f64(vf64 a, vf64 b) { return vbslq_f64(vcltq_f64(a, b), a, b); }
 FI_FORCE_INLINE vf32 cvt_f64_f32(vf64 lo, vf64 hi) { return vcvt_high_f32_f64(vcvt_f32_f64(lo), hi); }
@@ -165,6 +168,11 @@ FI_FORCE_INLINE uint32_t mask64_bits(vmask64 m)
     static const uint64_t bit[2] = {1, 2};
     return (uint32_t)vaddvq_u64(vandq_u64(m, vld1q_u64(bit)));
 }
+FI_FORCE_INLINE vmask64 cmple_f64(vf64 a, vf64 b) { return vcleq_f64(a, b); }
+FI_FORCE_INLINE vmask64 mask64_and(vmask64 a, vmask64 b) { return vandq_u64(a, b); }
+FI_FORCE_INLINE vmask64 mask64_or(vmask64 a, vmask64 b) { return vorrq_u64(a, b); }
+FI_FORCE_INLINE vmask64 mask64_andnot(vmask64 a, vmask64 b) { return vbicq_u64(a, b); }
+FI_FORCE_INLINE vf64 blend_f64(vmask64 m, vf64 a, vf64 b) { return vbslq_f64(m, b, a); }
 FI_FORCE_INLINE v64 as_u64(vf64 v) { return vreinterpretq_u64_f64(v); }
 FI_FORCE_INLINE vf64 as_f64(v64 v) { return vreinterpretq_f64_u64(v); }
 FI_FORCE_INLINE v64 add_u64(v64 a, v64 b) { return vaddq_u64(a, b); }
@@ -179,6 +187,7 @@ FI_FORCE_INLINE v64 shr_u64(v64 a, int n) { return vshlq_u64(a, vdupq_n_s64(-n))
 FI_FORCE_INLINE vmask64 cmplt_u64(v64 a, v64 b) { return vcltq_u64(a, b); }
 /* Exact below 2**53; the op promises it below 2**52. */
 FI_FORCE_INLINE vf64 cvt_u52_f64(v64 v) { return vcvtq_f64_u64(v); }
+FI_FORCE_INLINE vf64 cvt_u53_f64(v64 v) { return vcvtq_f64_u64(v); }
 FI_FORCE_INLINE vf64 gather64_f64(const double *t, v64 idx)
 {
     return vld1q_lane_f64(t + vgetq_lane_u64(idx, 1), vdupq_n_f64(t[vgetq_lane_u64(idx, 0)]), 1);

@@ -128,6 +128,9 @@ FI_FORCE_INLINE vf32 set1_f32(float x) { vf32 r; FI_L r.l[j] = x; return r; }
 FI_FORCE_INLINE vf32 cvt_i32_f32(v32 v) { vf32 r; FI_L r.l[j] = (float)(int32_t)v.l[j]; return r; }
 FI_FORCE_INLINE vf32 add_f32(vf32 a, vf32 b) { FI_L a.l[j] = a.l[j] + b.l[j]; return a; }
 FI_FORCE_INLINE vf32 mul_f32(vf32 a, vf32 b) { FI_L a.l[j] = a.l[j] * b.l[j]; return a; }
+FI_FORCE_INLINE vf32 sub_f32(vf32 a, vf32 b) { FI_L a.l[j] = a.l[j] - b.l[j]; return a; }
+/* Rounded as IEEE 754 says, like add and multiply (fi_logf's one division). */
+FI_FORCE_INLINE vf32 div_f32(vf32 a, vf32 b) { FI_L a.l[j] = a.l[j] / b.l[j]; return a; }
 /* a > b ? a : b and a < b ? a : b, exactly (x86's maxps/minps). */
 FI_FORCE_INLINE vf32 max_f32(vf32 a, vf32 b) { FI_L a.l[j] = a.l[j] > b.l[j] ? a.l[j] : b.l[j]; return a; }
 FI_FORCE_INLINE vf32 min_f32(vf32 a, vf32 b) { FI_L a.l[j] = a.l[j] < b.l[j] ? a.l[j] : b.l[j]; return a; }
@@ -146,6 +149,7 @@ FI_FORCE_INLINE vf64 gather_f64(const double *t, v32 idx, int half) { vf64 r; fo
 FI_FORCE_INLINE vf64 add_f64(vf64 a, vf64 b) { for (int j = 0; j < FI_H; j++) a.l[j] = a.l[j] + b.l[j]; return a; }
 FI_FORCE_INLINE vf64 sub_f64(vf64 a, vf64 b) { for (int j = 0; j < FI_H; j++) a.l[j] = a.l[j] - b.l[j]; return a; }
 FI_FORCE_INLINE vf64 mul_f64(vf64 a, vf64 b) { for (int j = 0; j < FI_H; j++) a.l[j] = a.l[j] * b.l[j]; return a; }
+FI_FORCE_INLINE vf64 div_f64(vf64 a, vf64 b) { for (int j = 0; j < FI_H; j++) a.l[j] = a.l[j] / b.l[j]; return a; }
 FI_FORCE_INLINE vf64 max_f64(vf64 a, vf64 b) { for (int j = 0; j < FI_H; j++) a.l[j] = a.l[j] > b.l[j] ? a.l[j] : b.l[j]; return a; }
 FI_FORCE_INLINE vf64 min_f64(vf64 a, vf64 b) { for (int j = 0; j < FI_H; j++) a.l[j] = a.l[j] < b.l[j] ? a.l[j] : b.l[j]; return a; }
 FI_FORCE_INLINE vf32 cvt_f64_f32(vf64 lo, vf64 hi)
@@ -156,6 +160,13 @@ FI_FORCE_INLINE vf32 cvt_f64_f32(vf64 lo, vf64 hi)
 }
 FI_FORCE_INLINE vmask64 cmplt_f64(vf64 a, vf64 b) { vmask64 m; for (int j = 0; j < FI_H; j++) m.l[j] = a.l[j] < b.l[j] ? ~0ull : 0; return m; }
 FI_FORCE_INLINE uint32_t mask64_bits(vmask64 m) { uint32_t b = 0; for (int j = 0; j < FI_H; j++) b |= (uint32_t)(m.l[j] >> 63) << j; return b; }
+/* The two-word truncated normal's masks (simd/truncnorm2.inc.h): the bounds, combined lane
+ * by lane (bit operations where masks are bits, AVX-512), and m ? b : a. */
+FI_FORCE_INLINE vmask64 cmple_f64(vf64 a, vf64 b) { vmask64 m; for (int j = 0; j < FI_H; j++) m.l[j] = a.l[j] <= b.l[j] ? ~0ull : 0; return m; }
+FI_FORCE_INLINE vmask64 mask64_and(vmask64 a, vmask64 b) { for (int j = 0; j < FI_H; j++) a.l[j] &= b.l[j]; return a; }
+FI_FORCE_INLINE vmask64 mask64_or(vmask64 a, vmask64 b) { for (int j = 0; j < FI_H; j++) a.l[j] |= b.l[j]; return a; }
+FI_FORCE_INLINE vmask64 mask64_andnot(vmask64 a, vmask64 b) { for (int j = 0; j < FI_H; j++) a.l[j] &= ~b.l[j]; return a; }
+FI_FORCE_INLINE vf64 blend_f64(vmask64 m, vf64 a, vf64 b) { for (int j = 0; j < FI_H; j++) a.l[j] = m.l[j] ? b.l[j] : a.l[j]; return a; }
 FI_FORCE_INLINE v64 as_u64(vf64 v) { v64 r; memcpy(&r, &v, sizeof r); return r; }
 FI_FORCE_INLINE vf64 as_f64(v64 v) { vf64 r; memcpy(&r, &v, sizeof r); return r; }
 FI_FORCE_INLINE v64 add_u64(v64 a, v64 b) { for (int j = 0; j < FI_H; j++) a.l[j] += b.l[j]; return a; }
@@ -170,6 +181,8 @@ FI_FORCE_INLINE v64 shr_u64(v64 a, int n) { for (int j = 0; j < FI_H; j++) a.l[j
 FI_FORCE_INLINE vmask64 cmplt_u64(v64 a, v64 b) { vmask64 m; for (int j = 0; j < FI_H; j++) m.l[j] = a.l[j] < b.l[j] ? ~0ull : 0; return m; }
 /* (double)lane, for lanes below 2**52 (exact). */
 FI_FORCE_INLINE vf64 cvt_u52_f64(v64 v) { vf64 r; for (int j = 0; j < FI_H; j++) r.l[j] = (double)v.l[j]; return r; }
+/* The same for lanes below 2**53, a 53-bit uniform's (one instruction but on AVX2). */
+FI_FORCE_INLINE vf64 cvt_u53_f64(v64 v) { vf64 r; for (int j = 0; j < FI_H; j++) r.l[j] = (double)v.l[j]; return r; }
 /* t[idx] with the indices in 64-bit lanes (in range: the caller masks them). */
 FI_FORCE_INLINE vf64 gather64_f64(const double *t, v64 idx) { vf64 r; for (int j = 0; j < FI_H; j++) r.l[j] = t[idx.l[j]]; return r; }
 FI_FORCE_INLINE v64 gather64_u64(const uint64_t *t, v64 idx) { v64 r; for (int j = 0; j < FI_H; j++) r.l[j] = t[idx.l[j]]; return r; }

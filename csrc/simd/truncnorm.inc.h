@@ -4,10 +4,11 @@
  * value (fi_truncnorm_one_word), as fi_truncnorm_z32 and kernels.inc.h's produce_truncnorm
  * make them.
  *
- * Included by a kernel file after its op header, simd/philox.inc.h, simd/vmath.inc.h and
- * simd/fused32.inc.h (for store_as), before kernels.inc.h, whose produce_truncnorm this
- * replaces; what it does not vectorize (the uniform and exponential proposals, float64, no
- * attempts at all) goes to kernels.inc.h's loop, produce_truncnorm_scalar.
+ * Included by a kernel file after its op header, simd/philox.inc.h, simd/vmath.inc.h,
+ * simd/fused32.inc.h (for store_as) and simd/truncnorm2.inc.h, before kernels.inc.h, whose
+ * produce_truncnorm this replaces; the cases of two words per value (the uniform and
+ * exponential proposals, float64) go to simd/truncnorm2.inc.h's produce_truncnorm2, no
+ * attempts at all to kernels.inc.h's loop, produce_truncnorm_scalar.
  *
  * Each vector of words is a first proposal: a draw of the interval's ziggurat (fi_tn_zig),
  * accepted when it lies in its layer's fast region and inside [alpha, beta], then stored as
@@ -19,17 +20,8 @@
  * a later slow draw, the block used up) are started over by fi_truncnorm_z32. Every vector
  * operation is one the scalar code does, in the same order, so the bits are the scalar
  * path's. The algorithm was kernels_avx512.c's produce_truncnorm32_fused, on any lane count.
- *
- * The cases of two words per value go to FI_TN_TWO_WORD: produce_truncnorm_scalar, unless
- * the kernel file has a vector version of its own (kernels_avx512.c), which it declares and
- * names so before the include.
  */
 #define FI_HAVE_TRUNCNORM
-static void produce_truncnorm_scalar(int dtype, const fi_stream *s, uint64_t g0, size_t ngroups,
-                                     void *out, const fi_params *p);
-#ifndef FI_TN_TWO_WORD
-#define FI_TN_TWO_WORD produce_truncnorm_scalar
-#endif
 
 /* How x = a + b*z is made: as fused32.inc.h's modes, and TN_AFFINE_UNIT_INSIDE for x = +-z
  * whose clamp cannot act on an accepted value ([alpha, beta] lies inside [lo, hi]), so is
@@ -345,5 +337,5 @@ static void produce_truncnorm(int dtype, const fi_stream *s, uint64_t g0, size_t
     if (p->max_attempts > 0 && fi_truncnorm_one_word(dtype, p))
         produce_truncnorm32(dtype, s, g0, ngroups, out, p);
     else
-        FI_TN_TWO_WORD(dtype, s, g0, ngroups, out, p);
+        produce_truncnorm2(dtype, s, g0, ngroups, out, p);
 }

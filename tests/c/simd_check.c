@@ -54,6 +54,12 @@ static void build_cases(void)
         {-2, 2, "(-2,2)"}, {5, 6, "(5,6)"}, {3, INFINITY, "(3,inf)"},
         {-1e-3, 1e-3, "(-1e-3,1e-3)"}, {0, INFINITY, "(0,inf)"}, {-INFINITY, -8, "(-inf,-8)"},
         {-0.5, 3, "(-0.5,3)"},
+        /* The two-word proposals (simd/truncnorm2.inc.h) but for float64's normal ones:
+         * uniform on a narrow mirrored interval (alpha > 0), Robert's exponential past
+         * alpha = 256, where no ziggurat is built, one-sided and mirrored with a finite beta. */
+        {-0.02, -0.01, "(-0.02,-0.01)"}, {300, INFINITY, "(300,inf)"}, {-301, -300, "(-301,-300)"},
+        /* The half-normal mirrored (no truncated ziggurat: alpha0 = 0). */
+        {-INFINITY, 0, "(-inf,0)"},
     };
     /* The widest ranges: high - low overflows the kernels' arithmetic but for float16. */
     static const double wide[] = {65504, 0x1.fep127, 3e38, 1e308};
@@ -90,6 +96,9 @@ static void build_cases(void)
         add_case(fi_truncnorm_params(dt, 0, 0.25, -0.5, 0.5, 200, &p), "truncnorm(0,0.25;-0.5,0.5)",
                  FI_TRUNCNORM, dt, &p);
         add_case(fi_truncnorm_params(dt, 1, 2, -9, -3, 200, &p), "truncnorm(1,2;-9,-3)",
+                 FI_TRUNCNORM, dt, &p);
+        /* Robert's exponential with the affine step and clamps acting. */
+        add_case(fi_truncnorm_params(dt, 1, 0.01, -2, -1.99, 200, &p), "truncnorm(1,0.01;-2,-1.99)",
                  FI_TRUNCNORM, dt, &p);
     }
     /* Bernoulli masks in every dtype, and p = 0 and 1 (all words below 2**32). */

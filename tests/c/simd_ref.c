@@ -1,6 +1,6 @@
 /*
  * simd_ref.c -- the generic SIMD algorithm files (csrc/simd/philox.inc.h, vmath.inc.h,
- * fused32.inc.h, fused64.inc.h, bernoulli.inc.h, truncnorm.inc.h) compiled over the plain-C
+ * fused32.inc.h, fused64.inc.h, bernoulli.inc.h, truncnorm2.inc.h, truncnorm.inc.h) compiled over the plain-C
  * op set, csrc/simd/ops_scalar.h, as fi_fill_contig_ref. simd_check.c compares it with the
  * scalar path on every build (gcc, clang, qemu AArch64, MinGW), so the
  * algorithms and the reference ops are checked on any machine, whatever vector unit it has.
@@ -20,6 +20,7 @@ FI_NO_AUTOVECTORIZE
 #include "simd/retry.inc.h"
 #include "simd/fused64.inc.h"
 #include "simd/bernoulli.inc.h"
+#include "simd/truncnorm2.inc.h"
 #include "simd/truncnorm.inc.h"
 
 #define FI_CONTIG_NAME fi_fill_contig_ref
