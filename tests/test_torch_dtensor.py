@@ -18,13 +18,16 @@ every case, and each case is a test here, looked up in the batch's results.
 Outside the process groups: the chunk rule against torch.chunk, and that fastinit.torch
 imports no torch.distributed.
 
-Children are forked where fork exists (importing torch again in each spawned child costs
-seconds): they use one torch thread, as torch's OpenMP pool does not survive a fork. A batch
-that does not finish within TIMEOUT seconds is killed and its tests fail.
+Ranks are started by a fresh interpreter (this file as a script: pytest's process has threads
+of JAX and others by then, and forking it may deadlock), which forks them where fork exists
+(importing torch again in each spawned child costs seconds). They use one torch thread, as
+torch's OpenMP pool does not survive a fork. A batch that does not finish within TIMEOUT
+seconds is killed and its tests fail.
 """
 import json
 import math
 import os
+import pathlib
 import socket
 import subprocess
 import sys
@@ -307,7 +310,24 @@ def free_port():
 
 
 def run_batch(world, out_dir):
-    """Run worker on `world` processes; returns {case id: [each rank's result]}."""
+    """Run worker on `world` processes; returns {case id: [each rank's result]}. The ranks
+    are started by a fresh interpreter (this file run as a script), never by the pytest
+    process: by the time these tests run it has loaded JAX and others with threads of their
+    own, and a fork of a process with threads may deadlock."""
+    try:
+        r = subprocess.run([sys.executable, __file__, str(world), str(out_dir)],
+                           capture_output=True, text=True, timeout=TIMEOUT + 30)
+    except subprocess.TimeoutExpired:
+        raise TimeoutError(f"{world} gloo ranks did not finish in {TIMEOUT + 30} s") from None
+    if r.returncode != 0:
+        raise RuntimeError(f"the launcher exited with {r.returncode}:\n{r.stderr[-3000:]}")
+    per_rank = [json.load(open(out_dir / f"rank{r}.json")) for r in range(world)]
+    return {cid: [r.get(cid, "not run") for r in per_rank] for cid in case_ids(world)}
+
+
+def start_ranks(world, out_dir):
+    """In the launcher: fork (where it exists: importing torch again in each spawned child
+    costs seconds) `world` ranks running worker, and wait for them, within TIMEOUT."""
     method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
     ctx = mp.start_processes(worker, args=(world, free_port(), str(out_dir)), nprocs=world,
                              join=False, start_method=method)
@@ -320,8 +340,6 @@ def run_batch(world, out_dir):
         for p in ctx.processes:
             if p.is_alive():
                 p.kill()
-    per_rank = [json.load(open(out_dir / f"rank{r}.json")) for r in range(world)]
-    return {cid: [r.get(cid, "not run") for r in per_rank] for cid in case_ids(world)}
 
 
 _batches = {}
@@ -406,3 +424,7 @@ def test_import_does_not_import_distributed():
                              p for p in sys.path if p)))
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+if __name__ == "__main__":          # the launcher run_batch starts
+    start_ranks(int(sys.argv[1]), pathlib.Path(sys.argv[2]))
