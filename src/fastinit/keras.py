@@ -310,7 +310,7 @@ class VarianceScaling(RandomInitializer, *_KERAS_VS):
 
 
 class _Preset(VarianceScaling):
-    preset = None       # (scale, mode, distribution)
+    preset = None       # (scale, mode, distribution): fastinit.initializers' class of the name
 
     def __init__(self, seed=None, input_axes=None, output_axes=None):
         super().__init__(*self.preset, seed=seed, input_axes=input_axes,
@@ -323,32 +323,32 @@ class _Preset(VarianceScaling):
 
 class GlorotUniform(_Preset):
     """U(±sqrt(6 / (fan_in + fan_out)))."""
-    preset = (1.0, "fan_avg", "uniform")
+    preset = _fi.GlorotUniform.preset
 
 
 class GlorotNormal(_Preset):
     """Truncated normal of variance 2 / (fan_in + fan_out)."""
-    preset = (1.0, "fan_avg", "truncated_normal")
+    preset = _fi.GlorotNormal.preset
 
 
 class HeUniform(_Preset):
     """U(±sqrt(6 / fan_in))."""
-    preset = (2.0, "fan_in", "uniform")
+    preset = _fi.HeUniform.preset
 
 
 class HeNormal(_Preset):
     """Truncated normal of variance 2 / fan_in."""
-    preset = (2.0, "fan_in", "truncated_normal")
+    preset = _fi.HeNormal.preset
 
 
 class LecunUniform(_Preset):
     """U(±sqrt(3 / fan_in))."""
-    preset = (1.0, "fan_in", "uniform")
+    preset = _fi.LecunUniform.preset
 
 
 class LecunNormal(_Preset):
     """Truncated normal of variance 1 / fan_in."""
-    preset = (1.0, "fan_in", "truncated_normal")
+    preset = _fi.LecunNormal.preset
 
 
 class Orthogonal(RandomInitializer):
