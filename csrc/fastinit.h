@@ -128,9 +128,17 @@ void fi_sparse_mask(const fi_stream *s, int dtype, const fi_out *o, uint64_t sli
 /* Blocks a sparse mask of nslices slices advances the stream by. */
 uint64_t fi_mask_blocks(uint64_t nslices);
 
-/* Values [start, start + n) of a call, written contiguously to dst. */
+/* Whether a call writing nbytes of output should use non-temporal stores (the `stream`
+ * argument below): from 16 MiB, the size past which they are faster (fills.c).
+ * fi_set_stream_min moves that size and returns the previous one (for tests: 0 streams
+ * every call). Streaming changes how values are stored, never which. */
+int fi_stream_wanted(uint64_t nbytes);
+uint64_t fi_set_stream_min(uint64_t nbytes);
+
+/* Values [start, start + n) of a call, written contiguously to dst (with non-temporal
+ * stores if stream and the SIMD path has them). */
 void fi_fill_contig(int dist, int dtype, const fi_stream *s, const fi_params *p,
-                    void *dst, uint64_t start, uint64_t n);
+                    void *dst, uint64_t start, uint64_t n, int stream);
 /* Values [start, start + n) of a call, each written to its place in the strided output o. */
 void fi_fill_strided(int dist, int dtype, const fi_stream *s, const fi_params *p,
                      const fi_out *o, uint64_t start, uint64_t n);
@@ -138,7 +146,7 @@ void fi_fill_strided(int dist, int dtype, const fi_stream *s, const fi_params *p
  * block's shape. Only the values of the block are generated (with the groups they share
  * words with). */
 void fi_fill_block(int dist, int dtype, const fi_stream *s, const fi_params *p,
-                   const fi_out *o, const fi_block *b, uint64_t start, uint64_t n);
+                   const fi_out *o, const fi_block *b, uint64_t start, uint64_t n, int stream);
 
 /* n values of itemsize bytes (1, 2, 4 or 8) at dst, each set to the low bytes of bits: the
  * constant fills, as plain stores the compiler vectorizes. */

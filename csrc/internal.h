@@ -9,18 +9,19 @@
 #include "portable.h"
 #define FI_BATCH_GROUPS 32          /* groups generated per batch: 8 KiB of words, stays in L1 */
 
+/* stream: write dst with non-temporal stores where the target has them (fills.c says when). */
 typedef void (*fi_contig_fn)(int dist, int dtype, const fi_stream *s, const fi_params *p,
-                             void *dst, uint64_t start, size_t n);
+                             void *dst, uint64_t start, size_t n, int stream);
 
-void fi_fill_contig_scalar(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t);
+void fi_fill_contig_scalar(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t, int);
 #ifdef FI_X86
 int fi_cpu_has_bf16(void);      /* AVX512_BF16 */
-void fi_fill_contig_avx2(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t);
-void fi_fill_contig_avx512(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t);
-void fi_fill_contig_avx512vbmi(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t);
+void fi_fill_contig_avx2(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t, int);
+void fi_fill_contig_avx512(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t, int);
+void fi_fill_contig_avx512vbmi(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t, int);
 #endif
 #ifdef FI_ARM64
-void fi_fill_contig_neon(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t);
+void fi_fill_contig_neon(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t, int);
 #endif
 
 #include "ziggurat_tables.h"

@@ -276,14 +276,25 @@ static FI_MAYBE_UNUSED void produce_bernoulli(int dtype, const fi_stream *s, uin
 #undef produce_bernoulli
 #endif
 
+#ifndef FI_HAVE_STREAM_STORE
+/* Targets without non-temporal stores in their op header (scalar, NEON) write through the
+ * caches: `stream` is ignored there, and these are never called. */
+#define FI_HAVE_STREAM_STORE 0
+static inline void stream_copy(void *dst, const void *src, size_t n) { memcpy(dst, src, n); }
+static inline void stream_fence(void) {}
+#endif
+
 void FI_CONTIG_NAME(int dist, int dtype, const fi_stream *s, const fi_params *p,
-                    void *dst, uint64_t start, size_t n)
+                    void *dst, uint64_t start, size_t n, int stream)
 {
     /* A batch of the widest values: float64 Bernoulli masks, one word (so 64 values a group)
      * of 8 bytes each. */
     FI_ALIGN64 unsigned char stage[FI_BATCH_GROUPS * 64 * 8];
     const size_t es = fi_itemsize(dtype);
     const uint64_t per_group = 64 / (uint64_t)fi_words_per_value(dist, dtype, p);
+    /* Streaming, every batch is made in stage (in L1) and copied out with non-temporal
+     * stores, so the algorithms keep their plain stores and need no aligned output. */
+    const int streaming = FI_HAVE_STREAM_STORE && stream;
     uint64_t g = start / per_group;
     size_t skip = (size_t)(start % per_group);
     char *out = (char *)dst;
@@ -293,15 +304,19 @@ void FI_CONTIG_NAME(int dist, int dtype, const fi_stream *s, const fi_params *p,
         size_t nv = ng * per_group;
         size_t take = nv - skip < n ? nv - skip : n;
         /* A ragged edge of the range goes through stage, whole, then the part wanted. */
-        void *to = skip == 0 && take == nv ? (void *)out : (void *)stage;
+        void *to = !streaming && skip == 0 && take == nv ? (void *)out : (void *)stage;
         if (dist == FI_TRUNCNORM) produce_truncnorm(dtype, s, g, ng, to, p);
         else if (dist == FI_BERNOULLI) produce_bernoulli(dtype, s, g, ng, to, p);
         else if (dtype == FI_F64) produce64(dist, s, g, ng, (double *)to, p);
         else produce32(dist, dtype, s, g, ng, to, p);
-        if (to == stage) memcpy(out, stage + skip * es, take * es);
+        if (streaming) stream_copy(out, stage + skip * es, take * es);
+        else if (to == stage) memcpy(out, stage + skip * es, take * es);
         out += take * es;
         n -= take;
         g += ng;
         skip = 0;
     }
+    /* Non-temporal stores are weakly ordered: fence them before the caller reports the
+     * range done (the pool's completion), so every thread then sees them. */
+    if (streaming) stream_fence();
 }

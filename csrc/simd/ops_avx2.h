@@ -279,4 +279,25 @@ FI_FORCE_INLINE size_t compress_store_idx4(uint16_t *list, size_t n, uint32_t ba
     return n;
 }
 
+/* ---- stores that bypass the caches (kernels.inc.h, for large fills) ----
+ * A plain store first reads its line into the cache (the read for ownership), so a fill much
+ * larger than the caches moves each line twice; a non-temporal store writes whole lines and
+ * evicts nothing useful. stream_copy copies n bytes: the head up to dst's 32-byte alignment
+ * and the tail by memcpy, the rest by aligned streaming stores. stream_fence orders them
+ * before later stores (they are weakly ordered). */
+#define FI_HAVE_STREAM_STORE 1
+FI_FORCE_INLINE void stream_copy(void *dst, const void *src, size_t n)
+{
+    char *d = (char *)dst;
+    const char *s = (const char *)src;
+    size_t head = (size_t)(-(uintptr_t)d & 31);
+    if (head > n) head = n;
+    memcpy(d, s, head);
+    d += head, s += head, n -= head;
+    for (; n >= 32; n -= 32, d += 32, s += 32)
+        _mm256_stream_si256((__m256i *)d, _mm256_loadu_si256((const __m256i *)s));
+    memcpy(d, s, n);
+}
+FI_FORCE_INLINE void stream_fence(void) { _mm_sfence(); }
+
 #endif

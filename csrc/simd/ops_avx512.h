@@ -316,4 +316,25 @@ FI_FORCE_INLINE void st_mask_u64(uint64_t *p, vmask m, uint64_t one)
     _mm512_storeu_si512((void *)(p + 8), _mm512_maskz_set1_epi64((__mmask8)(m >> 8), (long long)one));
 }
 
+/* ---- stores that bypass the caches (kernels.inc.h, for large fills) ----
+ * A plain store first reads its line into the cache (the read for ownership), so a fill much
+ * larger than the caches moves each line twice; a non-temporal store writes whole lines and
+ * evicts nothing useful. stream_copy copies n bytes: the head up to dst's 64-byte alignment
+ * and the tail by memcpy, the rest by aligned streaming stores. stream_fence orders them
+ * before later stores (they are weakly ordered). */
+#define FI_HAVE_STREAM_STORE 1
+FI_FORCE_INLINE void stream_copy(void *dst, const void *src, size_t n)
+{
+    char *d = (char *)dst;
+    const char *s = (const char *)src;
+    size_t head = (size_t)(-(uintptr_t)d & 63);
+    if (head > n) head = n;
+    memcpy(d, s, head);
+    d += head, s += head, n -= head;
+    for (; n >= 64; n -= 64, d += 64, s += 64)
+        _mm512_stream_si512((void *)d, _mm512_loadu_si512((const void *)s));
+    memcpy(d, s, n);
+}
+FI_FORCE_INLINE void stream_fence(void) { _mm_sfence(); }
+
 #endif

@@ -32,11 +32,14 @@ cdef extern from "fastinit.h" nogil:
         int64_t step[64]
         int64_t count[64]
     void fi_fill_block(int dist, int dtype, const fi_stream *s, const fi_params *p,
-                       const fi_out *o, const fi_block *b, uint64_t start, uint64_t n)
+                       const fi_out *o, const fi_block *b, uint64_t start, uint64_t n,
+                       int stream)
     int fi_uniform_params(int dtype, double low, double high, fi_params *p)
     int fi_normal_params(int dtype, double loc, double scale, fi_params *p)
+    int fi_stream_wanted(uint64_t nbytes)
+    uint64_t fi_set_stream_min(uint64_t nbytes)
     void fi_fill_contig(int dist, int dtype, const fi_stream *s, const fi_params *p,
-                        void *dst, uint64_t start, uint64_t n)
+                        void *dst, uint64_t start, uint64_t n, int stream)
     void fi_fill_strided(int dist, int dtype, const fi_stream *s, const fi_params *p,
                          const fi_out *o, uint64_t start, uint64_t n)
     int fi_simd_supported(int level)

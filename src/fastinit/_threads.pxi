@@ -41,9 +41,10 @@ def get_num_threads():
 
 
 # One fill job, as the pool's tasks see it: chunk t covers values [t*chunk, t*chunk + chunk)
-# of the n to write (b: the block of an index= call, else NULL).
+# of the n to write (b: the block of an index= call, else NULL); stream: whether the kernels
+# write with non-temporal stores, chosen once for the whole call by its size (fills.c).
 ctypedef struct _fill_job:
-    int dist, code
+    int dist, code, stream
     const fi_stream *s
     const fi_params *p
     const fi_out *o
@@ -58,10 +59,10 @@ cdef void _fill_chunk(void *ctx, uint64_t t) noexcept nogil:
     cdef uint64_t start = t * j.chunk
     cdef uint64_t m = min(j.chunk, j.n - start)
     if j.b != NULL:
-        fi_fill_block(j.dist, j.code, j.s, j.p, j.o, j.b, start, m)
+        fi_fill_block(j.dist, j.code, j.s, j.p, j.o, j.b, start, m, j.stream)
     elif j.o.contiguous:
         fi_fill_contig(j.dist, j.code, j.s, j.p, j.o.data + start * fi_itemsize(j.code),
-                       j.first + start, m)
+                       j.first + start, m, j.stream)
     else:
         fi_fill_strided(j.dist, j.code, j.s, j.p, j.o, start, m)
 
@@ -80,6 +81,7 @@ cdef uint64_t _chunk_size(uint64_t n, int nt) noexcept nogil:
 
 cdef void _run_job(_fill_job *j) noexcept nogil:
     cdef int nt = _num_threads
+    j.stream = fi_stream_wanted(j.n * fi_itemsize(j.code))
     if nt <= 1 or j.n < _PARALLEL_MIN:
         j.chunk = j.n
         _fill_chunk(j, 0)
@@ -103,6 +105,12 @@ cdef void _run_block(int dist, int code, const fi_stream *s, const fi_params *p,
     cdef _fill_job j
     j.dist, j.code, j.s, j.p, j.o, j.b, j.first, j.n = dist, code, s, p, o, b, 0, n
     _run_job(&j)
+
+
+def _set_stream_min(nbytes):
+    """Testing hook: the output size from which fills use non-temporal stores (default 16
+    MiB; 0 makes every fill stream); returns the previous one. Values never depend on it."""
+    return fi_set_stream_min(<uint64_t>nbytes)
 
 
 def _pool_workers():

@@ -18,7 +18,7 @@
 
 /* tests/c/simd_ref.c: the generic SIMD algorithms over the plain-C op set. */
 void fi_fill_contig_ref(int dist, int dtype, const fi_stream *s, const fi_params *p, void *dst,
-                        uint64_t start, size_t n);
+                        uint64_t start, size_t n, int stream);
 
 static const char *const simd_names[FI_NSIMD] = {"scalar", "avx2", "avx512", "avx512vbmi", "neon"};
 static const char *const dtype_names[FI_NDTYPES] = {"float16", "bfloat16", "float32", "float64", "uint8"};
@@ -162,15 +162,15 @@ static int check_retry_wrap(int nlevels, const int *levels, unsigned char *ref, 
             const fi_stream s = {{0x3c6ef372u + j, 0xa54ff53au}, ((uint64_t)(j + 1) << 32) - 16 * j - 8};
             const size_t bytes = n * fi_itemsize(dt);
             fi_simd_set(FI_SIMD_SCALAR);
-            fi_fill_contig(FI_NORMAL, dt, &s, &p, ref, 0, n);
+            fi_fill_contig(FI_NORMAL, dt, &s, &p, ref, 0, n, 0);
             memset(got, 0x5a, bytes);
-            fi_fill_contig_ref(FI_NORMAL, dt, &s, &p, got, 0, n);
+            fi_fill_contig_ref(FI_NORMAL, dt, &s, &p, got, 0, n, 0);
             bad += memcmp(ref, got, bytes) != 0;
             fills++;
             for (int li = 0; li < nlevels; li++) {
                 memset(got, 0x5a, bytes);
                 fi_simd_set(levels[li]);
-                fi_fill_contig(FI_NORMAL, dt, &s, &p, got, 0, n);
+                fi_fill_contig(FI_NORMAL, dt, &s, &p, got, 0, n, 1);
                 bad += memcmp(ref, got, bytes) != 0;
                 fills++;
             }
@@ -193,6 +193,7 @@ typedef struct {
     const fi_stream *s;
     unsigned char *out;
     size_t chunk, n;
+    int stream;
 } pool_job;
 
 static void pool_chunk(void *ctx, uint64_t i)
@@ -200,11 +201,11 @@ static void pool_chunk(void *ctx, uint64_t i)
     const pool_job *j = ctx;
     size_t start = (size_t)i * j->chunk, m = j->n - start < j->chunk ? j->n - start : j->chunk;
     fi_fill_contig(j->fc->dist, j->fc->dtype, j->s, &j->fc->p,
-                   j->out + start * fi_itemsize(j->fc->dtype), start, m);
+                   j->out + start * fi_itemsize(j->fc->dtype), start, m, j->stream);
 }
 
 /* Every case filled through the pool (3 threads, uneven chunks) equals one call on this
- * thread; twice, so the second job runs on workers left from the first. */
+ * thread; twice, so the second job runs on workers left from the first, and streams. */
 static int check_pool(unsigned char *ref, unsigned char *got, size_t n)
 {
     static const fi_stream s = {{0x2545f491u, 0x4f6cdd1du}, 77};
@@ -212,8 +213,8 @@ static int check_pool(unsigned char *ref, unsigned char *got, size_t n)
     for (int round = 0; round < 2; round++)
         for (int c = 0; c < ncases; c++) {
             const size_t es = fi_itemsize(cases[c].dtype);
-            pool_job j = {&cases[c], &s, got, 4096 + 64 * (size_t)c, n};
-            fi_fill_contig(cases[c].dist, cases[c].dtype, &s, &cases[c].p, ref, 0, n);
+            pool_job j = {&cases[c], &s, got, 4096 + 64 * (size_t)c, n, round};
+            fi_fill_contig(cases[c].dist, cases[c].dtype, &s, &cases[c].p, ref, 0, n, 0);
             memset(got, 0x5a, n * es);
             fi_pool_run(3, (n + j.chunk - 1) / j.chunk, pool_chunk, &j);
             if (memcmp(ref, got, n * es) != 0) {
@@ -225,6 +226,21 @@ static int check_pool(unsigned char *ref, unsigned char *got, size_t n)
     return bad;
 }
 
+/* One fill on the path in use into dst (n values, then a guard of 64 values of 0xa5 bytes),
+ * checked against ref's: the first value that differs, or -1. */
+static long fill_diff(const fill_case *fc, const fi_stream *s, uint64_t start, size_t n,
+                      int stream, const unsigned char *ref, unsigned char *dst)
+{
+    const size_t es = fi_itemsize(fc->dtype);
+    memset(dst, 0xa5 ^ 0xff, n * es);
+    memset(dst + n * es, 0xa5, 64 * es);
+    fi_fill_contig(fc->dist, fc->dtype, s, &fc->p, dst, start, n, stream);
+    if (memcmp(ref, dst, (n + 64) * es) == 0) return -1;
+    size_t k = 0;
+    while (ref[k] == dst[k]) k++;
+    return (long)(k / es);
+}
+
 /* A digest of every case's scalar bytes (one stream, 100003 values): equal digests from two
  * builds mean they write the same bits. */
 static uint64_t digest(unsigned char *buf)
@@ -233,7 +249,7 @@ static uint64_t digest(unsigned char *buf)
     uint64_t h = 0xcbf29ce484222325ull;
     fi_simd_set(FI_SIMD_SCALAR);
     for (int c = 0; c < ncases; c++) {
-        fi_fill_contig(cases[c].dist, cases[c].dtype, &s, &cases[c].p, buf, 5, 100003);
+        fi_fill_contig(cases[c].dist, cases[c].dtype, &s, &cases[c].p, buf, 5, 100003, 0);
         h = fnv1a(h, buf, 100003 * fi_itemsize(cases[c].dtype));
     }
     fi_simd_set(fi_simd_best());
@@ -269,8 +285,8 @@ int main(int argc, char **argv)
 
     failures += check_zig_tables();
     build_cases();
-    unsigned char *ref = malloc(nmax * 8), *got = malloc(nmax * 8);
-    if (!ref || !got) return 2;
+    unsigned char *ref = malloc(nmax * 8), *got = malloc(nmax * 8), *mis = malloc(nmax * 8 + 256);
+    if (!ref || !got || !mis) return 2;
     long fills = 0, mismatches = 0, ref_fills = 0, ref_mismatches = 0;
     unsigned long long values = 0;
     for (int c = 0; c < ncases; c++) {
@@ -284,11 +300,11 @@ int main(int argc, char **argv)
                      * past n, into the guard) shows as a difference. */
                     memset(ref, 0xa5, (n + 64) * es);
                     fi_simd_set(FI_SIMD_SCALAR);
-                    fi_fill_contig(fc->dist, fc->dtype, &streams[si], &fc->p, ref, starts[oi], n);
+                    fi_fill_contig(fc->dist, fc->dtype, &streams[si], &fc->p, ref, starts[oi], n, 0);
                     /* The generic algorithms over ops_scalar.h, called directly. */
                     memset(got, 0xa5 ^ 0xff, n * es);
                     memset(got + n * es, 0xa5, 64 * es);
-                    fi_fill_contig_ref(fc->dist, fc->dtype, &streams[si], &fc->p, got, starts[oi], n);
+                    fi_fill_contig_ref(fc->dist, fc->dtype, &streams[si], &fc->p, got, starts[oi], n, 0);
                     ref_fills++;
                     if (memcmp(ref, got, (n + 64) * es) != 0) {
                         size_t k = 0;
@@ -298,23 +314,22 @@ int main(int argc, char **argv)
                                    "difference at value %zu\n", fc->label, si, n,
                                    (unsigned long long)starts[oi], k / es);
                     }
-                    for (int li = 0; li < nlevels; li++) {
-                        memset(got, 0xa5 ^ 0xff, n * es);
-                        memset(got + n * es, 0xa5, 64 * es);
-                        fi_simd_set(levels[li]);
-                        fi_fill_contig(fc->dist, fc->dtype, &streams[si], &fc->p, got,
-                                       starts[oi], n);
-                        fills++;
-                        values += n;
-                        if (memcmp(ref, got, (n + 64) * es) != 0) {
-                            size_t k = 0;
-                            while (ref[k] == got[k]) k++;
-                            if (mismatches++ < 20)
-                                printf("FAIL %s: %s, stream %zu, n=%zu, start=%llu: first "
-                                       "difference at value %zu\n", simd_names[levels[li]],
-                                       fc->label, si, n, (unsigned long long)starts[oi], k / es);
+                    /* Every path, writing through the caches and streaming; streamed
+                     * to an output shifted by a few values, so that the non-temporal
+                     * stores start at every alignment. */
+                    for (int li = 0; li < nlevels; li++)
+                        for (int st = 0; st < 2; st++) {
+                            unsigned char *dst = st ? mis + es * (1 + (si + ni + oi) % 16) : got;
+                            fi_simd_set(levels[li]);
+                            const long k = fill_diff(fc, &streams[si], starts[oi], n, st, ref, dst);
+                            fills++;
+                            values += n;
+                            if (k >= 0 && mismatches++ < 20)
+                                printf("FAIL %s%s: %s, stream %zu, n=%zu, start=%llu: first "
+                                       "difference at value %ld\n", simd_names[levels[li]],
+                                       st ? " (streaming)" : "", fc->label, si, n,
+                                       (unsigned long long)starts[oi], k);
                         }
-                    }
                 }
     }
     fi_simd_set(fi_simd_best());
@@ -326,6 +341,7 @@ int main(int argc, char **argv)
     printf("digest of the scalar bytes: %016llx\n", (unsigned long long)digest(ref));
     free(ref);
     free(got);
+    free(mis);
     failures += (int)mismatches;
     printf("%d cases, %ld fills, %llu values compared: %ld differ\n", ncases, fills, values,
            mismatches);
