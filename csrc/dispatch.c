@@ -9,6 +9,7 @@
 
 static int cpu_level = -1;
 fi_contig_fn fi_active_contig = fi_fill_contig_scalar;
+fi_stream_fill_fn fi_active_stream_fill = NULL;
 static int active_level = FI_SIMD_SCALAR;
 
 static int detect(void)
@@ -54,11 +55,21 @@ int fi_simd_get(void) { return active_level; }
 int fi_simd_set(int level)
 {
     if (!fi_simd_supported(level)) return -1;
+    fi_active_stream_fill = NULL;
     switch (level) {
 #ifdef FI_X86
-    case FI_SIMD_AVX512_VBMI: fi_active_contig = fi_fill_contig_avx512vbmi; break;
-    case FI_SIMD_AVX512: fi_active_contig = fi_fill_contig_avx512; break;
-    case FI_SIMD_AVX2: fi_active_contig = fi_fill_contig_avx2; break;
+    case FI_SIMD_AVX512_VBMI:
+        fi_active_contig = fi_fill_contig_avx512vbmi;
+        fi_active_stream_fill = fi_stream_fill_avx512;
+        break;
+    case FI_SIMD_AVX512:
+        fi_active_contig = fi_fill_contig_avx512;
+        fi_active_stream_fill = fi_stream_fill_avx512;
+        break;
+    case FI_SIMD_AVX2:
+        fi_active_contig = fi_fill_contig_avx2;
+        fi_active_stream_fill = fi_stream_fill_avx2;
+        break;
 #endif
 #ifdef FI_ARM64
     case FI_SIMD_NEON: fi_active_contig = fi_fill_contig_neon; break;

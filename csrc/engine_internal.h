@@ -104,5 +104,7 @@ int fi_zig_truncated_cached(double offset, double width, fi_zig *t);
 
 /* What fills a contiguous range: fi_fill_contig_scalar, or what fi_simd_set chose. */
 extern fi_contig_fn fi_active_contig;
+/* Its streamed constant fill, or NULL where it writes through the caches. */
+extern fi_stream_fill_fn fi_active_stream_fill;
 
 #endif

@@ -149,8 +149,9 @@ void fi_fill_block(int dist, int dtype, const fi_stream *s, const fi_params *p,
                    const fi_out *o, const fi_block *b, uint64_t start, uint64_t n, int stream);
 
 /* n values of itemsize bytes (1, 2, 4 or 8) at dst, each set to the low bytes of bits: the
- * constant fills, as plain stores the compiler vectorizes. */
-void fi_fill_bits(void *dst, size_t itemsize, uint64_t bits, size_t n);
+ * constant fills, as plain stores the compiler vectorizes, or with stream (and a path that
+ * has them) as non-temporal stores of a repeated line. */
+void fi_fill_bits(void *dst, size_t itemsize, uint64_t bits, size_t n, int stream);
 
 /* The orthonormal factor Q of the QR factorization of a, column-major m x n, m >= n, with
  * column k of Q times scale and the sign of R_kk (+1 where R_kk = 0): Q of a Gaussian

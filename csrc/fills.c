@@ -69,15 +69,26 @@ void fi_fill_contig(int dist, int dtype, const fi_stream *s, const fi_params *p,
     fi_active_contig(dist, dtype, s, p, dst, start, (size_t)n, stream);
 }
 
-void fi_fill_bits(void *dst, size_t itemsize, uint64_t bits, size_t n)
+static void fill_bits_plain(void *dst, size_t itemsize, uint64_t bits, size_t n)
 {
-    prefault(dst, n * itemsize);
     switch (itemsize) {
     case 1: memset(dst, (int)(uint8_t)bits, n); break;
     case 2: { uint16_t *d = dst, v = (uint16_t)bits; for (size_t i = 0; i < n; i++) d[i] = v; break; }
     case 4: { uint32_t *d = dst, v = (uint32_t)bits; for (size_t i = 0; i < n; i++) d[i] = v; break; }
     default: { uint64_t *d = dst; for (size_t i = 0; i < n; i++) d[i] = bits; break; }
     }
+}
+
+void fi_fill_bits(void *dst, size_t itemsize, uint64_t bits, size_t n, int stream)
+{
+    prefault(dst, n * itemsize);
+    if (stream && fi_active_stream_fill) {
+        FI_ALIGN64 unsigned char line[4096];        /* a multiple of every item size */
+        fill_bits_plain(line, itemsize, bits, sizeof line / itemsize);
+        fi_active_stream_fill(dst, line, sizeof line, n * itemsize);
+        return;
+    }
+    fill_bits_plain(dst, itemsize, bits, n);
 }
 
 /* Copy n values to the strided output, value `start` first, walking C order. */

@@ -14,8 +14,13 @@ typedef void (*fi_contig_fn)(int dist, int dtype, const fi_stream *s, const fi_p
                              void *dst, uint64_t start, size_t n, int stream);
 
 void fi_fill_contig_scalar(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t, int);
+/* Where the path has streaming stores: nbytes at dst, a line repeated (kernels.inc.h). */
+typedef void (*fi_stream_fill_fn)(void *dst, const void *line, size_t line_bytes, size_t nbytes);
+
 #ifdef FI_X86
 int fi_cpu_has_bf16(void);      /* AVX512_BF16 */
+void fi_stream_fill_avx2(void *, const void *, size_t, size_t);
+void fi_stream_fill_avx512(void *, const void *, size_t, size_t);
 void fi_fill_contig_avx2(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t, int);
 void fi_fill_contig_avx512(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t, int);
 void fi_fill_contig_avx512vbmi(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t, int);

@@ -320,3 +320,15 @@ void FI_CONTIG_NAME(int dist, int dtype, const fi_stream *s, const fi_params *p,
      * range done (the pool's completion), so every thread then sees them. */
     if (streaming) stream_fence();
 }
+
+#ifdef FI_STREAM_FILL_NAME
+/* nbytes at dst: line (line_bytes, a multiple of the item size) over and over, streamed, then
+ * fenced: the large constant fills (fi_fill_bits). */
+void FI_STREAM_FILL_NAME(void *dst, const void *line, size_t line_bytes, size_t nbytes)
+{
+    char *d = (char *)dst;
+    for (size_t off = 0; off < nbytes; off += line_bytes)
+        stream_copy(d + off, line, nbytes - off < line_bytes ? nbytes - off : line_bytes);
+    stream_fence();
+}
+#endif

@@ -25,6 +25,7 @@ FI_TARGET_BEGIN("avx2,f16c")
 #include "simd/truncnorm.inc.h"
 
 #define FI_CONTIG_NAME fi_fill_contig_avx2
+#define FI_STREAM_FILL_NAME fi_stream_fill_avx2
 #include "kernels.inc.h"
 FI_TARGET_END
 #endif

@@ -18,6 +18,7 @@ FI_TARGET_BEGIN("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx512vbmi,avx512
 #else
 FI_TARGET_BEGIN("avx512f,avx512bw,avx512dq,avx512vl,avx512bf16,avx2,f16c")
 #define FI_CONTIG_NAME fi_fill_contig_avx512
+#define FI_STREAM_FILL_NAME fi_stream_fill_avx512
 #endif
 
 #include "simd/ops_avx512.h"

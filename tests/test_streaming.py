@@ -105,3 +105,23 @@ def test_large_fill_streams_by_default_and_matches_scalar(stream_min):
         finally:
             fastinit.set_simd(simd)
         assert_bits_equal(buf[1:], ref, path)
+
+
+@pytest.mark.parametrize("itemsize", [1, 2, 4, 8])
+def test_streamed_constant_fills(simd, stream_min, itemsize):
+    # The constant fills stream a repeated 4 KiB line: every item, at every byte offset of
+    # the output and across line ends, gets the whole pattern, and nothing beside it changes.
+    dt = {1: np.uint8, 2: np.uint16, 4: np.uint32, 8: np.uint64}[itemsize]
+    bits = 0x0123456789ABCDEF & ((1 << (8 * itemsize)) - 1)
+    n = 3 * 4096 // itemsize + 13
+    stream_min(0)
+    raw = np.zeros((n + 2) * itemsize + 64, np.uint8)
+    for off in (0, 1, 5, 31, 32, 63):
+        raw[...] = 0
+        out = raw[off:off + n * itemsize].view(dt)
+        _core.fill_bits(out, bits)
+        assert np.all(out == dt(bits)), off
+        assert not raw[:off].any() and not raw[off + n * itemsize:].any()
+    f = np.empty((257, 1031), np.float32)
+    fastinit.init.constant_(f, -0.75)
+    assert np.all(f == np.float32(-0.75))

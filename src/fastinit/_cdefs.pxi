@@ -43,7 +43,7 @@ cdef extern from "fastinit.h" nogil:
     void fi_fill_strided(int dist, int dtype, const fi_stream *s, const fi_params *p,
                          const fi_out *o, uint64_t start, uint64_t n)
     int fi_simd_supported(int level)
-    void fi_fill_bits(void *dst, size_t itemsize, uint64_t bits, size_t n)
+    void fi_fill_bits(void *dst, size_t itemsize, uint64_t bits, size_t n, int stream)
     void fi_orthonormal_columns(double *a, double *q, double *work, int64_t m, int64_t n,
                                 double scale)
     int fi_simd_best()

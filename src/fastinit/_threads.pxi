@@ -124,12 +124,14 @@ ctypedef struct _bits_job:
     char *data
     size_t itemsize, n, chunk
     uint64_t bits
+    int stream
 
 
 cdef void _bits_chunk(void *ctx, uint64_t t) noexcept nogil:
     cdef _bits_job *j = <_bits_job *>ctx
     cdef size_t start = t * j.chunk
-    fi_fill_bits(j.data + start * j.itemsize, j.itemsize, j.bits, min(j.chunk, j.n - start))
+    fi_fill_bits(j.data + start * j.itemsize, j.itemsize, j.bits, min(j.chunk, j.n - start),
+                 j.stream)
 
 
 def fill_bits(cnp.ndarray arr, uint64_t bits):
@@ -142,5 +144,6 @@ def fill_bits(cnp.ndarray arr, uint64_t bits):
     if j.itemsize not in (1, 2, 4, 8):
         raise ValueError(f"fill_bits takes items of 1, 2, 4 or 8 bytes, not {j.itemsize}")
     j.data = cnp.PyArray_BYTES(arr)
+    j.stream = fi_stream_wanted(j.n * j.itemsize)
     with nogil:
         fi_pool_run(_num_threads, (j.n + j.chunk - 1) // j.chunk, _bits_chunk, &j)

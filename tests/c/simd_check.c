@@ -314,11 +314,11 @@ int main(int argc, char **argv)
                                    "difference at value %zu\n", fc->label, si, n,
                                    (unsigned long long)starts[oi], k / es);
                     }
-                    /* Every path, writing through the caches and streaming; streamed
-                     * to an output shifted by a few values, so that the non-temporal
-                     * stores start at every alignment. */
+                    /* Every path, writing through the caches and, on x86 (NEON has no
+                     * streaming stores), streaming; streamed to an output shifted by a few
+                     * values, so that the non-temporal stores start at every alignment. */
                     for (int li = 0; li < nlevels; li++)
-                        for (int st = 0; st < 2; st++) {
+                        for (int st = 0; st < (levels[li] == FI_SIMD_NEON ? 1 : 2); st++) {
                             unsigned char *dst = st ? mis + es * (1 + (si + ni + oi) % 16) : got;
                             fi_simd_set(levels[li]);
                             const long k = fill_diff(fc, &streams[si], starts[oi], n, st, ref, dst);
