@@ -320,6 +320,53 @@ def test_loads_with_transformers(tmp_path):
         assert torch.equal(sd[k], v), k
 
 
+@pytest.mark.parametrize("scheme", ["hf", "torch-default", "scaled", "trunc-normal"])
+@pytest.mark.parametrize("pad", [5, -1])
+def test_padding_row_of_the_embedding_is_zero(tmp_path, scheme, pad):
+    """pad_token_id makes llama's nn.Embedding(padding_idx=...): its row is zero under every
+    scheme (transformers' _init_weights and nn.Embedding's reset zero it after the fill).
+    Zeroing draws nothing: every other byte is the checkpoint without pad_token_id's."""
+    cfg = dict(LLAMA_TINY, pad_token_id=pad)
+    (tmp_path / "c.json").write_text(json.dumps(cfg))
+    (tmp_path / "n.json").write_text(json.dumps(LLAMA_TINY))
+    for name in ("c", "n"):
+        assert run("init", tmp_path / f"{name}.json", "-o", tmp_path / name, "--dtype", "f32",
+                   "--scheme", scheme, "--seed", 4) == 0
+    a, b = as_arrays(read_checkpoint(tmp_path / "c")), as_arrays(read_checkpoint(tmp_path / "n"))
+    row = pad % cfg["vocab_size"]
+    emb, ref = a.pop("model.embed_tokens.weight"), b.pop("model.embed_tokens.weight")
+    assert np.all(emb[row] == 0) and np.all(ref[row] != 0)
+    rest = np.ones(len(emb), bool)
+    rest[row] = False
+    assert_bits_equal(emb[rest], ref[rest], "embedding rows")
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_padding_row_matches_transformers(tmp_path):
+    """Built in and through transformers' own init, the same zero row (and the model loads
+    with it)."""
+    transformers = pytest.importorskip("transformers")
+    cfg = dict(LLAMA_TINY, pad_token_id=7)
+    (tmp_path / "c.json").write_text(json.dumps(cfg))
+    assert run("init", tmp_path / "c.json", "-o", tmp_path / "o", "--dtype", "f32") == 0
+    model = transformers.AutoModelForCausalLM.from_pretrained(str(tmp_path / "o"))
+    ref = transformers.AutoModelForCausalLM.from_config(transformers.LlamaConfig(**cfg))
+    ours, theirs = model.model.embed_tokens, ref.model.embed_tokens
+    assert ours.padding_idx == theirs.padding_idx == 7
+    w, r = ours.weight.detach().numpy(), theirs.weight.detach().numpy()
+    assert np.array_equal(np.all(w == 0, axis=1), np.all(r == 0, axis=1))
+    assert np.all(w[7] == 0)
+
+
+@pytest.mark.parametrize("pad", [1024, -1025, 2.0, True, "5"])
+def test_bad_pad_token_id(tmp_path, capsys, pad):
+    (tmp_path / "c.json").write_text(json.dumps(dict(LLAMA_TINY, pad_token_id=pad)))
+    assert run("init", tmp_path / "c.json", "-o", tmp_path / "o") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pad_token_id" in err
+    assert not (tmp_path / "o").exists()
+
+
 # ---- 2. spec files ----------------------------------------------------------------------------
 
 SPEC = {"tensors": [

@@ -293,7 +293,26 @@ def plan(model, scheme="hf", dtype="bf16", overrides=()):
         layout = model_tensors(cfg)
         shapes = dict(layout)
         out = [Tensor(n, s, dt, *scheme_rule(scheme, n, s, cfg, shapes)) for n, s in layout]
+        pad = _padding_row(cfg, layout[0][1][0])
+        if pad is not None:
+            # nn.Embedding(padding_idx=pad_token_id), as the llama family builds it: its
+            # padding row is zero under every scheme (transformers' _init_weights and
+            # torch's reset_parameters both zero it after the fill).
+            emb = out[0]
+            emb.fills = [Fill(emb.init, emb.params), Fill("zeros", {}, (pad,))]
     return apply_overrides(out, overrides)
+
+
+def _padding_row(cfg, vocab):
+    """The embedding's padding row: config's pad_token_id (negative counts from the end, as
+    nn.Embedding takes it), or None."""
+    pad = cfg.get("pad_token_id")
+    if pad is None:
+        return None
+    if isinstance(pad, bool) or not isinstance(pad, int) or not -vocab <= pad < vocab:
+        raise CheckpointError(f"config: pad_token_id must be an integer in [-{vocab}, {vocab}) "
+                              f"(vocab_size), got {pad!r}")
+    return pad % vocab
 
 
 def apply_overrides(out, overrides):
