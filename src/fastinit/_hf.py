@@ -103,8 +103,10 @@ def plan(cfg, scheme="hf", dtype="bf16", isolated=None, started=None):
     build and record in a child process (see the module's doc); by default only when
     transformers is not imported here yet (else its memory is spent already). started: the
     ``start(cfg, scheme)`` of this config, already at work."""
-    if isolated is None:
-        isolated = started is not None or "transformers" not in sys.modules
+    if started is not None:
+        isolated = True
+    elif isolated is None:
+        isolated = "transformers" not in sys.modules
     if scheme not in checkpoint.SCHEMES:
         raise CheckpointError(f"unknown scheme {scheme!r}; choose from "
                               f"{', '.join(checkpoint.SCHEMES)}")

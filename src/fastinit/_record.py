@@ -338,8 +338,7 @@ def recorded_plan(cfg, scheme, kinds, trim=False):
     import torch  # noqa: F401  (timed apart: see below)
     t1 = time.perf_counter()
     import transformers  # noqa: F401
-    if trim:
-        _seed_models_package()
+    trimmed = bool(trim) and _seed_models_package()
     t2 = time.perf_counter()
     model, _ = build(cfg)       # the model's own modules imported here
     t3 = time.perf_counter()
@@ -376,7 +375,7 @@ def recorded_plan(cfg, scheme, kinds, trim=False):
     if unset:
         raise RecordError(f"{unset[0]}: the model's initialization does not set it"
                           f"{f' (and {len(unset) - 1} more)' if len(unset) > 1 else ''}")
-    return {"entries": entries, "import_torch": t1 - t0, "import_transformers": t2 - t1,
+    return {"entries": entries, "trimmed": trimmed, "import_torch": t1 - t0, "import_transformers": t2 - t1,
             "build": t3 - t2, "record": t4 - t3}
 
 
@@ -391,11 +390,11 @@ def _seed_models_package():
     import types
     import transformers
     if "transformers.models" in sys.modules:
-        return
+        return False
     d = os.path.join(os.path.dirname(transformers.__file__), "models")
     init = os.path.join(d, "__init__.py")
     if not os.path.isfile(init):
-        return
+        return False
     m = types.ModuleType("transformers.models")
     m.__file__, m.__path__, m.__package__ = init, [d], "transformers.models"
     m.__spec__ = importlib.machinery.ModuleSpec("transformers.models", None, origin=init,
@@ -403,6 +402,7 @@ def _seed_models_package():
     m.__spec__.submodule_search_locations = [d]
     sys.modules["transformers.models"] = m
     transformers.__dict__["models"] = m
+    return True
 
 
 def main():

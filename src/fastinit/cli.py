@@ -131,11 +131,14 @@ def _init(args):
     model, overrides, spec_scheme = checkpoint.load_model(args.config, args.preset)
     scheme = args.scheme or spec_scheme or "hf"
     dtype = args.dtype or model.get("dtype") or model.get("torch_dtype") or "bf16"
-    recording = None
-    if _via_transformers(args, model):
+    recording, hf = None, _via_transformers(args, model)
+    if hf:
         from fastinit import _hf
-        # First: the child's imports (seconds) overlap the checks and set-up below.
-        recording = _hf.start(model, scheme)
+        if "transformers" not in sys.modules:
+            # A child process records (fastinit._hf); its imports (seconds) start first and
+            # overlap the checks below. (A process that has imported transformers already,
+            # custom models registered included, records in process.)
+            recording = _hf.start(model, scheme)
     try:
         checkpoint.dtype_name(dtype)
         checkpoint.generator_for(args.seed)     # a bad seed fails before anything is made
@@ -145,7 +148,7 @@ def _init(args):
             if args.threads < 1:
                 raise checkpoint.CheckpointError("--threads must be at least 1")
             set_num_threads(args.threads)
-        if recording is not None:
+        if hf:
             tensors, _ = _hf.plan(model, scheme=scheme, dtype=dtype, started=recording)
             tensors = checkpoint.apply_overrides(tensors, overrides)
             t = _hf.plan.timings
