@@ -984,3 +984,61 @@ def test_without_o_direct_the_bytes_are_the_same(tmp_path, monkeypatch):
     monkeypatch.delattr(checkpoint.os, "O_DIRECT")
     checkpoint.write(tensors, str(b), seed=3)
     assert sha(a) == sha(b)
+
+
+# ---- blocks of 3-D tensors whose rows exceed the staging buffer -------------------------------
+
+EXPERTS = {"tensors": [
+    {"name": "experts.gate_up", "shape": [3, 100, 24], "init": "normal", "std": 0.02},
+    {"name": "experts.down", "shape": [3, 24, 20], "init": "kaiming_uniform"},
+    {"name": "e", "shape": [2, 3, 50, 16], "init": "xavier_normal"},
+    {"name": "v", "shape": [3000], "init": "uniform"},
+]}
+
+
+@pytest.mark.parametrize("block", [4096, 8192, 12288, 1 << 20])
+def test_rows_larger_than_the_buffer_are_cut(tmp_path, monkeypatch, block):
+    """A row of the first dimension larger than the staging buffer (an expert of a MoE) is
+    made a block at a time along the next dimensions, never whole: every block fits the
+    buffer, and the bytes are those of the in-memory fills."""
+    (tmp_path / "s.json").write_text(json.dumps(EXPERTS))
+    sizes, cut = [], []
+    real = checkpoint._fill_block
+
+    def spy(fill, index, buf):
+        sizes.append(buf.nbytes)
+        cut.append(bool(index) and isinstance(index[0], int))
+        real(fill, index, buf)
+    monkeypatch.setattr(checkpoint, "_fill_block", spy)
+    monkeypatch.setattr(checkpoint, "BLOCK_BYTES", block)
+    assert run("init", tmp_path / "s.json", "-o", tmp_path / "o.safetensors", "--dtype", "f32",
+               "--seed", 9) == 0
+    assert max(sizes) <= max(block, 4096)
+    # Rows of 100 x 24 x 4 = 9600 B: cut inside each expert below 9600 + a page of buffer.
+    assert any(cut) == (block < 9600 + 4096)
+    assert_matches_replay(read_checkpoint(tmp_path / "o.safetensors"),
+                          spec_fills(EXPERTS, "f32"), 9)
+
+
+def test_parts_of_3d_tensors_cut_by_small_blocks(tmp_path, monkeypatch):
+    """Fills over parts (a zero row of each expert, one expert re-drawn) meet blocks cut inside
+    the experts: the bytes are those of whole-tensor blocks."""
+    from fastinit.checkpoint import Fill, Tensor
+    fills = [Fill("normal", {"std": 0.5}), Fill("zeros", {}, (slice(0, 3), 7)),
+             Fill("uniform", {"a": 2.0, "b": 3.0}, (1,)),
+             Fill("constant", {"val": 5.0}, (2, slice(10, 30)))]
+    t = [Tensor("x", (3, 100, 24), "f32", "normal", {"std": 0.5}, fills=fills),
+         Tensor("y", (5, 7), "f32", "normal", {})]
+    big = tmp_path / "big.safetensors"
+    checkpoint.write(t, str(big), seed=2)
+    monkeypatch.setattr(checkpoint, "BLOCK_BYTES", 4096 * 2)     # experts: 9600 B each
+    small = tmp_path / "small.safetensors"
+    checkpoint.write(t, str(small), seed=2)
+    assert big.read_bytes() == small.read_bytes()
+    x = as_arrays(read_checkpoint(str(big)))["x"]
+    assert np.all(x[0, 7] == 0) and np.all(x[1] >= 2) and np.all(x[1] < 3)
+    assert np.all(x[2, 10:30] == 5) and np.all(x[2, 7] == 0)
+    g = fastinit.Generator(2)
+    ref = np.empty((3, 100, 24), np.float32)
+    fastinit.normal_(ref, std=0.5, generator=g)
+    assert_bits_equal(x[0, :7], ref[0, :7], "x[0] rows before the zero row")
