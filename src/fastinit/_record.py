@@ -338,7 +338,7 @@ def recorded_plan(cfg, scheme, kinds, trim=False):
     import torch  # noqa: F401  (timed apart: see below)
     t1 = time.perf_counter()
     import transformers  # noqa: F401
-    trimmed = bool(trim) and _seed_models_package()
+    trimmed = bool(trim) and _seed_models_package() and _losses_without_scipy()
     t2 = time.perf_counter()
     model, _ = build(cfg)       # the model's own modules imported here
     t3 = time.perf_counter()
@@ -402,6 +402,30 @@ def _seed_models_package():
     m.__spec__.submodule_search_locations = [d]
     sys.modules["transformers.models"] = m
     transformers.__dict__["models"] = m
+    return True
+
+
+def _losses_without_scipy():
+    """transformers' loss functions imported with scipy hidden: the detection losses import
+    scipy.optimize (a third of a second to half a second of CPU, with sympy's share) for
+    training, never used here. Then scipy is visible again, and transformers' cached answer
+    forgotten, before any model's own module is imported (FNet builds a buffer with scipy
+    when it is there). Returns whether scipy is visible again as before; if not, the caller
+    fails and records again untrimmed."""
+    import importlib.util
+    if "scipy" in sys.modules or "transformers.loss.loss_utils" in sys.modules:
+        return True
+    from transformers.utils import import_utils
+    had = importlib.util.find_spec("scipy") is not None
+    sys.modules["scipy"] = None          # import scipy raises; find_spec says absent
+    import_utils.is_scipy_available.cache_clear()   # (asked already by transformers' init)
+    try:
+        import transformers.loss.loss_utils  # noqa: F401
+    finally:
+        del sys.modules["scipy"]
+        import_utils.is_scipy_available.cache_clear()
+    if import_utils.is_scipy_available() != had:
+        raise RuntimeError("scipy's availability did not come back")
     return True
 
 
