@@ -39,10 +39,11 @@ class Recording:
         self.cfg, self.scheme, self.trim = cfg, scheme, trim
         self.t0 = time.perf_counter()
         pkg = os.path.dirname(os.path.abspath(__file__))
-        # The child ignores Ctrl-C (SIGINT reaches the whole process group): the writer
-        # handles it, and ends the child.
+        # Ctrl-C is the writer's to handle (it ends the child): the child runs in a session
+        # of its own, out of the terminal's process group, and ignores SIGINT besides.
         self.proc = subprocess.Popen([sys.executable, "-c", _BOOT.format(pkg=pkg)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     start_new_session=True)
         req = {"cfg": cfg, "scheme": scheme, "kinds": tuple(checkpoint.INITS), "trim": trim}
         try:
             self.proc.stdin.write(pickle.dumps(req))

@@ -448,7 +448,10 @@ def main():
         data = pickle.dumps(answer, protocol=pickle.HIGHEST_PROTOCOL)
     except Exception as e:  # noqa: BLE001  (an unpicklable record)
         data = pickle.dumps(("exception", f"{type(e).__name__}: {e}"))
-    out.write(data)
-    out.flush()
+    try:
+        out.write(data)
+        out.flush()
+    except OSError:         # the writer is gone (killed): nobody to answer
+        os._exit(1)
     sys.stderr.flush()
     os._exit(0)
