@@ -3,6 +3,7 @@ initialization recorded on meta and replayed streamed. Each checkpoint must load
 missing, unexpected or mismatched key, and each tensor must match what
 AutoModelForCausalLM.from_config gives (KS against it, constants and zero rows exact)."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -294,3 +295,46 @@ def test_child_records_what_the_process_records(arch):
     child = _hf.Recording(cfg, "hf", trim=True).answer()
     assert child["trimmed"]
     assert child["entries"] == mine["entries"]
+
+
+def _recording_children(pkg):
+    """Processes running the recording child's program for this source tree."""
+    out = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        if "_record.main()" in cmd and repr(pkg) in cmd:
+            out.append(pid)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc")
+def test_ctrl_c_while_the_child_records(tmp_path):
+    """Ctrl-C (SIGINT to the terminal's process group) while the child imports: one line,
+    exit code 130, nothing written, and the child ended with the writer."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    import fastinit
+    pkg = os.path.dirname(os.path.abspath(fastinit.__file__))
+    CONFIGS["gpt2"]().save_pretrained(tmp_path / "cfg")
+    out = tmp_path / "out"
+    p = subprocess.Popen([sys.executable, "-m", "fastinit", "init",
+                          str(tmp_path / "cfg" / "config.json"), "-o", str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True, env=dict(os.environ))
+    deadline = time.monotonic() + 60
+    while not _recording_children(pkg) and time.monotonic() < deadline and p.poll() is None:
+        time.sleep(0.05)
+    assert _recording_children(pkg), "the child never started"
+    os.killpg(p.pid, signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and err == "fastinit: interrupted; nothing was written\n", err
+    assert not out.exists()
+    time.sleep(0.2)
+    assert not _recording_children(pkg)
