@@ -375,7 +375,8 @@ def recorded_plan(cfg, scheme, kinds, trim=False):
     if unset:
         raise RecordError(f"{unset[0]}: the model's initialization does not set it"
                           f"{f' (and {len(unset) - 1} more)' if len(unset) > 1 else ''}")
-    return {"entries": entries, "trimmed": trimmed, "import_torch": t1 - t0, "import_transformers": t2 - t1,
+    return {"entries": entries, "trimmed": trimmed, "import_torch": t1 - t0,
+            "import_transformers": t2 - t1,
             "build": t3 - t2, "record": t4 - t3}
 
 
