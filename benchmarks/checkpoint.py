@@ -347,8 +347,10 @@ def generic_main(args):
                 d = fresh_dir(base, f"{kind}-{i}")
                 src = ["--preset", "llama-7b"] if kind == "preset" else \
                     [cfg_path, "--via", "transformers"]
+                load = os.getloadavg()[0]
                 r = run_child([sys.executable, "-c", _CLI_WRAPPER, "init", *src, "-o", d,
                                "--force"], kind)
+                r["load"] = (load, os.getloadavg()[0])     # 1-min load before and after
                 files = [os.path.join(d, f) for f in os.listdir(d) if f.endswith(".safetensors")]
                 r["bytes"] = sum(os.path.getsize(f) for f in files)
                 m = re.search(r"recorded its own initialization in ([0-9.]+) s", r["stdout"])
@@ -360,6 +362,7 @@ def generic_main(args):
                       f"{(r['child'] or {}).get('self_rss', 0) / 2**20:.0f} MiB, recording "
                       f"child {(r['child'] or {}).get('children_rss', 0) / 2**20:.0f} MiB"
                       + (f", recorded in {r['record_s']:.2f} s" if r["record_s"] else "")
+                      + f", load {r['load'][0]:.1f}/{r['load'][1]:.1f}"
                       + ("" if r["returncode"] == 0 else f"  FAILED: {r['stderr'][-300:]}"),
                       flush=True)
     finally:

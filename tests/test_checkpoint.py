@@ -320,6 +320,53 @@ def test_loads_with_transformers(tmp_path):
         assert torch.equal(sd[k], v), k
 
 
+@pytest.mark.parametrize("scheme", ["hf", "torch-default", "scaled", "trunc-normal"])
+@pytest.mark.parametrize("pad", [5, -1])
+def test_padding_row_of_the_embedding_is_zero(tmp_path, scheme, pad):
+    """pad_token_id makes llama's nn.Embedding(padding_idx=...): its row is zero under every
+    scheme (transformers' _init_weights and nn.Embedding's reset zero it after the fill).
+    Zeroing draws nothing: every other byte is the checkpoint without pad_token_id's."""
+    cfg = dict(LLAMA_TINY, pad_token_id=pad)
+    (tmp_path / "c.json").write_text(json.dumps(cfg))
+    (tmp_path / "n.json").write_text(json.dumps(LLAMA_TINY))
+    for name in ("c", "n"):
+        assert run("init", tmp_path / f"{name}.json", "-o", tmp_path / name, "--dtype", "f32",
+                   "--scheme", scheme, "--seed", 4) == 0
+    a, b = as_arrays(read_checkpoint(tmp_path / "c")), as_arrays(read_checkpoint(tmp_path / "n"))
+    row = pad % cfg["vocab_size"]
+    emb, ref = a.pop("model.embed_tokens.weight"), b.pop("model.embed_tokens.weight")
+    assert np.all(emb[row] == 0) and np.all(ref[row] != 0)
+    rest = np.ones(len(emb), bool)
+    rest[row] = False
+    assert_bits_equal(emb[rest], ref[rest], "embedding rows")
+    assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_padding_row_matches_transformers(tmp_path):
+    """Built in and through transformers' own init, the same zero row (and the model loads
+    with it)."""
+    transformers = pytest.importorskip("transformers")
+    cfg = dict(LLAMA_TINY, pad_token_id=7)
+    (tmp_path / "c.json").write_text(json.dumps(cfg))
+    assert run("init", tmp_path / "c.json", "-o", tmp_path / "o", "--dtype", "f32") == 0
+    model = transformers.AutoModelForCausalLM.from_pretrained(str(tmp_path / "o"))
+    ref = transformers.AutoModelForCausalLM.from_config(transformers.LlamaConfig(**cfg))
+    ours, theirs = model.model.embed_tokens, ref.model.embed_tokens
+    assert ours.padding_idx == theirs.padding_idx == 7
+    w, r = ours.weight.detach().numpy(), theirs.weight.detach().numpy()
+    assert np.array_equal(np.all(w == 0, axis=1), np.all(r == 0, axis=1))
+    assert np.all(w[7] == 0)
+
+
+@pytest.mark.parametrize("pad", [1024, -1025, 2.0, True, "5"])
+def test_bad_pad_token_id(tmp_path, capsys, pad):
+    (tmp_path / "c.json").write_text(json.dumps(dict(LLAMA_TINY, pad_token_id=pad)))
+    assert run("init", tmp_path / "c.json", "-o", tmp_path / "o") == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pad_token_id" in err
+    assert not (tmp_path / "o").exists()
+
+
 # ---- 2. spec files ----------------------------------------------------------------------------
 
 SPEC = {"tensors": [
@@ -937,3 +984,61 @@ def test_without_o_direct_the_bytes_are_the_same(tmp_path, monkeypatch):
     monkeypatch.delattr(checkpoint.os, "O_DIRECT")
     checkpoint.write(tensors, str(b), seed=3)
     assert sha(a) == sha(b)
+
+
+# ---- blocks of 3-D tensors whose rows exceed the staging buffer -------------------------------
+
+EXPERTS = {"tensors": [
+    {"name": "experts.gate_up", "shape": [3, 100, 24], "init": "normal", "std": 0.02},
+    {"name": "experts.down", "shape": [3, 24, 20], "init": "kaiming_uniform"},
+    {"name": "e", "shape": [2, 3, 50, 16], "init": "xavier_normal"},
+    {"name": "v", "shape": [3000], "init": "uniform"},
+]}
+
+
+@pytest.mark.parametrize("block", [4096, 8192, 12288, 1 << 20])
+def test_rows_larger_than_the_buffer_are_cut(tmp_path, monkeypatch, block):
+    """A row of the first dimension larger than the staging buffer (an expert of a MoE) is
+    made a block at a time along the next dimensions, never whole: every block fits the
+    buffer, and the bytes are those of the in-memory fills."""
+    (tmp_path / "s.json").write_text(json.dumps(EXPERTS))
+    sizes, cut = [], []
+    real = checkpoint._fill_block
+
+    def spy(fill, index, buf):
+        sizes.append(buf.nbytes)
+        cut.append(bool(index) and isinstance(index[0], int))
+        real(fill, index, buf)
+    monkeypatch.setattr(checkpoint, "_fill_block", spy)
+    monkeypatch.setattr(checkpoint, "BLOCK_BYTES", block)
+    assert run("init", tmp_path / "s.json", "-o", tmp_path / "o.safetensors", "--dtype", "f32",
+               "--seed", 9) == 0
+    assert max(sizes) <= max(block, 4096)
+    # Rows of 100 x 24 x 4 = 9600 B: cut inside each expert below 9600 + a page of buffer.
+    assert any(cut) == (block < 9600 + 4096)
+    assert_matches_replay(read_checkpoint(tmp_path / "o.safetensors"),
+                          spec_fills(EXPERTS, "f32"), 9)
+
+
+def test_parts_of_3d_tensors_cut_by_small_blocks(tmp_path, monkeypatch):
+    """Fills over parts (a zero row of each expert, one expert re-drawn) meet blocks cut inside
+    the experts: the bytes are those of whole-tensor blocks."""
+    from fastinit.checkpoint import Fill, Tensor
+    fills = [Fill("normal", {"std": 0.5}), Fill("zeros", {}, (slice(0, 3), 7)),
+             Fill("uniform", {"a": 2.0, "b": 3.0}, (1,)),
+             Fill("constant", {"val": 5.0}, (2, slice(10, 30)))]
+    t = [Tensor("x", (3, 100, 24), "f32", "normal", {"std": 0.5}, fills=fills),
+         Tensor("y", (5, 7), "f32", "normal", {})]
+    big = tmp_path / "big.safetensors"
+    checkpoint.write(t, str(big), seed=2)
+    monkeypatch.setattr(checkpoint, "BLOCK_BYTES", 4096 * 2)     # experts: 9600 B each
+    small = tmp_path / "small.safetensors"
+    checkpoint.write(t, str(small), seed=2)
+    assert big.read_bytes() == small.read_bytes()
+    x = as_arrays(read_checkpoint(str(big)))["x"]
+    assert np.all(x[0, 7] == 0) and np.all(x[1] >= 2) and np.all(x[1] < 3)
+    assert np.all(x[2, 10:30] == 5) and np.all(x[2, 7] == 0)
+    g = fastinit.Generator(2)
+    ref = np.empty((3, 100, 24), np.float32)
+    fastinit.normal_(ref, std=0.5, generator=g)
+    assert_bits_equal(x[0, :7], ref[0, :7], "x[0] rows before the zero row")

@@ -3,6 +3,7 @@ initialization recorded on meta and replayed streamed. Each checkpoint must load
 missing, unexpected or mismatched key, and each tensor must match what
 AutoModelForCausalLM.from_config gives (KS against it, constants and zero rows exact)."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -191,3 +192,149 @@ def test_writer_process_does_not_import_torch(tmp_path):
     assert r.stdout.strip().splitlines()[-1] == "0 False False", r.stdout + r.stderr
     same = write(tmp_path / "inproc", cfg)
     assert (out / "model.safetensors").read_bytes() == (same / "model.safetensors").read_bytes()
+
+
+# ---- a tensor computed in memory --------------------------------------------------------------
+
+class ComputedConfig(T.PreTrainedConfig):
+    model_type = "fastinit-test-computed"
+
+    def __init__(self, vocab_size=64, hidden_size=32, copy_row=True, **kwargs):
+        self.vocab_size, self.hidden_size, self.copy_row = vocab_size, hidden_size, copy_row
+        super().__init__(**kwargs)
+
+
+def _table(shape):
+    return torch.sin(torch.arange(shape[0] * shape[1], dtype=torch.float32)).reshape(shape)
+
+
+class ComputedModel(T.PreTrainedModel):
+    """Its _init_weights copies a computed tensor into ``table`` (whole) and into row 0 of
+    ``mixed`` (after a normal fill): neither can be streamed."""
+    config_class = ComputedConfig
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.embed = torch.nn.Embedding(config.vocab_size, config.hidden_size)
+        self.table = torch.nn.Parameter(torch.empty(config.vocab_size, config.hidden_size))
+        self.mixed = torch.nn.Parameter(torch.empty(config.vocab_size, config.hidden_size))
+        self.head = torch.nn.Linear(config.hidden_size, config.vocab_size, bias=False)
+        self.post_init()
+
+    def _init_weights(self, module):
+        from transformers import initialization as init
+        if isinstance(module, (torch.nn.Embedding, torch.nn.Linear)):
+            init.normal_(module.weight, std=0.02)
+        if isinstance(module, ComputedModel):
+            init.copy_(module.table, _table(module.table.shape))
+            init.normal_(module.mixed, std=1.0)
+            if self.config.copy_row:
+                module.mixed[0].copy_(torch.arange(module.mixed.shape[1], dtype=torch.float32))
+
+    def forward(self, input_ids=None, **kwargs):
+        return self.head(self.embed(input_ids) + self.table[input_ids])
+
+
+@pytest.fixture(scope="module")
+def computed_model():
+    # Registered once per process (the Auto classes refuse a second registration).
+    if ComputedConfig.model_type not in T.CONFIG_MAPPING:
+        T.AutoConfig.register(ComputedConfig.model_type, ComputedConfig)
+        T.AutoModelForCausalLM.register(ComputedConfig, ComputedModel)
+    return ComputedConfig
+
+
+def test_computed_in_memory(tmp_path, capsys, computed_model):
+    """A copy_ from a computed tensor: that tensor is made whole in memory and named in the
+    summary; the values are the copy exactly (and, in ``mixed``, fastinit's normal fill where
+    the copy did not write, bit for bit what the streamed fill gives); the other tensors keep
+    their place in the stream; from_pretrained finds every key."""
+    from safetensors.numpy import load_file
+    out = write(tmp_path / "a", computed_model())
+    summary = capsys.readouterr().out
+    assert "computed in memory (not streamable): table, mixed" in summary
+    model, info = load(out)
+    assert not any(info[k] for k in ("missing_keys", "unexpected_keys", "mismatched_keys"))
+    assert torch.equal(model.table.detach(), _table((64, 32)))
+    mixed = model.mixed.detach()
+    assert torch.equal(mixed[0], torch.arange(32, dtype=torch.float32))
+    assert stats.kstest(mixed[1:].numpy().ravel(), "norm").pvalue > 1e-3
+    # Without the row copy, mixed streams (one normal fill); the rest is the same bytes.
+    ref = write(tmp_path / "b", computed_model(copy_row=False))
+    assert "computed in memory (not streamable): table\n" in capsys.readouterr().out
+    a, b = load_file(str(out / "model.safetensors")), load_file(str(ref / "model.safetensors"))
+    assert a.keys() == b.keys() == {"embed.weight", "table", "mixed", "head.weight"}
+    assert np.array_equal(a["mixed"][1:].view(np.uint32), b["mixed"][1:].view(np.uint32))
+    assert not np.array_equal(a["mixed"][0], b["mixed"][0])
+    for k in ("embed.weight", "table", "head.weight"):
+        assert np.array_equal(a[k].view(np.uint32), b[k].view(np.uint32)), k
+
+
+def test_computed_in_memory_dry_run(tmp_path, capsys, computed_model):
+    computed_model().save_pretrained(tmp_path / "cfg")
+    assert main(["init", str(tmp_path / "cfg" / "config.json"), "-o", str(tmp_path / "o"),
+                 "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in text.splitlines() if line[:1].isalpha()}
+    assert "computed in memory" in rows["table"] and "computed in memory" in rows["mixed"]
+    assert "normal(mean=0, std=0.02)" in rows["head.weight"]
+    assert not (tmp_path / "o").exists()
+
+
+# ---- the recording child ------------------------------------------------------------------------
+
+@pytest.mark.slow
+@pytest.mark.parametrize("arch", sorted(CONFIGS))
+def test_child_records_what_the_process_records(arch):
+    """The child's trimmed start-up (transformers.models as a plain package, so that the
+    model files are not scanned twice) records exactly what transformers loaded as usual
+    (in this process) records."""
+    from fastinit import _hf, _record
+    cfg = CONFIGS[arch]().to_dict()
+    mine = _record.recorded_plan(cfg, "hf", tuple(checkpoint.INITS))
+    child = _hf.Recording(cfg, "hf", trim=True).answer()
+    assert child["trimmed"]
+    assert child["entries"] == mine["entries"]
+
+
+def _recording_children(pkg):
+    """Processes running the recording child's program for this source tree."""
+    out = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                cmd = f.read().decode(errors="replace")
+        except OSError:
+            continue
+        if "_record.main()" in cmd and repr(pkg) in cmd:
+            out.append(pid)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc")
+def test_ctrl_c_while_the_child_records(tmp_path):
+    """Ctrl-C (SIGINT to the terminal's process group) while the child imports: one line,
+    exit code 130, nothing written, and the child ended with the writer."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    import fastinit
+    pkg = os.path.dirname(os.path.abspath(fastinit.__file__))
+    CONFIGS["gpt2"]().save_pretrained(tmp_path / "cfg")
+    out = tmp_path / "out"
+    p = subprocess.Popen([sys.executable, "-m", "fastinit", "init",
+                          str(tmp_path / "cfg" / "config.json"), "-o", str(out)],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         start_new_session=True, env=dict(os.environ))
+    deadline = time.monotonic() + 60
+    while not _recording_children(pkg) and time.monotonic() < deadline and p.poll() is None:
+        time.sleep(0.05)
+    assert _recording_children(pkg), "the child never started"
+    os.killpg(p.pid, signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    assert p.returncode == 130 and err == "fastinit: interrupted; nothing was written\n", err
+    assert not out.exists()
+    time.sleep(0.2)
+    assert not _recording_children(pkg)

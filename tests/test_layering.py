@@ -33,7 +33,8 @@ LAYERS = [
     ("defaults",),                      # framework defaults, over both
     ("torch", "_dtensor", "dask",       # the framework adapters (torch's DTensors apart);
      "keras", "jax", "checkpoint",     # the checkpoint writer; transformers' models for it
-     "_hf"),
+     "_hf", "_record", "_routes"),      # (recorded in a child process that loads only
+                                        # _record and _routes of fastinit)
     ("cli",),                           # `fastinit init`
     ("__init__", "__main__"),           # the package's namespace; `python -m fastinit`
 ]

@@ -1,407 +1,145 @@
 """Any transformers architecture for ``fastinit init`` (``pip install fastinit[hf]``).
 
-The model is built from its config on the ``meta`` device (no memory, no values), and its
-own initialization (``initialize_weights``: every module's ``_init_weights``) is run there
-with every route to a fill recorded instead of run: ``torch.nn.init``'s functions wherever
-bound, transformers' ``TORCH_INIT_FUNCTIONS`` (which ``transformers.initialization`` calls)
-and the Tensor methods below, found the way ``fastinit.torch.patch()`` finds them. A record
-names its parameter by storage (``.data`` and views share it) and the part written (a view
-such as a ``padding_idx`` row becomes an index of the parameter). Each tensor's records, in
-call order, are replayed block by block into the checkpoint (the last write wins per
-element), so the RNG stream order is the model's own. What cannot be streamed (a ``copy_``
-from a computed tensor, an in-place arithmetic op, a strided part) is computed whole in
-memory and named in the summary.
+The model's own initialization is recorded on the ``meta`` device (fastinit._record) and
+each tensor's records, in call order, are replayed block by block into the checkpoint (the
+last write wins per element), so the RNG stream order is the model's own. What cannot be
+streamed (a ``copy_`` from a computed tensor, an in-place arithmetic op, a strided part) is
+computed whole in memory and named in the summary.
 
-Building and recording run in a child process (spawned): torch and transformers, a few
-hundred MB of RSS once imported, never load in the process that writes, which stays small.
-Only a tensor computed in memory by torch ops imports torch there.
+Recording runs in a child process: torch and transformers, a few hundred MB of RSS once
+imported, never load in the process that writes, which stays small. Importing them is most
+of the time recording takes (seconds; building and recording take a fraction of one), so
+the child is started as early as possible (``start``) and works while the writer does its
+own set-up; it loads fastinit._record and fastinit._routes only, not the fastinit package
+(see fastinit._record). Only a tensor computed in memory by torch ops imports torch here.
 """
-import inspect
-import multiprocessing
+import os
+import pickle
+import subprocess
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 
 from fastinit import checkpoint
 from fastinit.checkpoint import CheckpointError, Fill, Tensor
 
-# torch.nn.init's names -> fastinit's fill kinds (checkpoint.INITS), and their parameters.
-_KINDS = {"uniform_": ("uniform", ("a", "b")), "normal_": ("normal", ("mean", "std")),
-          "trunc_normal_": ("trunc_normal", ("mean", "std", "a", "b")),
-          "constant_": ("constant", ("val",)), "ones_": ("ones", ()), "zeros_": ("zeros", ()),
-          "eye_": ("eye", ()), "dirac_": ("dirac", ("groups",)),
-          "xavier_uniform_": ("xavier_uniform", ("gain",)),
-          "xavier_normal_": ("xavier_normal", ("gain",)),
-          "kaiming_uniform_": ("kaiming_uniform", ("a", "mode", "nonlinearity")),
-          "kaiming_normal_": ("kaiming_normal", ("a", "mode", "nonlinearity")),
-          "orthogonal_": ("orthogonal", ("gain",)), "sparse_": ("sparse", ("sparsity", "std"))}
-
-# Tensor methods recorded on meta tensors: the fills, and in-place arithmetic (replayed with
-# torch in memory; its absence from the record would silently change the values).
-FILL_METHODS = ("normal_", "uniform_", "fill_", "zero_", "copy_")
-ARITH_METHODS = ("mul_", "div_", "add_", "sub_", "clamp_", "clamp_min_", "clamp_max_",
-                 "erfinv_", "exp_", "neg_", "abs_", "sqrt_", "pow_", "fill_diagonal_")
-OTHER_RANDOM = ("exponential_", "log_normal_", "bernoulli_", "random_", "cauchy_",
-                "geometric_")
-METHODS = FILL_METHODS + ARITH_METHODS + OTHER_RANDOM
+# The child's program: fastinit as a bare namespace over this package's directory, so that
+# importing fastinit._record runs neither the package's __init__ nor its C core.
+_BOOT = ("import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
+         "import sys, types\n"
+         "m = types.ModuleType('fastinit'); m.__path__ = [{pkg!r}]\n"
+         "sys.modules['fastinit'] = m\n"
+         "from fastinit import _record\n"
+         "_record.main()\n")
 
 
-class _Rec:
-    """A write: kind (a fill kind, "value", "torch" or "unsupported"), params, and the part
-    of a storage written as (storage offset, shape, stride)."""
-    __slots__ = ("kind", "params", "geom", "value", "why")
+class Recording:
+    """A recording child process at work (``start``); ``answer()`` waits for its plan."""
 
-    def __init__(self, kind, params, geom, value=None, why=None):
-        self.kind, self.params, self.geom, self.value, self.why = kind, params, geom, value, why
-
-
-class Recorder:
-    """Records, per storage, the writes that reach meta tensors while active."""
-
-    def __init__(self):
-        self.writes = {}        # storage key -> [_Rec]
-        self.keep = []          # temporaries, alive so that their storage keys stay theirs
-        self.params = set()     # storage keys of the model's tensors (copy_ from them: no)
-
-    @staticmethod
-    def key(t):
-        return t.untyped_storage()._cdata
-
-    def add(self, t, rec):
-        self.keep.append(t)
-        self.writes.setdefault(self.key(t), []).append(rec)
-
-    def geom(self, t):
-        return (t.storage_offset(), tuple(t.shape), tuple(t.stride()))
-
-    def function(self, name, previous):
-        import torch
-        sig = inspect.signature(previous)
-        kind, names = _KINDS.get(name, (None, ()))
-        rec = self
-
-        def recorded(*args, **kwargs):
-            bound = sig.bind(*args, **kwargs)
-            bound.apply_defaults()
-            t = bound.arguments["tensor"]
-            if not isinstance(t, torch.Tensor) or t.device.type != "meta":
-                return previous(*args, **kwargs)
-            if kind is None:
-                rec.add(t, _Rec("unsupported", {}, rec.geom(t), why=f"torch.nn.init.{name}"))
-            else:
-                params = {k: bound.arguments[k] for k in names}
-                rec.add(t, _Rec(kind, params, rec.geom(t)))
-            return t
-        return recorded
-
-    def method(self, name, previous):
-        import torch
-        rec = self
-
-        def recorded(t, *args, **kwargs):
-            if not isinstance(t, torch.Tensor) or t.device.type != "meta":
-                return previous(t, *args, **kwargs)
-            rec.add(t, rec._method_record(name, t, args, kwargs))
-            return t
-        return recorded
-
-    def _method_record(self, name, t, args, kwargs):
-        import torch
-        from fastinit import torch as _ft
-        geom = self.geom(t)
-        kw = {("from_" if k == "from" else k): v for k, v in kwargs.items()}
+    def __init__(self, cfg, scheme, trim=True):
+        self.cfg, self.scheme, self.trim = cfg, scheme, trim
+        self.t0 = time.perf_counter()
+        pkg = os.path.dirname(os.path.abspath(__file__))
+        # Ctrl-C is the writer's to handle (it ends the child): the child runs in a session
+        # of its own, out of the terminal's process group, and ignores SIGINT besides.
+        self.proc = subprocess.Popen([sys.executable, "-c", _BOOT.format(pkg=pkg)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     start_new_session=True)
+        req = {"cfg": cfg, "scheme": scheme, "kinds": tuple(checkpoint.INITS), "trim": trim}
         try:
-            if name == "normal_":
-                b = inspect.signature(_ft._normal_).bind(t, *args, **kw).arguments
-                return _Rec("normal", {"mean": b.get("mean", 0.0), "std": b.get("std", 1.0)},
-                            geom)
-            if name == "uniform_":
-                b = inspect.signature(_ft._uniform_).bind(t, *args, **kw).arguments
-                return _Rec("uniform", {"a": b.get("from_", 0.0), "b": b.get("to", 1.0)}, geom)
-            if name == "zero_":
-                return _Rec("zeros", {}, geom)
-            if name == "fill_":
-                v = args[0] if args else kw["value"]
-                if isinstance(v, torch.Tensor) and v.device.type != "meta":
-                    v = v.item()
-                if isinstance(v, (int, float)) and not isinstance(v, bool):
-                    return _Rec("constant", {"val": float(v)}, geom)
-                return _Rec("unsupported", {}, geom, why=f"fill_({type(v).__name__})")
-            if name == "copy_":
-                return self._copy(t, args[0] if args else kw["src"], geom)
-        except (TypeError, KeyError):
-            return _Rec("unsupported", {}, geom, why=f"Tensor.{name} with these arguments")
-        if name in OTHER_RANDOM:
-            return _Rec("unsupported", {}, geom, why=f"Tensor.{name}")
-        if any(isinstance(a, torch.Tensor) and a.device.type == "meta"
-               for a in list(args) + list(kwargs.values())):
-            return _Rec("unsupported", {}, geom, why=f"Tensor.{name} of a meta tensor")
-        return _Rec("torch", {"method": name, "args": args, "kwargs": kwargs}, geom)
+            self.proc.stdin.write(pickle.dumps(req))
+            self.proc.stdin.close()
+        except BrokenPipeError:
+            pass                    # the child died at start: answer() says so
 
-    def _copy(self, t, src, geom):
-        import torch
-        if not isinstance(src, torch.Tensor):
-            return _Rec("torch", {"method": "fill_", "args": (src,), "kwargs": {}}, geom)
-        if src.device.type != "meta":        # a computed value: kept, replayed in memory
-            # As float64 NumPy: the writing process has no torch to unpickle a tensor.
-            return _Rec("value", {}, geom, value=src.detach().to("cpu", torch.float64).numpy())
-        # A temporary filled on meta and copied in (transformers' orthogonal_ for 16-bit
-        # tensors, say): its fills stand for the copy, drawn afresh, so the distribution is
-        # the same. From one of the model's own tensors the values would have to be equal:
-        # not replayable.
-        k = self.key(src)
-        recs = self.writes.get(k, [])
-        if k in self.params or not recs or src.shape != t.shape \
-                or any(r.geom != self.geom(src) for r in recs):
-            return _Rec("unsupported", {}, geom, why="copy_ from a meta tensor")
-        return _Rec("temp", {"recs": list(recs)}, geom)
+    def answer(self):
+        """The child's plan {"entries", ...} (see fastinit._record.recorded_plan), with
+        "seconds" (the child's whole time: start-up and imports included)."""
+        try:
+            kind, value = pickle.load(self.proc.stdout)
+        except (EOFError, pickle.UnpicklingError):
+            kind, value = "crash", None
+        # It exits at once after answering (os._exit): no wait worth the name.
+        rc = self.proc.wait()
+        self.proc.stdout.close()
+        if kind == "ok":
+            value["seconds"] = time.perf_counter() - self.t0
+            return value
+        if kind == "error":
+            raise CheckpointError(value)
+        if kind == "exception" and self.trim:
+            # Maybe the trimmed start-up (fastinit._record._seed_models_package): again
+            # without it, exactly as transformers loads itself.
+            t0 = self.t0
+            again = Recording(self.cfg, self.scheme, trim=False)
+            again.t0 = t0
+            return again.answer()
+        if kind == "exception":
+            raise CheckpointError(f"recording {self.cfg.get('model_type')}'s initialization "
+                                  f"failed: {value}")
+        raise CheckpointError(f"the recording process ended without an answer (exit code "
+                              f"{rc})")
 
-    def __enter__(self):
-        from fastinit import torch as _ft
-        self._saved = _ft._install(self.function, METHODS, self.method, timm=False,
-                                   track=False)
-        return self
-
-    def __exit__(self, *exc):
-        from fastinit import torch as _ft
-        _ft._restore(self._saved)
-        return False
+    def close(self):
+        """End the child if it is still at work (an error or Ctrl-C in the writer)."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout):
+            if f is not None and not f.closed:
+                f.close()
 
 
-def _index(full, geom):
-    """The basic index (ints, step-1 slices) of a contiguous tensor of shape full whose view
-    is geom = (storage offset, shape, stride), or None when the view is not one."""
-    offset, shape, stride = geom
-    pst, acc = [], 1
-    for n in reversed(full):
-        pst.insert(0, acc)
-        acc *= n
-    if tuple(shape) == tuple(full) and offset == 0 and all(
-            s == p or n <= 1 for n, s, p in zip(shape, stride, pst)):
-        return ()
-    if 0 in full:
-        return None
-    start, rem = [], offset
-    for p, n in zip(pst, full):
-        start.append(rem // p)
-        rem %= p
-    idx, d = [], 0
-    for n, s in zip(shape, stride):
-        while d < len(full) and not (s == pst[d] or n == 1):
-            idx.append(start[d])
-            d += 1
-        if d == len(full) or start[d] + n > full[d]:
-            return None
-        idx.append(slice(start[d], start[d] + n))
-        d += 1
-    idx += start[d:]
-    # Check: the index's own offset and strides are the view's.
-    if sum(start[i] * pst[i] for i in range(len(full))) != offset:
-        return None
-    return tuple(idx)
-
-
-def _flatten(recs):
-    """The records with copies from temporaries replaced by the temporaries' fills."""
-    out = []
-    for r in recs:
-        if r.kind == "temp":
-            inner = _flatten(r.params["recs"])
-            out += [_Rec(i.kind, i.params, r.geom, i.value, i.why) for i in inner]
-        else:
-            out.append(r)
-    return out
-
-
-def build(cfg):
-    """The model of a config dict on the meta device, untied (as its weights are when
-    ``from_config`` initializes them), and transformers' config object."""
-    import torch
-    import transformers
-    from transformers import AutoConfig, AutoModelForCausalLM
-    from transformers.initialization import no_tie_weights
-    model_type = cfg.get("model_type")
-    try:
-        config = AutoConfig.for_model(**cfg) if model_type else None
-    except (ValueError, KeyError) as e:
-        raise CheckpointError(f"config: transformers {transformers.__version__} does not "
-                              f"know model_type {model_type!r}") from None
-    if config is None:
-        raise CheckpointError("config: no model_type")
-    archs = cfg.get("architectures") or []
-    cls = getattr(transformers, archs[0], None) if archs else None
-    try:
-        with torch.device("meta"), no_tie_weights():
-            if cls is not None and hasattr(cls, "_from_config"):
-                model = cls._from_config(config, dtype=torch.float32)
-            else:
-                model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    except ValueError as e:
-        raise CheckpointError(f"config: {model_type}: {str(e).splitlines()[0]}") from None
-    return model, config
-
-
-def record(model):
-    """{state-dict name: [_Rec]} of the model's own initialization, and the names written
-    (tied copies dropped, as save_pretrained does)."""
-    import torch
-    rec = Recorder()
-    sd = model.state_dict(keep_vars=True)
-    rec.params = {Recorder.key(t) for t in sd.values()}
-    with rec, torch.no_grad():
-        model.initialize_weights()
-    model.tie_weights()         # after initialization, as from_config does
-    sd = model.state_dict(keep_vars=True)
-    tied = set(getattr(model, "all_tied_weights_keys", None) or {})
-    seen, out = set(), {}
-    for name, t in sd.items():
-        k = Recorder.key(t)
-        if name in tied or k in seen:
-            continue
-        seen.add(k)
-        out[name] = (t, _flatten(rec.writes.get(k, [])))
-    return out
-
-
-# ---- schemes --------------------------------------------------------------------------------
-
-_OUT_PROJ = ("o_proj", "down_proj", "out_proj", "c_proj", "fc2", "dense_4h_to_h", "w2", "wo")
-
-
-def _module_kind(model, name):
-    import torch
-    from transformers.pytorch_utils import Conv1D
-    owner, _, leaf = name.rpartition(".")
-    try:
-        m = model.get_submodule(owner)
-    except AttributeError:
-        return None, leaf
-    if isinstance(m, torch.nn.Linear):
-        return "linear", leaf
-    if isinstance(m, Conv1D):
-        return "conv1d", leaf
-    if isinstance(m, torch.nn.Embedding):
-        return "embedding", leaf
-    return None, leaf
-
-
-def scheme_fills(scheme, model, name, shape, fills, cfg):
-    """The fills of a tensor under a scheme: hf is the model's own; the others change only
-    the weights (and biases) of nn.Linear, Conv1D and nn.Embedding, as documented in
-    docs/guide.md, and keep the model's own fills everywhere else (norms, MoE experts,
-    routers, ...)."""
-    if scheme == "hf":
-        return fills
-    kind, leaf = _module_kind(model, name)
-    if kind is None:
-        return fills
-    std = float(cfg.get("initializer_range") or 0.02)
-    if scheme == "torch-default":
-        if kind == "embedding" and leaf == "weight":
-            m = model.get_submodule(name.rpartition(".")[0])
-            out = [Fill("normal", {"mean": 0.0, "std": 1.0})]
-            if m.padding_idx is not None:
-                out.append(Fill("zeros", {}, (m.padding_idx,)))
-            return out
-        if kind == "linear" and leaf == "weight":
-            return [Fill("kaiming_uniform", {"a": 5 ** 0.5, "mode": "fan_in",
-                                             "nonlinearity": "leaky_relu"})]
-        if kind == "linear" and leaf == "bias":
-            fan_in = model.get_submodule(name.rpartition(".")[0]).in_features
-            b = 1.0 / fan_in ** 0.5 if fan_in else 0.0
-            return [Fill("uniform", {"a": -b, "b": b})]
-        return fills
-    if leaf != "weight":
-        return fills
-    out = []
-    for f in fills:
-        if f.init == "normal" and scheme == "scaled" and kind != "embedding" \
-                and name.rpartition(".")[0].rpartition(".")[2] in _OUT_PROJ:
-            layers = int(cfg.get("num_hidden_layers") or cfg.get("n_layer") or 1)
-            f = Fill("normal", {"mean": f.params["mean"],
-                                "std": std / (2.0 * layers) ** 0.5}, f.index)
-        elif f.init == "normal" and scheme == "trunc-normal":
-            m, s = f.params["mean"], f.params["std"]
-            f = Fill("trunc_normal", {"mean": m, "std": s, "a": m - 2 * s, "b": m + 2 * s},
-                     f.index)
-        out.append(f)
-    return out
+def start(cfg, scheme="hf"):
+    """Start recording a config's model in a child process; pass the result to plan()."""
+    if scheme not in checkpoint.SCHEMES:
+        raise CheckpointError(f"unknown scheme {scheme!r}; choose from "
+                              f"{', '.join(checkpoint.SCHEMES)}")
+    return Recording(cfg, scheme)
 
 
 # ---- the plan -------------------------------------------------------------------------------
 
-def plan(cfg, scheme="hf", dtype="bf16", isolated=None):
+def plan(cfg, scheme="hf", dtype="bf16", isolated=None, started=None):
     """(tensors, names computed in memory) of a transformers model's checkpoint. isolated:
-    build and record in a spawned child process (see the module's doc); by default only
-    when transformers is not imported here yet (else its memory is spent already)."""
-    if isolated is None:
+    build and record in a child process (see the module's doc); by default only when
+    transformers is not imported here yet (else its memory is spent already). started: the
+    ``start(cfg, scheme)`` of this config, already at work."""
+    if started is not None:
+        isolated = True
+    elif isolated is None:
         isolated = "transformers" not in sys.modules
     if scheme not in checkpoint.SCHEMES:
         raise CheckpointError(f"unknown scheme {scheme!r}; choose from "
                               f"{', '.join(checkpoint.SCHEMES)}")
     dt = checkpoint.dtype_name(dtype)
     if isolated:
-        ctx = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(1, mp_context=ctx) as pool:
-            seconds, entries = pool.submit(recorded_plan, cfg, scheme).result()
+        rec = started if started is not None else start(cfg, scheme)
+        try:
+            out = rec.answer()
+        finally:
+            rec.close()
     else:
-        seconds, entries = recorded_plan(cfg, scheme)
-    plan.seconds = seconds
+        from fastinit import _record
+        t0 = time.perf_counter()
+        try:
+            out = _record.recorded_plan(cfg, scheme, tuple(checkpoint.INITS))
+        except _record.RecordError as e:
+            raise CheckpointError(str(e)) from None
+        out["seconds"] = time.perf_counter() - t0
+    plan.seconds, plan.timings = out["seconds"], out
     tensors, in_memory = [], []
-    for name, shape, fills, recs in entries:
+    for name, shape, fills, recs in out["entries"]:
         if fills is None:
             in_memory.append(name)
             tensors.append(Tensor(name, shape, dt, "computed", {},
                                   compute=_computer(shape, dt, recs)))
         else:
+            fills = [Fill(init, params, index) for init, params, index in fills]
             last = [f for f in fills if f.index == ()][-1]
             tensors.append(Tensor(name, shape, dt, last.init, last.params, fills=fills))
     for t in tensors:
         checkpoint._check_tensor(t)
     return tensors, in_memory
-
-
-def recorded_plan(cfg, scheme):
-    """(seconds, [(name, shape, fills or None, records or None)]): the model built and its
-    initialization recorded (in the child process); fills where it streams, else the
-    records to compute it from."""
-    t0 = time.perf_counter()
-    model, _ = build(cfg)
-    recorded = record(model)
-    seconds = time.perf_counter() - t0
-    entries, unset = [], []
-    for name, (t, recs) in recorded.items():
-        shape = tuple(t.shape)
-        if not any(r.geom[0] == 0 and r.geom[1] == shape for r in recs):
-            unset.append(name)
-            continue
-        fills = []
-        for r in recs:
-            idx = _index(shape, r.geom)
-            if r.kind not in checkpoint.INITS or idx is None:
-                fills = None
-                break
-            fills.append(Fill(r.kind, dict(r.params), idx))
-        if fills is not None:
-            # A whole-tensor fill makes the ones before it dead (GPT-2's c_proj is drawn
-            # twice by its own init): not made, not drawn.
-            whole = [i for i, f in enumerate(fills) if f.index == ()]
-            fills = fills[whole[-1]:]
-            fills = scheme_fills(scheme, model, name, shape, fills, cfg)
-            if any(f.init == "orthogonal" and f.index != () for f in fills):
-                fills = None
-        if fills is None:
-            bad = [r.why for r in recs if r.kind == "unsupported"]
-            if bad:
-                raise CheckpointError(f"{name}: its initialization cannot be replayed "
-                                      f"({bad[0]})")
-            entries.append((name, shape, None, recs))
-            continue
-        entries.append((name, shape, fills, None))
-    if unset:
-        raise CheckpointError(f"{unset[0]}: the model's initialization does not set it"
-                              f"{f' (and {len(unset) - 1} more)' if len(unset) > 1 else ''}")
-    return seconds, entries
 
 
 def _computer(shape, dt, recs):
@@ -413,26 +151,25 @@ def _computer(shape, dt, recs):
         tdtype = {"bf16": torch.bfloat16, "f16": torch.float16, "f32": torch.float32,
                   "f64": torch.float64}[dt]
         full = torch.zeros(shape, dtype=tdtype)
-        for r in recs:
-            off, shp, st = r.geom
+        for kind, params, (off, shp, st), value in recs:
             view = full.as_strided(shp, st, off)
-            if r.kind in checkpoint.INITS:
-                fn = getattr(_init, checkpoint.INITS[r.kind])
-                kw = {} if r.kind in checkpoint._DETERMINISTIC else {"generator": g}
-                if r.kind == "orthogonal" or not view.is_contiguous():
-                    tmp = torch.empty(shp, dtype=torch.float32 if r.kind == "orthogonal"
+            if kind in checkpoint.INITS:
+                fn = getattr(_init, checkpoint.INITS[kind])
+                kw = {} if kind in checkpoint._DETERMINISTIC else {"generator": g}
+                if kind == "orthogonal" or not view.is_contiguous():
+                    tmp = torch.empty(shp, dtype=torch.float32 if kind == "orthogonal"
                                       else tdtype)
-                    fn(tmp, **r.params, **kw)
+                    fn(tmp, **params, **kw)
                     view.copy_(tmp)
                 else:
-                    fn(view, **r.params, **kw)
-            elif r.kind == "value":
-                view.copy_(torch.from_numpy(r.value))
+                    fn(view, **params, **kw)
+            elif kind == "value":
+                view.copy_(torch.from_numpy(value))
             else:
-                getattr(view, r.params["method"])(*r.params["args"], **r.params["kwargs"])
+                getattr(view, params["method"])(*params["args"], **params["kwargs"])
         return _ft.as_array(full), g
     return compute
 
 
-__all__ = ["Recorder", "build", "plan", "record", "recorded_plan"]
+__all__ = ["Recording", "plan", "start"]
 

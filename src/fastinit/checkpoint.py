@@ -17,6 +17,7 @@ sharding of the output.
 """
 import copy
 import fnmatch
+import itertools
 import json
 import math
 import mmap
@@ -293,7 +294,26 @@ def plan(model, scheme="hf", dtype="bf16", overrides=()):
         layout = model_tensors(cfg)
         shapes = dict(layout)
         out = [Tensor(n, s, dt, *scheme_rule(scheme, n, s, cfg, shapes)) for n, s in layout]
+        pad = _padding_row(cfg, layout[0][1][0])
+        if pad is not None:
+            # nn.Embedding(padding_idx=pad_token_id), as the llama family builds it: its
+            # padding row is zero under every scheme (transformers' _init_weights and
+            # torch's reset_parameters both zero it after the fill).
+            emb = out[0]
+            emb.fills = [Fill(emb.init, emb.params), Fill("zeros", {}, (pad,))]
     return apply_overrides(out, overrides)
+
+
+def _padding_row(cfg, vocab):
+    """The embedding's padding row: config's pad_token_id (negative counts from the end, as
+    nn.Embedding takes it), or None."""
+    pad = cfg.get("pad_token_id")
+    if pad is None:
+        return None
+    if isinstance(pad, bool) or not isinstance(pad, int) or not -vocab <= pad < vocab:
+        raise CheckpointError(f"config: pad_token_id must be an integer in [-{vocab}, {vocab}) "
+                              f"(vocab_size), got {pad!r}")
+    return pad % vocab
 
 
 def apply_overrides(out, overrides):
@@ -459,23 +479,39 @@ def _advance(g, init, params, shape, dtype):
 
 def _clip(fill_index, block, ndim):
     """(index into the fill's region, index into the block's buffer) where a fill meets a
-    block of rows (block: () for the whole tensor, else (slice(r0, r1),)); None if they do
-    not meet."""
+    block, or None if they do not meet. block: () for the whole tensor, else ints over the
+    leading dimensions then one slice (rows of those: ``(e, slice(r0, r1))`` is rows r0:r1 of
+    expert e); both indices are basic (ints and step-1 slices)."""
     idx = tuple(fill_index) + (slice(None),) * (ndim - len(fill_index))
-    if not block:
-        return tuple(slice(None) for i in idx if isinstance(i, slice)), idx
-    r0, r1 = block[0].start, block[0].stop
-    first, rest = idx[0], idx[1:]
-    tail = tuple(slice(None) for i in rest if isinstance(i, slice))
-    if isinstance(first, int):
-        if not r0 <= first < r1:
+    part, at = [], []
+    for d, f in enumerate(idx):
+        b = block[d] if d < len(block) else slice(None)
+        fs = f if isinstance(f, slice) else None
+        if isinstance(b, int):
+            if fs is None:
+                if f != b:
+                    return None
+                continue                        # in neither the region nor the block
+            lo, hi = fs.start or 0, fs.stop
+            if b < lo or (hi is not None and b >= hi):
+                return None
+            part.append(b - lo)
+            continue
+        r0 = b.start or 0
+        if fs is None:                          # the fill fixes this dimension
+            if f < r0 or (b.stop is not None and f >= b.stop):
+                return None
+            at.append(f - r0)
+            continue
+        a = fs.start or 0
+        lo = max(a, r0)
+        hi = min(x for x in (fs.stop, b.stop) if x is not None) \
+            if (fs.stop, b.stop) != (None, None) else None
+        if hi is not None and lo >= hi:
             return None
-        return tail, (first - r0,) + rest
-    lo, hi = max(first.start or 0, r0), min(first.stop if first.stop is not None else r1, r1)
-    if lo >= hi:
-        return None
-    a = first.start or 0
-    return (slice(lo - a, hi - a),) + tail, (slice(lo - r0, hi - r0),) + rest
+        part.append(slice(lo - a, None if hi is None else hi - a))
+        at.append(slice(lo - r0, None if hi is None else hi - r0))
+    return tuple(part), tuple(at)
 
 
 def _fill_block(fill, index, buf):
@@ -531,6 +567,7 @@ class _Sink:
             self.direct = False
             self.fd = os.open(path, flags, 0o666)
         self.bufs = [mmap.mmap(-1, size), mmap.mmap(-1, size)]     # page-aligned
+        self.capacity = size
         self.views = [np.frombuffer(b, np.uint8) for b in self.bufs]
         self.pending = [None, None]
         self.cur, self.used, self.offset = 0, 0, 0
@@ -614,22 +651,29 @@ def _write_tensor(sink, t, g):
         _fill_block(fill, (), buf)
         sink.put(buf.reshape(-1).view(np.uint8))
         return after
-    row = t.nbytes // t.shape[0]
-    r = 0
-    while r < t.shape[0]:
-        if sink.space() < row:
-            sink.flush()
-        n = min(sink.space() // row, t.shape[0] - r)
-        if n == 0:              # one row longer than a buffer: made apart, copied in
-            buf = np.empty((1,) + t.shape[1:], dt)
-            _fill_block(fill, (slice(r, r + 1),), buf)
-            sink.put(buf.reshape(-1).view(np.uint8))
-            r += 1
-            continue
-        view = sink.reserve(n * row).view(dt).reshape((n,) + t.shape[1:])
-        _fill_block(fill, (slice(r, r + n),), view)
-        sink.commit(n * row)
-        r += n
+    # Blocks of rows of the first dimension whose rows fit the staging buffer (less the
+    # partial page it may carry over), at fixed indices of the ones before: an expert of a
+    # Mixtral-8x7B (8 x 28672 x 4096) is 235 MB, made 64 MiB at a time, never whole.
+    d, limit = 0, sink.capacity - _ALIGN
+    while d < len(t.shape) - 1 and math.prod(t.shape[d + 1:]) * dt.itemsize > limit:
+        d += 1
+    row = math.prod(t.shape[d + 1:]) * dt.itemsize
+    for prefix in itertools.product(*(range(n) for n in t.shape[:d])):
+        r = 0
+        while r < t.shape[d]:
+            if sink.space() < row:
+                sink.flush()
+            n = min(sink.space() // row, t.shape[d] - r)
+            if n == 0:          # a buffer of a page or two (tests): the row made apart
+                buf = np.empty((1,) + t.shape[d + 1:], dt)
+                _fill_block(fill, prefix + (slice(r, r + 1),), buf)
+                sink.put(buf.reshape(-1).view(np.uint8))
+                r += 1
+                continue
+            view = sink.reserve(n * row).view(dt).reshape((n,) + t.shape[d + 1:])
+            _fill_block(fill, prefix + (slice(r, r + n),), view)
+            sink.commit(n * row)
+            r += n
     return after
 
 

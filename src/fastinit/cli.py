@@ -131,25 +131,38 @@ def _init(args):
     model, overrides, spec_scheme = checkpoint.load_model(args.config, args.preset)
     scheme = args.scheme or spec_scheme or "hf"
     dtype = args.dtype or model.get("dtype") or model.get("torch_dtype") or "bf16"
-    if _via_transformers(args, model):
+    recording, hf = None, _via_transformers(args, model)
+    if hf:
         from fastinit import _hf
-        if scheme not in checkpoint.SCHEMES:
-            raise checkpoint.CheckpointError(f"unknown scheme {scheme!r}; choose from "
-                                             f"{', '.join(checkpoint.SCHEMES)}")
-        tensors, _ = _hf.plan(model, scheme=scheme, dtype=dtype)
-        tensors = checkpoint.apply_overrides(tensors, overrides)
-        print(f"built {model.get('model_type')} on meta and recorded its own initialization in "
-              f"{_hf.plan.seconds:.2f} s (importing its model code included)")
-    else:
-        tensors = checkpoint.plan(model, scheme=scheme, dtype=dtype, overrides=overrides)
+        if "transformers" not in sys.modules:
+            # A child process records (fastinit._hf); its imports (seconds) start first and
+            # overlap the checks below. (A process that has imported transformers already,
+            # custom models registered included, records in process.)
+            recording = _hf.start(model, scheme)
+    try:
+        checkpoint.dtype_name(dtype)
+        checkpoint.generator_for(args.seed)     # a bad seed fails before anything is made
+        max_shard = None if args.max_shard_size is None else \
+            checkpoint.parse_size(args.max_shard_size)
+        if args.threads is not None:
+            if args.threads < 1:
+                raise checkpoint.CheckpointError("--threads must be at least 1")
+            set_num_threads(args.threads)
+        if hf:
+            tensors, _ = _hf.plan(model, scheme=scheme, dtype=dtype, started=recording)
+            tensors = checkpoint.apply_overrides(tensors, overrides)
+            t = _hf.plan.timings
+            print(f"built {model.get('model_type')} on meta and recorded its own "
+                  f"initialization in {t['seconds']:.2f} s (in a child process; of it: "
+                  f"importing torch {t['import_torch']:.2f} s, transformers "
+                  f"{t['import_transformers']:.2f} s, building the model on meta with its "
+                  f"modules' import {t['build']:.2f} s, recording {t['record']:.2f} s)")
+        else:
+            tensors = checkpoint.plan(model, scheme=scheme, dtype=dtype, overrides=overrides)
+    finally:
+        if recording is not None:
+            recording.close()
     computed = [t.name for t in tensors if t.compute is not None]
-    checkpoint.generator_for(args.seed)         # a bad seed fails before anything is made
-    max_shard = None if args.max_shard_size is None else \
-        checkpoint.parse_size(args.max_shard_size)
-    if args.threads is not None:
-        if args.threads < 1:
-            raise checkpoint.CheckpointError("--threads must be at least 1")
-        set_num_threads(args.threads)
     total = sum(t.nbytes for t in tensors)
     params = sum(t.numel for t in tensors)
     if args.dry_run:

@@ -30,7 +30,7 @@ import warnings
 
 import torch
 
-from fastinit import _adapt, init as _init
+from fastinit import _adapt, _routes, init as _init
 # Tensors as arrays live in _adapt, below the argument checks that also need them; they are
 # this module's public names too.
 from fastinit._adapt import as_array, generator_from, numpy_dtype, written  # noqa: F401
@@ -39,9 +39,7 @@ _NUMPY_DTYPES = _adapt.torch_dtypes()
 
 # The torch.nn.init functions that patch() replaces (calculate_gain and the fan helpers
 # compute nothing random and stay torch's).
-FUNCTIONS = ("uniform_", "normal_", "trunc_normal_", "constant_", "ones_", "zeros_", "eye_",
-             "dirac_", "xavier_uniform_", "xavier_normal_", "kaiming_uniform_",
-             "kaiming_normal_", "orthogonal_", "sparse_")
+FUNCTIONS = _routes.FUNCTIONS
 
 
 # ---- patching torch.nn.init -----------------------------------------------------------------
@@ -134,8 +132,7 @@ FILL_MIN_NUMEL = 1 << 20
 
 # Python spellings of the methods' signatures, to bind a call's arguments by torch's rules
 # (uniform_'s first parameter is ``from`` in torch, a keyword in Python: renamed on the way).
-def _normal_(self, mean=0.0, std=1.0, *, generator=None): ...
-def _uniform_(self, from_=0.0, to=1.0, *, generator=None): ...
+_normal_, _uniform_ = _routes.normal_signature, _routes.uniform_signature
 def _fill_(self, value): ...
 def _zero_(self): ...
 
@@ -243,48 +240,9 @@ class _timm:
         return trunc_normal
 
 
-# ---- where the functions are bound ----------------------------------------------------------
+# ---- where the functions are bound (fastinit._routes) -----------------------------------
 
-_ABSENT = object()      # torch.Tensor does not define the method itself (TensorBase does)
 _installed = []         # what each install() still in effect replaced, innermost last
-
-
-def _scan_bindings(names):
-    """(module, name, value) for every loaded module (torch.nn.init's included) whose
-    attribute ``name`` is one of the functions in ``names[name]`` (a collection): the
-    functions other code bound by name at import, as in ``from torch.nn.init import
-    xavier_uniform_`` (nn.MultiheadAttention, timm models, research code). Names are looked
-    up, not every attribute compared, and all in one pass: thousands of modules are loaded
-    once transformers is."""
-    ids = {name: {id(fn) for fn in fns} for name, fns in names.items()}
-    out = []
-    for mod in list(sys.modules.values()):
-        d = getattr(mod, "__dict__", None)
-        if not isinstance(d, dict):
-            continue
-        for name, wanted in ids.items():
-            v = d.get(name)
-            if v is not None and id(v) in wanted:
-                out.append((mod, name, v))
-    return out
-
-
-def _captured_dicts():
-    """Dicts that hold torch.nn.init's functions by value: transformers'
-    ``TORCH_INIT_FUNCTIONS``, recorded when transformers.initialization is imported, which its
-    own ``normal_``, ``uniform_``, ... (and so every model's ``_init_weights``) call."""
-    mod = sys.modules.get("transformers.initialization")
-    d = getattr(mod, "TORCH_INIT_FUNCTIONS", None)
-    return [d] if isinstance(d, dict) else []
-
-
-def _set(where, name, fn):
-    if isinstance(where, dict):
-        where[name] = fn
-    elif fn is _ABSENT:
-        delattr(where, name)
-    else:
-        setattr(where, name, fn)
 
 
 def install():
@@ -294,50 +252,18 @@ def install():
     return {name: fn for where, name, fn, _ in _install() if where is torch.nn.init}
 
 
-def _install(function=_patched, methods=METHODS, method=_patched_method, timm=True,
-             track=True):
-    """Install, returning [(where, name, previous, replacement)]: ``where`` is a module, a
-    dict or torch.Tensor. ``function(name, previous)`` and ``method(name, previous)`` make
-    the replacements: fastinit's fills here, a recorder in fastinit._hf (which finds the
-    same routes and must not reach fastinit); ``track=False`` leaves it off the install
-    stack, for a caller that restores it itself."""
-    module = torch.nn.init
-    previous = {name: getattr(module, name) for name in FUNCTIONS if hasattr(module, name)}
-    new = {id(fn): function(name, fn) for name, fn in previous.items()}
-    timm = _timm.previous() if timm else {}
-    new.update((id(fn), _timm.replacement(name, fn)) for name, fn in timm.items())
-    wanted = {name: [fn] for name, fn in previous.items()}
-    for name, fn in timm.items():
-        wanted.setdefault(name, []).append(fn)
-    saved = [(mod, name, fn, new[id(fn)]) for mod, name, fn in _scan_bindings(wanted)]
-    saved += [(d, name, fn, new[id(fn)]) for d in _captured_dicts()
-              for name, fn in d.items() if previous.get(name) is fn]
-    for name in methods:
-        prev = torch.Tensor.__dict__.get(name, _ABSENT)
-        saved.append((torch.Tensor, name, prev, method(name, getattr(torch.Tensor, name))))
-    for where, name, _, fn in saved:
-        _set(where, name, fn)
-    if track:
-        _installed.append(saved)
+def _install(function=_patched, methods=METHODS, method=_patched_method, timm=True):
+    """Install, returning [(where, name, previous, replacement)] (``where``: a module, a dict
+    or torch.Tensor): fastinit's fills through every route (fastinit._routes), timm's
+    functions included, tracked on the install stack."""
+    others = [(name, fn, _timm.replacement(name, fn))
+              for name, fn in (_timm.previous() if timm else {}).items()]
+    saved = _routes.install(function, methods, method, others)
+    _installed.append(saved)
     return saved
 
 
-def _restore(saved):
-    for where, name, fn, _ in reversed(saved):
-        _set(where, name, fn)
-    # Modules imported (and dicts filled) while installed bound the patched functions: they
-    # get what those replaced, so nothing of this install outlives it.
-    back = {id(new): fn for _, _, fn, new in saved if fn is not _ABSENT}
-    wanted = {}
-    for _, name, _, new in saved:
-        wanted.setdefault(name, []).append(new)
-    for mod, name, v in _scan_bindings(wanted):
-        if id(v) in back:
-            setattr(mod, name, back[id(v)])
-    for d in _captured_dicts():
-        for name, v in d.items():
-            if id(v) in back:
-                d[name] = back[id(v)]
+_restore = _routes.restore
 
 
 def uninstall():
