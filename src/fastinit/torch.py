@@ -51,7 +51,9 @@ _PLAIN = (torch.Tensor, torch.nn.Parameter)
 
 def _ours(t):
     """Whether fastinit writes this tensor (else the previous function does)."""
-    return (type(t) in _PLAIN and t.device.type == "cpu" and t.layout == torch.strided
+    # is_cpu, not device.type == "cpu": the same test, and device.type builds a string (a
+    # few us, on every patched call).
+    return (type(t) in _PLAIN and t.is_cpu and t.layout == torch.strided
             and t.dtype in _NUMPY_DTYPES and not t.is_neg() and not t.is_conj())
 
 
@@ -168,6 +170,11 @@ def _patched_method(name, previous):
 
     @functools.wraps(previous)
     def method(self, *args, **kwargs):
+        if not draws and (type(self) not in _PLAIN or self.numel() < FILL_MIN_NUMEL):
+            # torch's in every case below (_method_call): decided first, as modules call
+            # these on small buffers by the hundred (each BatchNorm: running stats zero_()
+            # and fill_(1), num_batches_tracked zero_()), where binding costs 100x the fill.
+            return previous(self, *args, **kwargs)
         # torch spells uniform_'s first parameter ``from``, a Python keyword.
         kw = {("from_" if k == "from" else k): v for k, v in kwargs.items()}
         if (getattr(_fallback, "depth", 0) or not _ours(self)
