@@ -135,6 +135,10 @@ uint64_t fi_mask_blocks(uint64_t nslices);
 int fi_stream_wanted(uint64_t nbytes);
 uint64_t fi_set_stream_min(uint64_t nbytes);
 
+/* A contiguous fill of at least this many bytes of fresh memory maps its pages in one call
+ * before writing (fills.c): the thread layer sizes its chunks by it. */
+#define FI_PREFAULT_MIN_BYTES ((size_t)1 << 20)
+
 /* Values [start, start + n) of a call, written contiguously to dst (with non-temporal
  * stores if stream and the SIMD path has them). */
 void fi_fill_contig(int dist, int dtype, const fi_stream *s, const fi_params *p,

@@ -33,7 +33,7 @@ static int page_resident(uintptr_t a, uintptr_t page)
 static void prefault(void *dst, size_t nbytes)
 {
 #if defined(__linux__)
-    if (nbytes < ((size_t)1 << 20)) return;
+    if (nbytes < FI_PREFAULT_MIN_BYTES) return;
     long page = sysconf(_SC_PAGESIZE);
     if (page <= 0) return;
     uintptr_t a = (uintptr_t)dst, pg = (uintptr_t)page, start = a - a % pg;

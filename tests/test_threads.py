@@ -14,7 +14,8 @@ import pytest
 import fastinit
 from fastinit import _core
 
-N = 1 << 21         # 32 chunks of 2**16 on 2 threads: well past the threading threshold
+N = 1 << 21         # well past the threading threshold: on 2 and 3 threads, chunks of 2**18
+                    # float32 values (1 MiB, the C prefault's least); on 8, of 2**16
 
 
 def run_py(code, timeout=120, **env):
@@ -122,6 +123,21 @@ def test_any_thread_count_same_bits(threads, method):
     fastinit.set_num_threads(threads)
     got = getattr(fastinit.Generator(9), method)(size=N + 12345, dtype=np.float32)
     assert np.array_equal(want.view(np.uint32), got.view(np.uint32))
+
+
+@pytest.mark.parametrize("dtype", [np.float16, _core.BFLOAT16, np.float32, np.float64])
+@pytest.mark.parametrize("size", [(1 << 20) - 2048, (2 << 20) + 12345])
+def test_one_mib_chunks_same_bits(dtype, size):
+    """Chunks are at least 1 MiB once a fill has two of them per thread (2**19 float16
+    values, 2**17 float64, ...): the bits are those of one thread, just below and above
+    that size for every itemsize."""
+    fastinit.set_num_threads(1)
+    want = fastinit.Generator(4).normal(0.0, 0.02, size=size, dtype=dtype)
+    for threads in (2, 3):
+        fastinit.set_num_threads(threads)
+        got = fastinit.Generator(4).normal(0.0, 0.02, size=size, dtype=dtype)
+        assert np.array_equal(want.view(np.uint8), got.view(np.uint8)), threads
+    fastinit.set_num_threads(2)
 
 
 def test_python_threads_share_the_pool():

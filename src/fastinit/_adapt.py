@@ -82,7 +82,7 @@ def as_array(t):
     in-place ops refuse: overlapping (expanded) tensors, and inference tensors outside
     inference mode."""
     import torch            # t is a tensor: torch is imported already
-    if t.device.type != "cpu":
+    if not t.is_cpu:        # device.type would build a string on every call
         raise ValueError(f"fastinit fills CPU tensors; this one is on {t.device}")
     if t.layout != torch.strided:
         raise TypeError(f"fastinit fills strided tensors, not {t.layout}")
@@ -93,7 +93,9 @@ def as_array(t):
     if t.is_neg() or t.is_conj():
         raise ValueError("fastinit cannot write a tensor with its negative or conjugate bit "
                          "set; call resolve_neg() first")
-    if any(st == 0 and n > 1 for st, n in zip(t.stride(), t.shape)):
+    # A contiguous tensor with elements has no dimension of stride 0 and size > 1: the scan
+    # only for the others.
+    if (not t.is_contiguous() or t.numel() == 0) and any(st == 0 and n > 1 for st, n in zip(t.stride(), t.shape)):
         raise ValueError("unsupported operation: more than one element of the written-to "
                          "tensor refers to a single memory location")
     if t.is_inference() and not torch.is_inference_mode_enabled():
@@ -117,7 +119,7 @@ _TEMPLATE = Generator(0)
 def generator_from(gen):
     """A fastinit Generator keyed by one 63-bit draw from a torch Generator."""
     import torch            # gen is a torch.Generator: torch is imported already
-    k = int(torch.empty((), dtype=torch.int64).random_(generator=gen))
+    k = torch.empty((), dtype=torch.int64).random_(generator=gen).item()
     g = copy.copy(_TEMPLATE)
     g.state = {"bit_generator": "Philox4x32-10", "key": (k & 0xFFFFFFFF, k >> 32), "counter": 0}
     return g

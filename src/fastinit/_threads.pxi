@@ -67,13 +67,24 @@ cdef void _fill_chunk(void *ctx, uint64_t t) noexcept nogil:
         fi_fill_strided(j.dist, j.code, j.s, j.p, j.o, start, m)
 
 
-cdef uint64_t _chunk_size(uint64_t n, int nt) noexcept nogil:
+cdef uint64_t _chunk_size(uint64_t n, int nt, size_t itemsize) noexcept nogil:
     """Chunks of at most 2**20 values (a few ms), many per thread: the threads take them as
     they finish, so a thread slowed by a neighbour on a shared machine holds up the call by
-    at most one small chunk. A multiple of 2048 values, so chunks start on whole groups."""
+    at most one small chunk. A multiple of 2048 values, so chunks start on whole groups.
+    A fill of at least two such spans per thread gets chunks of at least 1 MiB, so that its
+    chunks are prefaulted: taking a fresh tensor's page faults one by one as the values
+    are written costs about 1.5x as much as mapping its chunks' pages in one call each
+    (measured on the project's VM, 1.5 GB of 11.5 MB tensors: 1.1 s against 0.7 s), and
+    tensors of 4-32 MB (most of a transformer's Linear weights) had chunks below it."""
     cdef uint64_t chunk = n // (16 * <uint64_t>nt)
-    if chunk < (1 << 16):
-        chunk = 1 << 16
+    cdef uint64_t least = 1 << 16
+    # The C fill maps a fresh span's pages in one call before writing it (its prefault)
+    # only for spans of FI_PREFAULT_MIN_BYTES or more, and a chunk is its span.
+    cdef uint64_t span = FI_PREFAULT_MIN_BYTES // itemsize
+    if n >= 2 * <uint64_t>nt * span and span > least:
+        least = span
+    if chunk < least:
+        chunk = least
     elif chunk > (1 << 20):
         chunk = 1 << 20
     return (chunk + 2047) // 2048 * 2048
@@ -86,7 +97,7 @@ cdef void _run_job(_fill_job *j) noexcept nogil:
         j.chunk = j.n
         _fill_chunk(j, 0)
         return
-    j.chunk = _chunk_size(j.n, nt)
+    j.chunk = _chunk_size(j.n, nt, fi_itemsize(j.code))
     fi_pool_run(nt, (j.n + j.chunk - 1) // j.chunk, _fill_chunk, j)
 
 

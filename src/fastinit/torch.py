@@ -49,7 +49,9 @@ _PLAIN = (torch.Tensor, torch.nn.Parameter)
 
 def _ours(t):
     """Whether fastinit writes this tensor (else the previous function does)."""
-    return (type(t) in _PLAIN and t.device.type == "cpu" and t.layout == torch.strided
+    # is_cpu, not device.type == "cpu": the same test, and device.type builds a string (a
+    # few us, on every patched call).
+    return (type(t) in _PLAIN and t.is_cpu and t.layout == torch.strided
             and t.dtype in _NUMPY_DTYPES and not t.is_neg() and not t.is_conj())
 
 
@@ -165,6 +167,11 @@ def _patched_method(name, previous):
 
     @functools.wraps(previous)
     def method(self, *args, **kwargs):
+        if not draws and (type(self) not in _PLAIN or self.numel() < FILL_MIN_NUMEL):
+            # torch's in every case below (_method_call): decided first, as modules call
+            # these on small buffers by the hundred (each BatchNorm: running stats zero_()
+            # and fill_(1), num_batches_tracked zero_()), where binding costs 100x the fill.
+            return previous(self, *args, **kwargs)
         # torch spells uniform_'s first parameter ``from``, a Python keyword.
         kw = {("from_" if k == "from" else k): v for k, v in kwargs.items()}
         if (getattr(_fallback, "depth", 0) or not _ours(self)
@@ -224,11 +231,15 @@ class _timm:
             # timm's meanings: absolute bounds; the tf variant bounds N(0, 1), then scales.
             m, lo, hi = (0.0, a, b) if tf else (mean, a, b)
             try:
-                if tf:
-                    _init.trunc_normal_(tensor, mean, std, mean + a * std, mean + b * std,
-                                        torch.default_generator)
-                else:
-                    _init.trunc_normal_(tensor, mean, std, a, b, torch.default_generator)
+                # fastinit's own warning (torch's, for the bounds it is given) is silenced:
+                # timm's, by timm's rule, follows, once.
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message="mean is more than 2 std")
+                    if tf:
+                        _init.trunc_normal_(tensor, mean, std, mean + a * std,
+                                            mean + b * std, torch.default_generator)
+                    else:
+                        _init.trunc_normal_(tensor, mean, std, a, b, torch.default_generator)
             except (TypeError, ValueError):
                 return _torchs(previous, tensor, mean, std, a, b)
             s = 1.0 if tf else std
