@@ -33,7 +33,7 @@
 #define FI_R_PERM_WORDS 0
 FI_FORCE_INLINE v32 r_perm(v32 v) { return v; }
 #endif
-_Static_assert(FI_R_PERM_WORDS == 0 || FI_R_PERM_WORDS == 0xC, "philox_main's rounds 1 and 2 assume one of these");
+_Static_assert(FI_R_PERM_WORDS == 0 || FI_R_PERM_WORDS == 0xA, "philox_main's rounds 1 and 2 assume one of these");
 /* Round vector v of word w into or out of its order in the rounds (r_perm undoes itself). */
 FI_FORCE_INLINE v32 r_word(v32 v, int w) { return (FI_R_PERM_WORDS >> w & 1) ? r_perm(v) : v; }
 /* Word w of the rounds, FI_RPV round vectors at r, as a v32 in the lanes' order. */
@@ -135,9 +135,10 @@ FI_FORCE_INLINE void philox_main(const simd_keys *rk, const uint64_t *b, int ng,
                 const int c = gi * (16 / FI_R_LANES) + s;
                 v32 hi0, lo0, hi1, lo1;
                 mulhilo_r(add(set1(lo + (uint32_t)(FI_R_LANES * s)), r_iota()), M0, &hi0, &lo0);
-                /* after round 1: (w0, 0, hi0 ^ k1[0], lo0); with FI_R_PERM_WORDS 0xC, hi0
-                 * and lo0 come out in r_perm's order, as words 2 and 3 are to be, and round
-                 * 2's hi1 and lo1 in the lanes' again, as words 0 and 1. */
+                /* after round 1: (w0, 0, hi0 ^ k1[0], lo0); with FI_R_PERM_WORDS 0xA, hi0
+                 * comes out in r_perm's order and lo0 in the lanes', as words 2 and 3 are to
+                 * be after round 1, and round 2's hi1 in the lanes' and lo1 in r_perm's, as
+                 * words 0 and 1 are to be after round 2. */
                 mulhilo_r(xor_(hi0, set1(rk->k1[0])), M1, &hi1, &lo1);
                 c0[c] = xor_(hi1, set1(rk->k0[1]));
                 c1[c] = lo1;
