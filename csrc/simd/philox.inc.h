@@ -13,7 +13,13 @@
  *
  * The rounds themselves run in the op header's round layout, FI_R_LANES blocks per vector
  * (to_rounds/from_rounds convert): the lanes as they are on most targets; on AVX-512 one
- * block per 64-bit lane, where one multiply gives a whole product (ops_avx512.h).
+ * block per 64-bit lane, where one multiply gives a whole product (ops_avx512.h). A
+ * target's mulhilo_r may give its products with the lanes of a round vector in another order,
+ * r_perm's (an involution; AVX2: ops_avx2.h), when the words named by FI_R_PERM_WORDS are held
+ * in that order during the rounds, the others in the lanes' own, and a round keeps it so
+ * (every word then is a product in the order of its word xored with a word already in it).
+ * Those words enter and leave the rounds through r_perm (r_word). Elsewhere r_perm is the
+ * identity and FI_R_PERM_WORDS 0.
  */
 #ifndef FI_PHILOX_GROUPS
 #define FI_PHILOX_GROUPS 1
@@ -22,6 +28,21 @@
 #define FI_CHAINS (FI_PHILOX_GROUPS * FI_SETS)       /* vectors per word in flight */
 #define FI_RPV (FI_V_LANES / FI_R_LANES)             /* round vectors per vector */
 #define FI_RCHAINS (FI_CHAINS * FI_RPV)              /* independent chains in flight */
+/* The words held in r_perm's order during the rounds, a bit each (the op header says). */
+#ifndef FI_R_PERM_WORDS
+#define FI_R_PERM_WORDS 0
+FI_FORCE_INLINE v32 r_perm(v32 v) { return v; }
+#endif
+_Static_assert(FI_R_PERM_WORDS == 0 || FI_R_PERM_WORDS == 0xA, "philox_main's rounds 1 and 2 assume one of these");
+/* Round vector v of word w into or out of its order in the rounds (r_perm undoes itself). */
+FI_FORCE_INLINE v32 r_word(v32 v, int w) { return (FI_R_PERM_WORDS >> w & 1) ? r_perm(v) : v; }
+/* Word w of the rounds, FI_RPV round vectors at r, as a v32 in the lanes' order. */
+FI_FORCE_INLINE v32 from_rounds_w(const v32 *r, int w)
+{
+    v32 t[FI_RPV];
+    for (int h = 0; h < FI_RPV; h++) t[h] = r_word(r[h], w);
+    return from_rounds(t);
+}
 
 /* The key of each round, as scalars: a broadcast is folded into the instruction using it. */
 typedef struct {
@@ -63,17 +84,17 @@ FI_FORCE_INLINE void philox_vectors(const simd_keys *rk, int nc, v32 *c0, v32 *c
     v32 r0[FI_RCHAINS], r1[FI_RCHAINS], r2[FI_RCHAINS], r3[FI_RCHAINS];
     for (int c = 0; c < nc; c++)
         for (int h = 0; h < FI_RPV; h++) {
-            r0[FI_RPV * c + h] = to_rounds(c0[c], h);
-            r1[FI_RPV * c + h] = to_rounds(c1[c], h);
-            r2[FI_RPV * c + h] = to_rounds(c2[c], h);
-            r3[FI_RPV * c + h] = to_rounds(c3[c], h);
+            r0[FI_RPV * c + h] = r_word(to_rounds(c0[c], h), 0);
+            r1[FI_RPV * c + h] = r_word(to_rounds(c1[c], h), 1);
+            r2[FI_RPV * c + h] = r_word(to_rounds(c2[c], h), 2);
+            r3[FI_RPV * c + h] = r_word(to_rounds(c3[c], h), 3);
         }
     philox_rounds(rk, 0, FI_RPV * nc, r0, r1, r2, r3);
     for (int c = 0; c < nc; c++) {
-        c0[c] = from_rounds(r0 + FI_RPV * c);
-        c1[c] = from_rounds(r1 + FI_RPV * c);
-        c2[c] = from_rounds(r2 + FI_RPV * c);
-        c3[c] = from_rounds(r3 + FI_RPV * c);
+        c0[c] = from_rounds_w(r0 + FI_RPV * c, 0);
+        c1[c] = from_rounds_w(r1 + FI_RPV * c, 1);
+        c2[c] = from_rounds_w(r2 + FI_RPV * c, 2);
+        c3[c] = from_rounds_w(r3 + FI_RPV * c, 3);
     }
 }
 
@@ -94,8 +115,9 @@ FI_FORCE_INLINE void philox_main(const simd_keys *rk, const uint64_t *b, int ng,
             const uint32_t lo = (uint32_t)b[gi], hi = (uint32_t)(b[gi] >> 32);
             for (int s = 0; s < 16 / FI_R_LANES; s++) {
                 const int c = gi * (16 / FI_R_LANES) + s;
-                c0[c] = add(set1(lo + (uint32_t)(FI_R_LANES * s)), r_iota());
-                c1[c] = blend(cmplt_u32(c0[c], set1(lo)), set1(hi), set1(hi + 1));
+                const v32 ctr = add(set1(lo + (uint32_t)(FI_R_LANES * s)), r_iota());
+                c0[c] = r_word(ctr, 0);
+                c1[c] = r_word(blend(cmplt_u32(ctr, set1(lo)), set1(hi), set1(hi + 1)), 1);
                 c2[c] = c3[c] = set1(0);
             }
         }
@@ -113,7 +135,10 @@ FI_FORCE_INLINE void philox_main(const simd_keys *rk, const uint64_t *b, int ng,
                 const int c = gi * (16 / FI_R_LANES) + s;
                 v32 hi0, lo0, hi1, lo1;
                 mulhilo_r(add(set1(lo + (uint32_t)(FI_R_LANES * s)), r_iota()), M0, &hi0, &lo0);
-                /* after round 1: (w0, 0, hi0 ^ k1[0], lo0) */
+                /* after round 1: (w0, 0, hi0 ^ k1[0], lo0); with FI_R_PERM_WORDS 0xA, hi0
+                 * comes out in r_perm's order and lo0 in the lanes', as words 2 and 3 are to
+                 * be after round 1, and round 2's hi1 in the lanes' and lo1 in r_perm's, as
+                 * words 0 and 1 are to be after round 2. */
                 mulhilo_r(xor_(hi0, set1(rk->k1[0])), M1, &hi1, &lo1);
                 c0[c] = xor_(hi1, set1(rk->k0[1]));
                 c1[c] = lo1;
@@ -124,10 +149,10 @@ FI_FORCE_INLINE void philox_main(const simd_keys *rk, const uint64_t *b, int ng,
         philox_rounds(rk, 2, ng * FI_SETS * FI_RPV, c0, c1, c2, c3);
     }
     for (int c = 0; c < ng * FI_SETS; c++) {
-        x[0][c] = from_rounds(c0 + FI_RPV * c);
-        x[1][c] = from_rounds(c1 + FI_RPV * c);
-        x[2][c] = from_rounds(c2 + FI_RPV * c);
-        x[3][c] = from_rounds(c3 + FI_RPV * c);
+        x[0][c] = from_rounds_w(c0 + FI_RPV * c, 0);
+        x[1][c] = from_rounds_w(c1 + FI_RPV * c, 1);
+        x[2][c] = from_rounds_w(c2 + FI_RPV * c, 2);
+        x[3][c] = from_rounds_w(c3 + FI_RPV * c, 3);
     }
 }
 
