@@ -128,11 +128,13 @@ void fi_sparse_mask(const fi_stream *s, int dtype, const fi_out *o, uint64_t sli
 /* Blocks a sparse mask of nslices slices advances the stream by. */
 uint64_t fi_mask_blocks(uint64_t nslices);
 
-/* Whether a call writing nbytes of output should use non-temporal stores (the `stream`
- * argument below): from 16 MiB, the size past which they are faster (fills.c).
- * fi_set_stream_min moves that size and returns the previous one (for tests: 0 streams
- * every call). Streaming changes how values are stored, never which. */
-int fi_stream_wanted(uint64_t nbytes);
+/* Whether a call writing nbytes of output on `threads` threads, of random values (random)
+ * or of a constant, should use non-temporal stores (the `stream` argument below): from
+ * 16 MiB, the size past which they are faster, and for random values from 4 threads, where
+ * the writes rather than the arithmetic limit the fill (fills.c). fi_set_stream_min moves
+ * that size and returns the previous one (for tests: 0 streams every call). Streaming
+ * changes how values are stored, never which. */
+int fi_stream_wanted(uint64_t nbytes, int threads, int random);
 uint64_t fi_set_stream_min(uint64_t nbytes);
 
 /* A contiguous fill of at least this many bytes of fresh memory maps its pages in one call

@@ -46,14 +46,25 @@ static void prefault(void *dst, size_t nbytes)
 #endif
 }
 
-/* Non-temporal stores pay where the output is larger than the caches will keep: measured on
- * a Sapphire Rapids guest (AVX2 stores of float32), they took 0.23 ns per value at every size
- * from 1 MiB up; plain stores took 0.12 at 1 MiB, 0.23 at 16 MiB, then 0.79 at 64 MiB and 0.89
- * at 256 MiB, as the lines fell out of the cache. So a call streams from 16 MiB of output:
- * below, plain stores are as fast or faster, and leave the values in cache for their reader. */
+/* Non-temporal stores pay where the output is larger than the caches will keep and the
+ * writes are what limits the fill. Measured on a Sapphire Rapids guest (2 cores):
+ * - a plain loop of AVX2 stores of float32 took 0.23 ns per value streamed at every size
+ *   from 1 MiB up, against 0.12 (1 MiB), 0.23 (16 MiB), then 0.57-0.89 (64-256 MiB) plain;
+ *   on 2 threads 0.12 against 0.29. So a call streams from 16 MiB of output: below, plain
+ *   stores are as fast, and leave the values in cache for their reader;
+ * - the random fills compute at most about 6 GB/s per core (AVX-512 uniform float32: 0.64
+ *   ns per value), under what plain stores take (14 GB/s on 2 threads): on 1 and 2 threads
+ *   streaming them through the stage was 6% faster to 20% slower (2**26 values, by path
+ *   and law), and on fresh memory 3-12% slower. From 4 threads their output reaches the
+ *   plain stores' limit, so they stream there; the constant fills at any count. */
+#define STREAM_RANDOM_THREADS 4
 static uint64_t stream_min = (uint64_t)16 << 20;
 
-int fi_stream_wanted(uint64_t nbytes) { return nbytes >= stream_min; }
+int fi_stream_wanted(uint64_t nbytes, int threads, int random)
+{
+    if (stream_min == 0) return 1;      /* every call (a test setting) */
+    return nbytes >= stream_min && (!random || threads >= STREAM_RANDOM_THREADS);
+}
 
 uint64_t fi_set_stream_min(uint64_t nbytes)
 {

@@ -1,6 +1,6 @@
-"""Non-temporal stores: fills of 16 MiB and more write through the SIMD path's streaming
-stores (from an L1 stage, csrc/kernels.inc.h), with their own head and tail handling at
-every alignment. They change how values are stored, never which: every fill here, made with
+"""Non-temporal stores: fills of 16 MiB and more (random ones on 4 threads or more) write
+through the SIMD path's streaming stores (from an L1 stage, csrc/kernels.inc.h), with their
+own head and tail handling at every alignment. They change how values are stored, never which: every fill here, made with
 streaming forced on (the threshold set to 0), equals the same fill written through the
 caches, on every path, dtype, law, alignment, thread count and index= block."""
 import numpy as np
@@ -86,25 +86,29 @@ def test_streamed_blocks_equal_the_whole(simd, stream_min, law):
 
 @pytest.mark.slow
 def test_large_fill_streams_by_default_and_matches_scalar(stream_min):
-    # 2**22 + 5 float32 values (just over 16 MiB) at an offset of one value: over the default
-    # threshold, so every SIMD path streams; each equals the scalar path's cached fill.
+    # 2**22 + 5 float32 values (just over 16 MiB) at an offset of one value, on 4 threads:
+    # past the default thresholds, so every SIMD path streams; each equals the scalar path's
+    # cached fill on one thread.
     n = (1 << 22) + 5
     stream_min(NEVER)
-    simd = fastinit.get_simd()
+    simd, threads = fastinit.get_simd(), fastinit.get_num_threads()
     fastinit.set_simd("scalar")
+    fastinit.set_num_threads(1)
     try:
         ref = make("normal", F32, n, 99)
     finally:
         fastinit.set_simd(simd)
     stream_min(16 << 20)
     buf = np.empty(n + 1, F32)
-    for path in fastinit.available_simd():
-        fastinit.set_simd(path)
-        try:
+    try:
+        fastinit.set_num_threads(4)
+        for path in fastinit.available_simd():
+            fastinit.set_simd(path)
             make("normal", F32, n, 99, out=buf[1:])
-        finally:
-            fastinit.set_simd(simd)
-        assert_bits_equal(buf[1:], ref, path)
+            assert_bits_equal(buf[1:], ref, path)
+    finally:
+        fastinit.set_simd(simd)
+        fastinit.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("itemsize", [1, 2, 4, 8])

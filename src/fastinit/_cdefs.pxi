@@ -37,7 +37,7 @@ cdef extern from "fastinit.h" nogil:
     int fi_uniform_params(int dtype, double low, double high, fi_params *p)
     int fi_normal_params(int dtype, double loc, double scale, fi_params *p)
     enum: FI_PREFAULT_MIN_BYTES
-    int fi_stream_wanted(uint64_t nbytes)
+    int fi_stream_wanted(uint64_t nbytes, int threads, int random)
     uint64_t fi_set_stream_min(uint64_t nbytes)
     void fi_fill_contig(int dist, int dtype, const fi_stream *s, const fi_params *p,
                         void *dst, uint64_t start, uint64_t n, int stream)

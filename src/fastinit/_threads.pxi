@@ -92,7 +92,7 @@ cdef uint64_t _chunk_size(uint64_t n, int nt, size_t itemsize) noexcept nogil:
 
 cdef void _run_job(_fill_job *j) noexcept nogil:
     cdef int nt = _num_threads
-    j.stream = fi_stream_wanted(j.n * fi_itemsize(j.code))
+    j.stream = fi_stream_wanted(j.n * fi_itemsize(j.code), nt if j.n >= _PARALLEL_MIN else 1, 1)
     if nt <= 1 or j.n < _PARALLEL_MIN:
         j.chunk = j.n
         _fill_chunk(j, 0)
@@ -120,7 +120,8 @@ cdef void _run_block(int dist, int code, const fi_stream *s, const fi_params *p,
 
 def _set_stream_min(nbytes):
     """Testing hook: the output size from which fills use non-temporal stores (default 16
-    MiB; 0 makes every fill stream); returns the previous one. Values never depend on it."""
+    MiB: constant fills, and random ones on 4 threads or more; 0 makes every fill stream);
+    returns the previous one. Values never depend on it."""
     return fi_set_stream_min(<uint64_t>nbytes)
 
 
@@ -155,6 +156,6 @@ def fill_bits(cnp.ndarray arr, uint64_t bits):
     if j.itemsize not in (1, 2, 4, 8):
         raise ValueError(f"fill_bits takes items of 1, 2, 4 or 8 bytes, not {j.itemsize}")
     j.data = cnp.PyArray_BYTES(arr)
-    j.stream = fi_stream_wanted(j.n * j.itemsize)
+    j.stream = fi_stream_wanted(j.n * j.itemsize, _num_threads, 0)
     with nogil:
         fi_pool_run(_num_threads, (j.n + j.chunk - 1) // j.chunk, _bits_chunk, &j)
