@@ -95,7 +95,8 @@ def as_array(t):
                          "set; call resolve_neg() first")
     # A contiguous tensor with elements has no dimension of stride 0 and size > 1: the scan
     # only for the others.
-    if (not t.is_contiguous() or t.numel() == 0) and any(st == 0 and n > 1 for st, n in zip(t.stride(), t.shape)):
+    if (not t.is_contiguous() or t.numel() == 0) and \
+            any(st == 0 and n > 1 for st, n in zip(t.stride(), t.shape)):
         raise ValueError("unsupported operation: more than one element of the written-to "
                          "tensor refers to a single memory location")
     if t.is_inference() and not torch.is_inference_mode_enabled():
