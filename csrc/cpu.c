@@ -14,6 +14,8 @@ static unsigned detect(void)
     unsigned f = 0;
     fi_cpuid(0, 0, r1);
     uint32_t max_leaf = r1[0];
+    /* "AuthenticAMD" in ebx, edx, ecx ("Auth", "enti", "cAMD") */
+    int amd = r1[1] == 0x68747541u && r1[3] == 0x69746e65u && r1[2] == 0x444d4163u;
     if (max_leaf < 7) return 0;
     fi_cpuid(1, 0, r1);
     fi_cpuid(7, 0, r7);
@@ -24,6 +26,10 @@ static unsigned detect(void)
     uint64_t xcr0 = fi_xgetbv0();
     if ((xcr0 & 0x6) != 0x6) return 0;                      /* XMM and YMM state */
     if (bit(r1[2], 29) && bit(r7[1], 5)) f |= FI_CPU_AVX2;  /* ebx of leaf 7: 5 AVX2 */
+    /* eax of leaf 1: family in bits 8-11, plus bits 20-27 when those say 0xF; Zen 3 is 0x19 */
+    uint32_t family = (r1[0] >> 8) & 0xF;
+    if (family == 0xF) family += (r1[0] >> 20) & 0xFF;
+    if (amd && family >= 0x19) f |= FI_CPU_FAST_MULLD;
     /* XCR0 bits 5-7: opmask, upper ZMM0-15, ZMM16-31. macOS turns them on only at a
      * thread's first AVX-512 instruction, and saves the state from then on, so there the
      * CPU's word is enough (as LLVM's host detection reasons). */

@@ -29,7 +29,28 @@ static int detect(void)
 
 #ifdef FI_X86
 int fi_cpu_has_bf16(void) { return (fi_cpu_features() & FI_CPU_AVX512_BF16) != 0; }
+
+/* Which of the AVX2 path's two builds runs (kernels_avx2.c, kernels_avx2_mulld.c): the CPU's
+ * choice (-1), or one forced by fi_simd_set_avx2_mulld for the tests of both. */
+static int avx2_mulld = -1;
+static int avx2_mulld_wanted(void)
+{
+    return avx2_mulld >= 0 ? avx2_mulld : (fi_cpu_features() & FI_CPU_FAST_MULLD) != 0;
+}
 #endif
+
+int fi_simd_set_avx2_mulld(int on)
+{
+#ifdef FI_X86
+    int was = avx2_mulld_wanted();
+    avx2_mulld = on < 0 ? -1 : on != 0;
+    if (active_level == FI_SIMD_AVX2) fi_simd_set(FI_SIMD_AVX2);
+    return was;
+#else
+    (void)on;
+    return 0;
+#endif
+}
 
 int fi_simd_best(void)
 {
@@ -67,7 +88,7 @@ int fi_simd_set(int level)
         fi_active_stream_fill = fi_stream_fill_avx512;
         break;
     case FI_SIMD_AVX2:
-        fi_active_contig = fi_fill_contig_avx2;
+        fi_active_contig = avx2_mulld_wanted() ? fi_fill_contig_avx2_mulld : fi_fill_contig_avx2;
         fi_active_stream_fill = fi_stream_fill_avx2;
         break;
 #endif

@@ -171,5 +171,9 @@ int fi_simd_supported(int level);
 int fi_simd_best(void);
 int fi_simd_get(void);
 int fi_simd_set(int level);     /* returns 0, or -1 if this CPU (or build) lacks it */
+/* The AVX2 path comes in two builds of the same bits, one for the CPUs where vpmulld is
+ * cheap (AMD Zen 3 on), chosen by CPUID: on (1) or off (0) forces one, -1 gives the choice
+ * back. Returns whether the one in use until now was the vpmulld build. For the tests. */
+int fi_simd_set_avx2_mulld(int on);
 
 #endif

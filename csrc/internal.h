@@ -22,6 +22,7 @@ int fi_cpu_has_bf16(void);      /* AVX512_BF16 */
 void fi_stream_fill_avx2(void *, const void *, size_t, size_t);
 void fi_stream_fill_avx512(void *, const void *, size_t, size_t);
 void fi_fill_contig_avx2(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t, int);
+void fi_fill_contig_avx2_mulld(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t, int);
 void fi_fill_contig_avx512(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t, int);
 void fi_fill_contig_avx512vbmi(int, int, const fi_stream *, const fi_params *, void *, uint64_t, size_t, int);
 #endif

@@ -24,8 +24,12 @@ FI_TARGET_BEGIN("avx2,f16c")
 #include "simd/truncnorm2.inc.h"
 #include "simd/truncnorm.inc.h"
 
+#ifdef FI_AVX2_MULLD
+#define FI_CONTIG_NAME fi_fill_contig_avx2_mulld
+#else
 #define FI_CONTIG_NAME fi_fill_contig_avx2
 #define FI_STREAM_FILL_NAME fi_stream_fill_avx2
+#endif
 #include "kernels.inc.h"
 FI_TARGET_END
 #endif

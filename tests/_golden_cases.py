@@ -37,6 +37,7 @@ import tempfile
 import numpy as np
 
 import fastinit
+from fastinit import _core
 
 GOLDEN_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden_values.json")
 FORMAT = 1
@@ -163,8 +164,11 @@ THREADS = (1, 2)
 
 
 def engine_configs():
-    """(simd, threads) for every SIMD path this CPU runs, with 1 and 2 threads."""
-    return [(s, t) for s in fastinit.available_simd() for t in THREADS]
+    """(simd, threads) for every SIMD path this CPU runs, and the AVX2 path's vpmulld build
+    ('avx2-mulld', which the CPU may not pick), with 1 and 2 threads."""
+    paths = fastinit.available_simd()
+    paths += ("avx2-mulld",) if "avx2" in paths else ()
+    return [(s, t) for s in paths for t in THREADS]
 
 
 @contextlib.contextmanager
@@ -173,11 +177,13 @@ def engine(simd, threads):
     saved = fastinit.get_simd(), fastinit.get_num_threads()
     try:
         if simd is not None:
-            fastinit.set_simd(simd)
+            _core._set_avx2_mulld(simd == "avx2-mulld" or (False if simd == "avx2" else None))
+            fastinit.set_simd("avx2" if simd == "avx2-mulld" else simd)
         if threads is not None:
             fastinit.set_num_threads(threads)
         yield
     finally:
+        _core._set_avx2_mulld(None)
         fastinit.set_simd(saved[0])
         fastinit.set_num_threads(saved[1])
 

@@ -5,6 +5,7 @@ import sys
 import pytest
 
 import fastinit
+from fastinit import _core
 
 # Keras on JAX (there is no tensorflow here), for the tests and the interpreters they start;
 # set before anything imports keras.
@@ -20,15 +21,27 @@ def restore_engine():
     threads, simd = fastinit.get_num_threads(), fastinit.get_simd()
     yield
     fastinit.set_num_threads(threads)
+    _core._set_avx2_mulld(None)
     fastinit.set_simd(simd)
 
 
-@pytest.fixture(params=fastinit.available_simd())
+def _simd_builds():
+    """Each SIMD path this CPU runs and, where it runs AVX2, the AVX2 path's vpmulld build
+    (fastinit._core._set_avx2_mulld): the CPU picks one of the two, the tests take both."""
+    paths = fastinit.available_simd()
+    return paths + (("avx2-mulld",) if "avx2" in paths else ())
+
+
+@pytest.fixture(params=_simd_builds())
 def simd(request):
-    """Each SIMD path this CPU runs, forced for the test; 'auto' is restored after it."""
-    fastinit.set_simd(request.param)
-    assert fastinit.get_simd() == request.param
-    yield request.param
+    """Each SIMD path this CPU runs, forced for the test (its name given to the test; the
+    AVX2 path's two builds both as 'avx2'); 'auto' is restored after it."""
+    path = "avx2" if request.param == "avx2-mulld" else request.param
+    _core._set_avx2_mulld(request.param == "avx2-mulld")
+    fastinit.set_simd(path)
+    assert fastinit.get_simd() == path
+    yield path
+    _core._set_avx2_mulld(None)
     fastinit.set_simd("auto")
 
 

@@ -50,6 +50,7 @@ cdef extern from "fastinit.h" nogil:
     int fi_simd_best()
     int fi_simd_get()
     int fi_simd_set(int level)
+    int fi_simd_set_avx2_mulld(int on)
 
 cdef extern from "philox.h" nogil:
     void c_philox4x32 "philox4x32"(const uint32_t counter[4], const uint32_t key[2], uint32_t out[4])

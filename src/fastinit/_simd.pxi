@@ -25,4 +25,14 @@ def set_simd(name):
     if fi_simd_set(SIMD_PATHS.index(name)) != 0:
         raise RuntimeError(f"this CPU cannot run the {name} path; it runs {available_simd()}")
 
+
+
+def _set_avx2_mulld(on):
+    """Testing hook: the AVX2 path comes in two builds with the same bits, one with Philox's
+    low products by vpmulld, which the CPU's vendor and family choose (AMD Zen 3 and later).
+    True or False forces one, None gives the choice back; returns whether the vpmulld build
+    was the one in use."""
+    return bool(fi_simd_set_avx2_mulld(-1 if on is None else int(bool(on))))
+
+
 set_simd(os.environ.get("FASTINIT_SIMD", "auto") or "auto")

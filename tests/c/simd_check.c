@@ -20,7 +20,16 @@
 void fi_fill_contig_ref(int dist, int dtype, const fi_stream *s, const fi_params *p, void *dst,
                         uint64_t start, size_t n, int stream);
 
-static const char *const simd_names[FI_NSIMD] = {"scalar", "avx2", "avx512", "avx512vbmi", "neon"};
+/* The paths, and one more: the AVX2 path's vpmulld build (kernels_avx2_mulld.c), which
+ * CPUID picks on some CPUs only and is checked here on every one that runs AVX2. */
+#define AVX2_MULLD FI_NSIMD
+static const char *const simd_names[FI_NSIMD + 1] = {"scalar", "avx2", "avx512", "avx512vbmi", "neon",
+                                                     "avx2 (vpmulld build)"};
+static void set_level(int l)
+{
+    fi_simd_set_avx2_mulld(l == AVX2_MULLD);
+    fi_simd_set(l == AVX2_MULLD ? FI_SIMD_AVX2 : l);
+}
 static const char *const dtype_names[FI_NDTYPES] = {"float16", "bfloat16", "float32", "float64", "uint8"};
 
 typedef struct {
@@ -169,13 +178,14 @@ static int check_retry_wrap(int nlevels, const int *levels, unsigned char *ref, 
             fills++;
             for (int li = 0; li < nlevels; li++) {
                 memset(got, 0x5a, bytes);
-                fi_simd_set(levels[li]);
+                set_level(levels[li]);
                 fi_fill_contig(FI_NORMAL, dt, &s, &p, got, 0, n, 1);
                 bad += memcmp(ref, got, bytes) != 0;
                 fills++;
             }
         }
     }
+    fi_simd_set_avx2_mulld(-1);
     fi_simd_set(fi_simd_best());
     printf("normal draws near the counter's 2**32 wrap: %d fills: %d differ\n", fills, bad);
     return bad;
@@ -252,6 +262,7 @@ static uint64_t digest(unsigned char *buf)
         fi_fill_contig(cases[c].dist, cases[c].dtype, &s, &cases[c].p, buf, 5, 100003, 0);
         h = fnv1a(h, buf, 100003 * fi_itemsize(cases[c].dtype));
     }
+    fi_simd_set_avx2_mulld(-1);
     fi_simd_set(fi_simd_best());
     return h;
 }
@@ -276,9 +287,10 @@ int main(int argc, char **argv)
     failures += 4 - kat_ok;
     printf("Philox known answers: %d of 4\n", kat_ok);
 
-    int levels[FI_NSIMD], nlevels = 0;
+    int levels[FI_NSIMD + 1], nlevels = 0;
     for (int l = 1; l < FI_NSIMD; l++)
         if (fi_simd_supported(l)) levels[nlevels++] = l;
+    if (fi_simd_supported(FI_SIMD_AVX2)) levels[nlevels++] = AVX2_MULLD;
     printf("levels compared with scalar:");
     for (int i = 0; i < nlevels; i++) printf(" %s", simd_names[levels[i]]);
     printf("%s\n", nlevels ? "" : " (none)");
@@ -320,7 +332,7 @@ int main(int argc, char **argv)
                     for (int li = 0; li < nlevels; li++)
                         for (int st = 0; st < (levels[li] == FI_SIMD_NEON ? 1 : 2); st++) {
                             unsigned char *dst = st ? mis + es * (1 + (si + ni + oi) % 16) : got;
-                            fi_simd_set(levels[li]);
+                            set_level(levels[li]);
                             const long k = fill_diff(fc, &streams[si], starts[oi], n, st, ref, dst);
                             fills++;
                             values += n;
@@ -332,6 +344,7 @@ int main(int argc, char **argv)
                         }
                 }
     }
+    fi_simd_set_avx2_mulld(-1);
     fi_simd_set(fi_simd_best());
     printf("generic SIMD algorithms over ops_scalar.h: %ld fills: %ld differ\n", ref_fills,
            ref_mismatches);
