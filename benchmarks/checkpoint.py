@@ -316,6 +316,15 @@ GENERIC = {
                  "num_hidden_layers": 28, "num_attention_heads": 16, "num_key_value_heads": 16,
                  "head_dim": 256, "max_position_embeddings": 8192, "rms_norm_eps": 1e-6,
                  "initializer_range": 0.02, "dtype": "bfloat16"},
+    # Mixtral's layout at about 7B parameters (7.1B; 8 experts, top 2): for --vs-hf, whose
+    # from_config holds the whole model in memory (14 GB in bfloat16).
+    "mixtral-7b": {"model_type": "mixtral", "architectures": ["MixtralForCausalLM"],
+                   "vocab_size": 32000, "hidden_size": 2048, "intermediate_size": 5632,
+                   "num_hidden_layers": 24, "num_attention_heads": 16, "num_key_value_heads": 8,
+                   "num_local_experts": 8, "num_experts_per_tok": 2,
+                   "max_position_embeddings": 32768, "rms_norm_eps": 1e-5,
+                   "initializer_range": 0.02, "tie_word_embeddings": False,
+                   "dtype": "bfloat16"},
 }
 # The writer's own peak RSS (the recording child's is ru_maxrss of RUSAGE_CHILDREN), printed
 # by a wrapper around the CLI: wait4's ru_maxrss covers the recording child too.
@@ -324,6 +333,25 @@ _CLI_WRAPPER = ("import json, resource, sys; from fastinit.cli import main; "
                 "print(json.dumps({'self_rss': resource.getrusage(resource.RUSAGE_SELF)"
                 ".ru_maxrss * 1024, 'children_rss': resource.getrusage("
                 "resource.RUSAGE_CHILDREN).ru_maxrss * 1024})); sys.exit(rc)")
+
+
+def child_hf(a):
+    """transformers' own way: from_config (the model's initialization, in memory) and
+    save_pretrained, in bfloat16, then fsync, as the CLI's writer syncs its files."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+    with open(a.config) as f:
+        cfg = json.load(f)
+    config = AutoConfig.for_model(**cfg)
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+    model.save_pretrained(a.out)
+    for name in os.listdir(a.out):
+        fd = os.open(os.path.join(a.out, name), os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    print(json.dumps({"vm_hwm": T.proc_status("VmHWM")}))
 
 
 def generic_main(args):
@@ -338,18 +366,24 @@ def generic_main(args):
     cfg_path = os.path.join(base, "config.json")
     with open(cfg_path, "w") as f:
         json.dump(GENERIC[args.generic], f)
-    runs = {"preset": [], "generic": []}
-    print(f"issue 19: {args.generic} through transformers vs llama-7b built in, {reps} "
-          "round(s), alternating; the machine is shared, so timings are noisy")
+    ref = "hf" if args.vs_hf else "preset"
+    runs = {ref: [], "generic": []}
+    print(f"issue 19: {args.generic} through transformers vs "
+          + ("transformers' from_config + save_pretrained" if args.vs_hf
+             else "llama-7b built in")
+          + f", {reps} round(s), alternating; the machine is shared, so timings are noisy")
     try:
         for i in range(reps):
-            for kind in (("preset", "generic") if i % 2 == 0 else ("generic", "preset")):
+            for kind in ((ref, "generic") if i % 2 == 0 else ("generic", ref)):
                 d = fresh_dir(base, f"{kind}-{i}")
                 src = ["--preset", "llama-7b"] if kind == "preset" else \
                     [cfg_path, "--via", "transformers"]
                 load = os.getloadavg()[0]
-                r = run_child([sys.executable, "-c", _CLI_WRAPPER, "init", *src, "-o", d,
-                               "--force"], kind)
+                if kind == "hf":
+                    r = run_child(child_cmd("hf", config=cfg_path, out=d), kind)
+                else:
+                    r = run_child([sys.executable, "-c", _CLI_WRAPPER, "init", *src, "-o", d,
+                                   "--force"], kind)
                 r["load"] = (load, os.getloadavg()[0])     # 1-min load before and after
                 files = [os.path.join(d, f) for f in os.listdir(d) if f.endswith(".safetensors")]
                 r["bytes"] = sum(os.path.getsize(f) for f in files)
@@ -372,9 +406,18 @@ def generic_main(args):
         v = sorted(f(r) for r in runs[kind])
         return v[len(v) // 2]
     rate = {k: med(k, lambda r: r["bytes"] / r["wall_s"]) for k in runs}
-    ratio = rate["generic"] / rate["preset"]
+    ratio = rate["generic"] / rate[ref]
     rss = med("generic", lambda r: (r["child"] or {}).get("self_rss", 0))
     rec = med("generic", lambda r: r["record_s"] or 0.0)
+    if args.vs_hf:
+        hwm = med("hf", lambda r: r["maxrss"])
+        print(f"\nspeed-up of the generic path over from_config + save_pretrained {ratio:.2f}x "
+              f"(target >= 5x; checkpoint bytes per second, medians); peak RSS: writer "
+              f"{rss / 1e6:.0f} MB, transformers {hwm / 1e9:.1f} GB")
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"generic": args.generic, "runs": runs, "speedup": ratio}, f, indent=1)
+        return 0
     print(f"\nthroughput ratio generic/preset {ratio:.2f} (target >= 0.8); writer peak RSS "
           f"{rss / 1e6:.0f} MB (target <= 300 MB); recording {rec:.2f} s (target <= 10 s)")
     if args.json:
@@ -399,7 +442,12 @@ def main(argv=None):
     p.add_argument("--generic", choices=sorted(GENERIC), default=None,
                    help="issue 19: this architecture through transformers (--via "
                         "transformers) against the llama preset of its size (built in)")
+    p.add_argument("--vs-hf", action="store_true",
+                   help="with --generic: against transformers' from_config + save_pretrained "
+                        "instead of the llama preset (issue 19's MoE target)")
     args = p.parse_args(argv)
+    if args.child == "hf":
+        return child_hf(args)
     if args.generic:
         return generic_main(args)
     if args.child == "plan":

@@ -14,6 +14,19 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 sys.path.insert(0, os.path.dirname(__file__))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def plan_cache_dir(tmp_path_factory):
+    """`fastinit init` keeps recorded plans in ~/.cache (fastinit._plan_cache): the tests'
+    CLI processes keep theirs in a directory of the session's instead."""
+    old = os.environ.get("FASTINIT_CACHE_DIR")
+    os.environ["FASTINIT_CACHE_DIR"] = str(tmp_path_factory.mktemp("fastinit-cache"))
+    yield
+    if old is None:
+        del os.environ["FASTINIT_CACHE_DIR"]
+    else:
+        os.environ["FASTINIT_CACHE_DIR"] = old
+
+
 @pytest.fixture(autouse=True)
 def restore_engine():
     """Every test may change the thread count or force a SIMD path; restore both after it,

@@ -306,16 +306,19 @@ def _recording_children(pkg):
                 cmd = f.read().decode(errors="replace")
         except OSError:
             continue
-        if "_record.main()" in cmd and repr(pkg) in cmd:
+        if "_record.main(" in cmd and repr(pkg) in cmd:
             out.append(pid)
     return out
 
 
 @pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc")
-def test_ctrl_c_while_the_child_records(tmp_path):
+@pytest.mark.parametrize("entry", ["python -m fastinit", "fastinit_cli"])
+def test_ctrl_c_while_the_child_records(tmp_path, entry):
     """Ctrl-C (SIGINT to the terminal's process group) while the child imports: one line,
-    exit code 130, nothing written, and the child ended with the writer."""
+    exit code 130, nothing written, and the child ended with the writer. Through the
+    command's entry point (fastinit_cli) the child starts before fastinit is imported, so
+    the Ctrl-C may come during that import."""
     import signal
     import subprocess
     import sys
@@ -324,10 +327,13 @@ def test_ctrl_c_while_the_child_records(tmp_path):
     pkg = os.path.dirname(os.path.abspath(fastinit.__file__))
     CONFIGS["gpt2"]().save_pretrained(tmp_path / "cfg")
     out = tmp_path / "out"
-    p = subprocess.Popen([sys.executable, "-m", "fastinit", "init",
+    how = ["-m", "fastinit"] if entry == "python -m fastinit" else \
+        ["-c", "import sys; from fastinit_cli import main; sys.exit(main())"]
+    p = subprocess.Popen([sys.executable, *how, "init",
                           str(tmp_path / "cfg" / "config.json"), "-o", str(out)],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True, env=dict(os.environ))
+                         start_new_session=True,
+                         env=dict(os.environ, FASTINIT_PLAN_CACHE="0"))  # a child to stop
     deadline = time.monotonic() + 60
     while not _recording_children(pkg) and time.monotonic() < deadline and p.poll() is None:
         time.sleep(0.05)
@@ -338,3 +344,157 @@ def test_ctrl_c_while_the_child_records(tmp_path):
     assert not out.exists()
     time.sleep(0.2)
     assert not _recording_children(pkg)
+
+
+# ---- the plan cache (fastinit._plan_cache) ----------------------------------------------------
+
+def _cli(tmp_path, cfg_path, out, *extra):
+    """The CLI in a fresh process (recording in a child, where the cache applies), with the
+    cache under tmp_path; (stdout, the checkpoint's bytes)."""
+    import subprocess
+    import sys
+    code = "import sys; from fastinit.cli import main; sys.exit(main(sys.argv[1:]))"
+    env = dict(os.environ, FASTINIT_CACHE_DIR=str(tmp_path / "cache"))
+    env.pop("FASTINIT_PLAN_CACHE", None)
+    r = subprocess.run([sys.executable, "-c", code, "init", str(cfg_path), "-o", str(out),
+                        "--dtype", "f32", "--seed", "5", "--force", *extra],
+                       capture_output=True, text=True, timeout=300, env=env)
+    assert r.returncode == 0, r.stdout + r.stderr
+    return r.stdout, (out / "model.safetensors").read_bytes()
+
+
+@pytest.mark.slow
+def test_plan_cache_reuses_refreshes_and_keys(tmp_path):
+    """A second run takes the plan the first recorded and writes the same bytes; so does
+    --no-plan-cache, which records again; a damaged cache file is recorded over; another
+    config is another plan."""
+    from fastinit import _plan_cache
+    cfg = CONFIGS["gpt2"]()
+    cfg.save_pretrained(tmp_path / "cfg")
+    path = tmp_path / "cfg" / "config.json"
+    plans = tmp_path / "cache" / "plans"
+    cold, first = _cli(tmp_path, path, tmp_path / "a")
+    assert "recorded its own initialization" in cold
+    files = list(plans.glob("*.json"))
+    assert len(files) == 1
+    warm, again = _cli(tmp_path, path, tmp_path / "b")
+    assert "the plan recorded by an earlier run" in warm and "recorded its own" not in warm
+    assert again == first
+    forced, third = _cli(tmp_path, path, tmp_path / "c", "--no-plan-cache")
+    assert "recorded its own initialization" in forced and third == first
+    files[0].write_text('{"key": "not this", "entries": []}')
+    redone, fourth = _cli(tmp_path, path, tmp_path / "d")
+    assert "recorded its own initialization" in redone and fourth == first
+    assert json.loads(files[0].read_text())["key"] != "not this"
+    # Another initializer_range: another key, and other values.
+    T.GPT2Config(**{**cfg.to_dict(), "initializer_range": 0.05}).save_pretrained(
+        tmp_path / "cfg2")
+    other, fifth = _cli(tmp_path, tmp_path / "cfg2" / "config.json", tmp_path / "e")
+    assert "recorded its own initialization" in other and fifth != first
+    assert len(list(plans.glob("*.json"))) == 2
+    assert _plan_cache.directory() != str(plans)    # the tests' own, not this one
+
+
+def test_plan_cache_json_is_exact(tmp_path, monkeypatch):
+    """Plans go through JSON exactly (tuples, slices, ints against floats, infinities), a
+    plan with a tensor computed in memory is not kept, and a file is read back only for the
+    key it was written for."""
+    from fastinit import _plan_cache as C
+    monkeypatch.setenv("FASTINIT_CACHE_DIR", str(tmp_path))
+    entries = [("a.weight", (4, 3), [("normal", {"mean": 0.0, "std": 0.02}, ()),
+                                     ("zeros", {}, (1, slice(0, 3)))], None),
+               ("b", (2,), [("uniform", {"a": -1, "b": float("inf")}, ())], None),
+               ("c", (5,), [("kaiming_uniform", {"a": 2.23606797749979, "mode": "fan_in",
+                                                  "nonlinearity": "leaky_relu"}, ())], None)]
+    k = ("0" * 64, "material")
+    assert C.store(k, entries)
+    back = C.load(k)
+    assert C._same(back, entries) and back == entries
+    assert isinstance(back[1][2][0][1]["a"], int) and isinstance(back[0][2][1][2][1], slice)
+    assert C.load(("0" * 64, "other material")) is None
+    assert not C._same([(1, {"a": 1})], [(1, {"a": 1.0})])
+    computed = entries + [("d", (2,), None, [("value", {}, (0, (2,), (1,)), None)])]
+    assert not C.store(("1" * 64, "m"), computed)
+    assert not (tmp_path / "plans" / ("1" * 64 + ".json")).exists()
+
+
+def test_plan_cache_key(tmp_path, monkeypatch):
+    """The key changes with the config, the scheme and any file of the code that records;
+    a model type whose directory transformers does not have is not cached."""
+    from fastinit import _plan_cache as C
+    cfg = CONFIGS["gpt2"]().to_dict()
+    kinds = tuple(checkpoint.INITS)
+    k = C.key(cfg, "hf", kinds)
+    assert k is not None and k == C.key(dict(cfg), "hf", kinds)
+    files = C.code_files("gpt2")
+    assert any(f.endswith(os.path.join("gpt2", "modeling_gpt2.py")) for f in files)
+    assert any(f.endswith(os.path.join("nn", "init.py")) for f in files)
+    assert C.key({**cfg, "initializer_range": 0.05}, "hf", kinds)[0] != k[0]
+    assert C.key(cfg, "torch-default", kinds)[0] != k[0]
+    assert C.key({**cfg, "model_type": "no-such-model"}, "hf", kinds) is None
+    fake = tmp_path / "modeling_fake.py"
+    fake.write_text("x = 1\n")
+    monkeypatch.setattr(C, "code_files", lambda model_type: files + [str(fake)])
+    k1 = C.key(cfg, "hf", kinds)
+    fake.write_text("x = 22\n")                  # another size
+    assert C.key(cfg, "hf", kinds)[0] != k1[0]
+    monkeypatch.setenv("FASTINIT_PLAN_CACHE", "0")
+    assert not C.enabled()
+
+
+# ---- the recording child started before fastinit is imported (fastinit_cli) ----------------
+
+def test_entry_point_knows_the_built_in_types():
+    import fastinit_cli
+    assert fastinit_cli.BUILTIN_TYPES == checkpoint.BUILTIN_TYPES
+
+
+def test_entry_point_starts_a_recorder_only_where_transformers_records(tmp_path):
+    """fastinit_cli guesses from the command line and the config's model_type alone."""
+    import fastinit_cli
+    w = fastinit_cli._wants_recorder
+    gpt2, llama, spec = tmp_path / "gpt2.json", tmp_path / "llama.json", tmp_path / "spec.json"
+    gpt2.write_text(json.dumps({"model_type": "gpt2"}))
+    llama.write_text(json.dumps({"model_type": "llama"}))
+    spec.write_text(json.dumps({"tensors": []}))
+    assert w(["init", str(gpt2), "-o", "x"])
+    assert w(["init", "-o", "x", str(gpt2), "--dtype", "f32", "--seed=3"])
+    assert w(["init", "--output=x", str(llama), "--via", "transformers"])
+    assert w(["init", str(tmp_path / "c.json"), "-o", str(gpt2)]) is False   # no such config
+    assert not w(["init", str(llama), "-o", "x"])
+    assert not w(["init", str(gpt2), "-o", "x", "--via=builtin"])
+    assert not w(["init", "--preset", "llama-100m", "-o", "x"])
+    assert not w(["init", str(spec), "-o", "x"])
+    assert not w(["init", str(gpt2), "-o", "x", "--help"])
+    assert not w(["init", "-o", "x"])
+    assert not w(["--version"])
+    assert not w([])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc")
+def test_entry_point_recorder_gives_the_same_bytes_and_ends(tmp_path):
+    """Through the `fastinit` command's entry point the child is started before fastinit is
+    imported: the same bytes as recording in this process; after a run that records and one
+    whose plan is cached (the early child ended unused), no recording child is left."""
+    import subprocess
+    import sys
+    import fastinit
+    pkg = os.path.dirname(os.path.abspath(fastinit.__file__))
+    cfg = CONFIGS["gpt2"]()
+    cfg.save_pretrained(tmp_path / "cfg")
+    code = "import sys; from fastinit_cli import main; sys.exit(main())"
+    env = dict(os.environ, FASTINIT_CACHE_DIR=str(tmp_path / "cache"), FASTINIT_PLAN_CACHE="1")
+    outs = []
+    for run in ("recorded", "cached"):
+        out = tmp_path / run
+        r = subprocess.run([sys.executable, "-c", code, "init",
+                            str(tmp_path / "cfg" / "config.json"), "-o", str(out), "--dtype",
+                            "f32", "--seed", "3"], capture_output=True, text=True,
+                           timeout=300, env=env)
+        assert r.returncode == 0, r.stdout + r.stderr
+        assert ("recorded its own" in r.stdout) == (run == "recorded"), r.stdout
+        assert _recording_children(pkg) == []
+        outs.append((out / "model.safetensors").read_bytes())
+    same = write(tmp_path / "inproc", cfg)
+    assert outs[0] == outs[1] == (same / "model.safetensors").read_bytes()

@@ -9,42 +9,32 @@ computed whole in memory and named in the summary.
 Recording runs in a child process: torch and transformers, a few hundred MB of RSS once
 imported, never load in the process that writes, which stays small. Importing them is most
 of the time recording takes (seconds; building and recording take a fraction of one), so
-the child is started as early as possible (``start``) and works while the writer does its
-own set-up; it loads fastinit._record and fastinit._routes only, not the fastinit package
-(see fastinit._record). Only a tensor computed in memory by torch ops imports torch here.
+the child is started as early as possible (by the command, fastinit_cli, before it imports
+fastinit; else by ``start``) and imports while the writer does its own set-up; it loads
+fastinit._record and fastinit._routes only, not the fastinit package (see fastinit._record).
+Only a tensor computed in memory by torch ops imports torch here. A plan recorded once is
+kept for the next run of the same config (fastinit._plan_cache).
 """
 import os
 import pickle
-import subprocess
 import sys
 import time
 
-from fastinit import checkpoint
+from fastinit import _plan_cache, checkpoint
 from fastinit.checkpoint import CheckpointError, Fill, Tensor
 
-# The child's program: fastinit as a bare namespace over this package's directory, so that
-# importing fastinit._record runs neither the package's __init__ nor its C core.
-_BOOT = ("import signal; signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
-         "import sys, types\n"
-         "m = types.ModuleType('fastinit'); m.__path__ = [{pkg!r}]\n"
-         "sys.modules['fastinit'] = m\n"
-         "from fastinit import _record\n"
-         "_record.main()\n")
-
-
 class Recording:
-    """A recording child process at work (``start``); ``answer()`` waits for its plan."""
+    """A recording child process at work (``start``); ``answer()`` waits for its plan.
+    recorder: a fastinit_cli.Recorder started already (by the command, before it imported
+    fastinit), else one is started here."""
 
-    def __init__(self, cfg, scheme, trim=True):
-        self.cfg, self.scheme, self.trim = cfg, scheme, trim
-        self.t0 = time.perf_counter()
-        pkg = os.path.dirname(os.path.abspath(__file__))
-        # Ctrl-C is the writer's to handle (it ends the child): the child runs in a session
-        # of its own, out of the terminal's process group, and ignores SIGINT besides.
-        self.proc = subprocess.Popen([sys.executable, "-c", _BOOT.format(pkg=pkg)],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     start_new_session=True)
-        req = {"cfg": cfg, "scheme": scheme, "kinds": tuple(checkpoint.INITS), "trim": trim}
+    def __init__(self, cfg, scheme, trim=True, cache_key=None, recorder=None):
+        self.cfg, self.scheme, self.trim, self.cache_key = cfg, scheme, trim, cache_key
+        if recorder is None:
+            from fastinit_cli import Recorder
+            recorder = Recorder(os.path.dirname(os.path.abspath(__file__)), trim)
+        self.recorder, self.proc, self.t0 = recorder, recorder.proc, recorder.t0
+        req = {"cfg": cfg, "scheme": scheme, "kinds": tuple(checkpoint.INITS)}
         try:
             self.proc.stdin.write(pickle.dumps(req))
             self.proc.stdin.close()
@@ -63,6 +53,8 @@ class Recording:
         self.proc.stdout.close()
         if kind == "ok":
             value["seconds"] = time.perf_counter() - self.t0
+            if self.cache_key is not None:
+                _plan_cache.store(self.cache_key, value["entries"])
             return value
         if kind == "error":
             raise CheckpointError(value)
@@ -70,7 +62,7 @@ class Recording:
             # Maybe the trimmed start-up (fastinit._record._seed_models_package): again
             # without it, exactly as transformers loads itself.
             t0 = self.t0
-            again = Recording(self.cfg, self.scheme, trim=False)
+            again = Recording(self.cfg, self.scheme, trim=False, cache_key=self.cache_key)
             again.t0 = t0
             return again.answer()
         if kind == "exception":
@@ -81,20 +73,40 @@ class Recording:
 
     def close(self):
         """End the child if it is still at work (an error or Ctrl-C in the writer)."""
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        for f in (self.proc.stdin, self.proc.stdout):
-            if f is not None and not f.closed:
-                f.close()
+        self.recorder.end()
 
 
-def start(cfg, scheme="hf"):
-    """Start recording a config's model in a child process; pass the result to plan()."""
+class Cached:
+    """A plan recorded by an earlier run (fastinit._plan_cache), in Recording's place."""
+
+    def __init__(self, entries):
+        self.t0 = time.perf_counter()
+        self.entries = entries
+
+    def answer(self):
+        return {"entries": self.entries, "cached": True,
+                "seconds": time.perf_counter() - self.t0}
+
+    def close(self):
+        pass
+
+
+def start(cfg, scheme="hf", cache=True, recorder=None):
+    """Start recording a config's model in a child process (recorder's, if one was started
+    already), or take its plan from the plan cache (fastinit._plan_cache; then recorder is
+    ended unused; cache=False, or FASTINIT_PLAN_CACHE=0, records whatever is there, and
+    leaves the cache as it is); pass the result to plan()."""
     if scheme not in checkpoint.SCHEMES:
         raise CheckpointError(f"unknown scheme {scheme!r}; choose from "
                               f"{', '.join(checkpoint.SCHEMES)}")
-    return Recording(cfg, scheme)
+    k = _plan_cache.key(cfg, scheme, tuple(checkpoint.INITS)) \
+        if cache and _plan_cache.enabled() else None
+    entries = _plan_cache.load(k) if k is not None else None
+    if entries is not None:
+        if recorder is not None:
+            recorder.end()
+        return Cached(entries)
+    return Recording(cfg, scheme, cache_key=k, recorder=recorder)
 
 
 # ---- the plan -------------------------------------------------------------------------------
@@ -171,5 +183,5 @@ def _computer(shape, dt, recs):
     return compute
 
 
-__all__ = ["Recording", "plan", "start"]
+__all__ = ["Cached", "Recording", "plan", "start"]
 

@@ -329,16 +329,25 @@ def scheme_fills(scheme, model, name, fills, cfg):
 
 # ---- the plan -------------------------------------------------------------------------------
 
-def recorded_plan(cfg, scheme, kinds, trim=False):
-    """{"entries": [(name, shape, fills or None, records or None)], "seconds": ...}: the
-    model built and its initialization recorded; fills (init, params, index) where it
-    streams, else the records (kind, params, geom, value) to compute it from. kinds: the fill
-    kinds the writer streams (checkpoint.INITS)."""
+def prepare(trim=False):
+    """torch and transformers imported (trimmed: see _seed_models_package and
+    _losses_without_scipy); their timings."""
     t0 = time.perf_counter()
-    import torch  # noqa: F401  (timed apart: see below)
+    import torch  # noqa: F401  (timed apart)
     t1 = time.perf_counter()
     import transformers  # noqa: F401
     trimmed = bool(trim) and _seed_models_package() and _losses_without_scipy()
+    return {"trimmed": trimmed, "import_torch": t1 - t0,
+            "import_transformers": time.perf_counter() - t1}
+
+
+def recorded_plan(cfg, scheme, kinds, trim=False, prepared=None):
+    """{"entries": [(name, shape, fills or None, records or None)], "seconds": ...}: the
+    model built and its initialization recorded; fills (init, params, index) where it
+    streams, else the records (kind, params, geom, value) to compute it from. kinds: the fill
+    kinds the writer streams (checkpoint.INITS). prepared: prepare()'s answer, if it ran."""
+    if prepared is None:
+        prepared = prepare(trim)
     t2 = time.perf_counter()
     model, _ = build(cfg)       # the model's own modules imported here
     t3 = time.perf_counter()
@@ -375,9 +384,7 @@ def recorded_plan(cfg, scheme, kinds, trim=False):
     if unset:
         raise RecordError(f"{unset[0]}: the model's initialization does not set it"
                           f"{f' (and {len(unset) - 1} more)' if len(unset) > 1 else ''}")
-    return {"entries": entries, "trimmed": trimmed, "import_torch": t1 - t0,
-            "import_transformers": t2 - t1,
-            "build": t3 - t2, "record": t4 - t3}
+    return {"entries": entries, **prepared, "build": t3 - t2, "record": t4 - t3}
 
 
 def _seed_models_package():
@@ -430,16 +437,22 @@ def _losses_without_scipy():
     return True
 
 
-def main():
-    """The child process: a pickled request {"cfg", "scheme", "kinds", "trim"} on stdin; the
-    answer, one pickle on stdout: ("ok", plan), ("error", one line) or ("exception", one
-    line); then an immediate exit (tearing down torch's modules would take seconds)."""
+def main(trim=True):
+    """The child process: torch and transformers imported first, then a pickled request
+    {"cfg", "scheme", "kinds"} read from stdin (the child of a command is started before the
+    command has read its config: fastinit_cli); the answer, one pickle on stdout: ("ok",
+    plan), ("error", one line) or ("exception", one line); then an immediate exit (tearing
+    down torch's modules would take seconds). No request (stdin closed): no answer."""
     import pickle
     out = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)               # stray prints of model code go to stderr, not into the answer
     try:
-        req = pickle.load(sys.stdin.buffer)
-        answer = ("ok", recorded_plan(**req))
+        prepared = prepare(trim)
+        try:
+            req = pickle.load(sys.stdin.buffer)
+        except EOFError:        # not wanted after all (fastinit_cli started it early)
+            os._exit(0)
+        answer = ("ok", recorded_plan(**req, prepared=prepared))
     except RecordError as e:
         answer = ("error", str(e))
     except Exception as e:  # noqa: BLE001  (any failure of the model's code, one line)

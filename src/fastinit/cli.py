@@ -43,6 +43,10 @@ def _parser():
                         "qwen2), or recorded from transformers' own (any architecture; "
                         "needs fastinit[hf]). auto (default): built in for those three and "
                         "presets, transformers for the rest")
+    i.add_argument("--no-plan-cache", action="store_true",
+                   help="record the model's initialization even if an earlier run with this "
+                        "config and these versions of torch and transformers kept its plan "
+                        "(in ~/.cache/fastinit/plans; FASTINIT_PLAN_CACHE=0 does the same)")
     i.add_argument("--force", action="store_true", help="overwrite an existing checkpoint")
     i.add_argument("--dry-run", action="store_true",
                    help="print the tensors and the total size, write nothing")
@@ -125,7 +129,7 @@ def _progress(total):
     return bar.update, bar.close
 
 
-def _init(args):
+def _init(args, recorder=None):
     if (args.config is None) == (args.preset is None):
         raise checkpoint.CheckpointError("give a CONFIG file or --preset (one of them)")
     model, overrides, spec_scheme = checkpoint.load_model(args.config, args.preset)
@@ -138,7 +142,11 @@ def _init(args):
             # A child process records (fastinit._hf); its imports (seconds) start first and
             # overlap the checks below. (A process that has imported transformers already,
             # custom models registered included, records in process.)
-            recording = _hf.start(model, scheme)
+            recording = _hf.start(model, scheme, cache=not args.no_plan_cache,
+                                  recorder=recorder)
+            recorder = None
+    if recorder is not None:
+        recorder.end()          # started early (fastinit_cli) but not needed: ended at once
     try:
         checkpoint.dtype_name(dtype)
         checkpoint.generator_for(args.seed)     # a bad seed fails before anything is made
@@ -152,11 +160,16 @@ def _init(args):
             tensors, _ = _hf.plan(model, scheme=scheme, dtype=dtype, started=recording)
             tensors = checkpoint.apply_overrides(tensors, overrides)
             t = _hf.plan.timings
-            print(f"built {model.get('model_type')} on meta and recorded its own "
-                  f"initialization in {t['seconds']:.2f} s (in a child process; of it: "
-                  f"importing torch {t['import_torch']:.2f} s, transformers "
-                  f"{t['import_transformers']:.2f} s, building the model on meta with its "
-                  f"modules' import {t['build']:.2f} s, recording {t['record']:.2f} s)")
+            if t.get("cached"):
+                print(f"{model.get('model_type')}: the plan recorded by an earlier run with this "
+                      f"config and these versions of torch and transformers (--no-plan-cache "
+                      f"records it again)")
+            else:
+                print(f"built {model.get('model_type')} on meta and recorded its own "
+                      f"initialization in {t['seconds']:.2f} s (in a child process; of it: "
+                      f"importing torch {t['import_torch']:.2f} s, transformers "
+                      f"{t['import_transformers']:.2f} s, building the model on meta with "
+                      f"its modules' import {t['build']:.2f} s, recording {t['record']:.2f} s)")
         else:
             tensors = checkpoint.plan(model, scheme=scheme, dtype=dtype, overrides=overrides)
     finally:
@@ -199,11 +212,17 @@ def _init(args):
     return 0
 
 
-def main(argv=None):
-    args = _parser().parse_args(argv)
+def main(argv=None, recorder=None):
+    """The command; recorder: a recording child fastinit_cli started early, or None."""
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit:
+        if recorder is not None:
+            recorder.end()
+        raise
     try:
         if args.command == "init":
-            return _init(args)
+            return _init(args, recorder)
     except checkpoint.CheckpointError as e:
         print(f"fastinit: error: {e}", file=sys.stderr)
         return 2
