@@ -498,3 +498,46 @@ def test_entry_point_recorder_gives_the_same_bytes_and_ends(tmp_path):
         outs.append((out / "model.safetensors").read_bytes())
     same = write(tmp_path / "inproc", cfg)
     assert outs[0] == outs[1] == (same / "model.safetensors").read_bytes()
+
+
+class _FailingRecorder:
+    """A recording child that answers as one whose trimmed start-up failed would."""
+
+    def __init__(self):
+        import subprocess
+        import sys
+        import time
+        self.t0 = time.perf_counter()
+        answer = "('exception', 'RuntimeError: scipy did not come back')"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", "import pickle, sys; sys.stdin.buffer.read(); "
+             f"sys.stdout.buffer.write(pickle.dumps({answer}))"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def end(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        for f in (self.proc.stdin, self.proc.stdout):
+            if not f.closed:
+                f.close()
+
+
+@pytest.mark.slow
+def test_failed_trimmed_recording_is_recorded_again_untrimmed():
+    """A child whose trimmed start-up fails (fastinit._record's shortcuts, on a transformers
+    laid out otherwise) is followed by one that loads transformers as usual, whose plan is
+    the in-process one; an exception of the untrimmed child is the error."""
+    from fastinit import _hf, _record
+    cfg = CONFIGS["opt"]().to_dict()
+    rec = _hf.Recording(cfg, "hf", trim=True, recorder=_FailingRecorder())
+    try:
+        got = rec.answer()
+    finally:
+        rec.close()
+    assert got["trimmed"] is False
+    assert got["entries"] == _record.recorded_plan(cfg, "hf", tuple(checkpoint.INITS))["entries"]
+    rec = _hf.Recording(cfg, "hf", trim=False, recorder=_FailingRecorder())
+    with pytest.raises(checkpoint.CheckpointError, match="scipy did not come back"):
+        rec.answer()
+    rec.close()
