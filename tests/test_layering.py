@@ -33,8 +33,8 @@ LAYERS = [
     ("defaults",),                      # framework defaults, over both
     ("torch", "_dtensor", "dask",       # the framework adapters (torch's DTensors apart);
      "keras", "jax", "checkpoint",     # the checkpoint writer; transformers' models for it
-     "_hf", "_record", "_routes"),      # (recorded in a child process that loads only
-                                        # _record and _routes of fastinit)
+     "_hf", "_record", "_routes",       # (recorded in a child process that loads only
+     "_plan_cache"),                    # _record and _routes of fastinit; plans kept)
     ("cli",),                           # `fastinit init`
     ("__init__", "__main__"),           # the package's namespace; `python -m fastinit`
 ]
