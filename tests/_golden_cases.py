@@ -163,12 +163,24 @@ def load(path=GOLDEN_PATH):
 THREADS = (1, 2)
 
 
-def engine_configs():
-    """(simd, threads) for every SIMD path this CPU runs, and the AVX2 path's vpmulld build
-    ('avx2-mulld', which the CPU may not pick), with 1 and 2 threads."""
+def simd_builds():
+    """Every SIMD path this CPU runs and, where it runs AVX2, 'avx2-mulld': the AVX2 path's
+    vpmulld build, which the CPU may not pick (fastinit._core._set_avx2_mulld)."""
     paths = fastinit.available_simd()
-    paths += ("avx2-mulld",) if "avx2" in paths else ()
-    return [(s, t) for s in paths for t in THREADS]
+    return paths + (("avx2-mulld",) if "avx2" in paths else ())
+
+
+def force_simd(build):
+    """Force one of simd_builds() ('avx2' is then the plain build); returns its path."""
+    path = "avx2" if build == "avx2-mulld" else build
+    _core._set_avx2_mulld(build == "avx2-mulld" if path == "avx2" else None)
+    fastinit.set_simd(path)
+    return path
+
+
+def engine_configs():
+    """(simd, threads) for every one of simd_builds(), with 1 and 2 threads."""
+    return [(s, t) for s in simd_builds() for t in THREADS]
 
 
 @contextlib.contextmanager
@@ -177,8 +189,7 @@ def engine(simd, threads):
     saved = fastinit.get_simd(), fastinit.get_num_threads()
     try:
         if simd is not None:
-            _core._set_avx2_mulld(simd == "avx2-mulld" or (False if simd == "avx2" else None))
-            fastinit.set_simd("avx2" if simd == "avx2-mulld" else simd)
+            force_simd(simd)
         if threads is not None:
             fastinit.set_num_threads(threads)
         yield

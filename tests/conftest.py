@@ -12,6 +12,7 @@ from fastinit import _core
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
 sys.path.insert(0, os.path.dirname(__file__))
+import _golden_cases  # noqa: E402  (tests/: the SIMD builds the tests force)
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -38,20 +39,11 @@ def restore_engine():
     fastinit.set_simd(simd)
 
 
-def _simd_builds():
-    """Each SIMD path this CPU runs and, where it runs AVX2, the AVX2 path's vpmulld build
-    (fastinit._core._set_avx2_mulld): the CPU picks one of the two, the tests take both."""
-    paths = fastinit.available_simd()
-    return paths + (("avx2-mulld",) if "avx2" in paths else ())
-
-
-@pytest.fixture(params=_simd_builds())
+@pytest.fixture(params=_golden_cases.simd_builds())
 def simd(request):
     """Each SIMD path this CPU runs, forced for the test (its name given to the test; the
     AVX2 path's two builds both as 'avx2'); 'auto' is restored after it."""
-    path = "avx2" if request.param == "avx2-mulld" else request.param
-    _core._set_avx2_mulld(request.param == "avx2-mulld")
-    fastinit.set_simd(path)
+    path = _golden_cases.force_simd(request.param)
     assert fastinit.get_simd() == path
     yield path
     _core._set_avx2_mulld(None)

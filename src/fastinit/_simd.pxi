@@ -26,7 +26,6 @@ def set_simd(name):
         raise RuntimeError(f"this CPU cannot run the {name} path; it runs {available_simd()}")
 
 
-
 def _set_avx2_mulld(on):
     """Testing hook: the AVX2 path comes in two builds with the same bits, one with Philox's
     low products by vpmulld, which the CPU's vendor and family choose (AMD Zen 3 and later).
