@@ -93,6 +93,15 @@ def child_plan(a):
                       "fixed_bytes": total - layer * cfg["num_hidden_layers"]}))
 
 
+def fsync_path(path):
+    """A written file's data on disk, as fastinit's writer leaves its files."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
 def child_torch(a):
     t_begin = time.perf_counter()
     import torch
@@ -137,11 +146,7 @@ def child_torch(a):
     path = os.path.join(a.out, "model.safetensors")
     save_file(tensors, path)
     t_saved = time.perf_counter()
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    fsync_path(path)
     t_synced = time.perf_counter()
     print(json.dumps({"import_s": t_imported - t_begin, "build_init_s": t_built - t_imported,
                       "save_s": t_saved - t_built, "fsync_s": t_synced - t_saved,
@@ -329,7 +334,8 @@ GENERIC = {
                    "dtype": "bfloat16"},
 }
 # The writer's own peak RSS (the recording child's is ru_maxrss of RUSAGE_CHILDREN), printed
-# by a wrapper around the command's entry point (fastinit_cli, as the `fastinit` script runs it): wait4's ru_maxrss covers the recording child too.
+# by a wrapper around the command's entry point (fastinit_cli, as the `fastinit` script runs
+# it): wait4's ru_maxrss covers the recording child too.
 _CLI_WRAPPER = ("import json, resource, sys; from fastinit_cli import main; "
                 "rc = main(sys.argv[1:]); "
                 "print(json.dumps({'self_rss': resource.getrusage(resource.RUSAGE_SELF)"
@@ -348,11 +354,7 @@ def child_hf(a):
     model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
     model.save_pretrained(a.out)
     for name in os.listdir(a.out):
-        fd = os.open(os.path.join(a.out, name), os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_path(os.path.join(a.out, name))
     print(json.dumps({"vm_hwm": T.proc_status("VmHWM")}))
 
 

@@ -14,6 +14,7 @@ stats = pytest.importorskip("scipy.stats")
 
 from fastinit import checkpoint  # noqa: E402
 from fastinit.cli import main  # noqa: E402
+from fastinit_cli import Recorder  # noqa: E402
 
 T = transformers
 SMALL = dict(vocab_size=256, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
@@ -500,7 +501,7 @@ def test_entry_point_recorder_gives_the_same_bytes_and_ends(tmp_path):
     assert outs[0] == outs[1] == (same / "model.safetensors").read_bytes()
 
 
-class _FailingRecorder:
+class _FailingRecorder(Recorder):
     """A recording child that answers as one whose trimmed start-up failed would."""
 
     def __init__(self):
@@ -513,14 +514,6 @@ class _FailingRecorder:
             [sys.executable, "-c", "import pickle, sys; sys.stdin.buffer.read(); "
              f"sys.stdout.buffer.write(pickle.dumps({answer}))"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-
-    def end(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        for f in (self.proc.stdin, self.proc.stdout):
-            if not f.closed:
-                f.close()
 
 
 @pytest.mark.slow
