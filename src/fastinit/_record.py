@@ -14,6 +14,7 @@ of CPU) the writer needs and this does not. So nothing here imports another fast
 module, and results cross back as plain tuples (the writer has no torch to unpickle this
 module's objects).
 """
+import gc
 import inspect
 import os
 import sys
@@ -331,13 +332,14 @@ def scheme_fills(scheme, model, name, fills, cfg):
 
 def prepare(trim=False):
     """torch and transformers imported (trimmed: see _seed_models_package and
-    _losses_without_scipy); their timings."""
+    _losses_without_scipy); their timings, and whether the cyclic collector was off for
+    them (as fastinit_cli._BOOT has it)."""
     t0 = time.perf_counter()
     import torch  # noqa: F401  (timed apart)
     t1 = time.perf_counter()
     import transformers  # noqa: F401
     trimmed = bool(trim) and _seed_models_package() and _losses_without_scipy()
-    return {"trimmed": trimmed, "import_torch": t1 - t0,
+    return {"trimmed": trimmed, "collector_off": not gc.isenabled(), "import_torch": t1 - t0,
             "import_transformers": time.perf_counter() - t1}
 
 
