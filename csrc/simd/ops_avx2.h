@@ -115,25 +115,35 @@ FI_FORCE_INLINE v32 gather_u32(const uint32_t *t, v32 idx) { return _mm256_i32ga
 FI_FORCE_INLINE vf32 gather_f32(const float *t, v32 idx) { return _mm256_i32gather_ps(t, idx, 4); }
 
 /* Both halves of t[idx] for a table of 64-bit entries: two 4-element gathers load what two
- * 8-element ones would, but the four shuffles that sort the halves load port 5, which the
- * fused fills already fill: the normal's fast path on Sapphire Rapids is faster with two
- * gather_u32s (up to 30% with the double affine step). For the rarer lookups. */
+ * 8-element ones would. The indices go in the order (0, 1, 4, 5 | 2, 3, 6, 7), so that the
+ * in-lane shuffles that sort the halves leave them in the lanes' own order. */
 FI_FORCE_INLINE void gather_pair_u32(const uint64_t *t, v32 idx, v32 *lo, v32 *hi)
 {
-    __m256 g0 = _mm256_castsi256_ps(_mm256_i32gather_epi64((const long long *)t, _mm256_castsi256_si128(idx), 8));
-    __m256 g1 = _mm256_castsi256_ps(_mm256_i32gather_epi64((const long long *)t, _mm256_extracti128_si256(idx, 1), 8));
-    *lo = _mm256_permute4x64_epi64(_mm256_castps_si256(_mm256_shuffle_ps(g0, g1, 0x88)), 0xD8);
-    *hi = _mm256_permute4x64_epi64(_mm256_castps_si256(_mm256_shuffle_ps(g0, g1, 0xDD)), 0xD8);
+    const __m256i ip = _mm256_permute4x64_epi64(idx, 0xD8);
+    __m256 g0 = _mm256_castsi256_ps(_mm256_i32gather_epi64((const long long *)t, _mm256_castsi256_si128(ip), 8));
+    __m256 g1 = _mm256_castsi256_ps(_mm256_i32gather_epi64((const long long *)t, _mm256_extracti128_si256(ip, 1), 8));
+    *lo = _mm256_castps_si256(_mm256_shuffle_ps(g0, g1, 0x88));
+    *hi = _mm256_castps_si256(_mm256_shuffle_ps(g0, g1, 0xDD));
 }
 
 /* The ziggurat layers of four vectors of words: w[j] = t->w32[v[j] & 0xff], k[j] =
- * t->k32[v[j] & 0xff], by two 32-bit gathers each (see gather_pair_u32 for why not one). */
+ * t->k32[v[j] & 0xff]. On Intel by two 32-bit gathers each: the pair's shuffles load port 5,
+ * which the fused fills already fill (the normal's fast path on Sapphire Rapids was faster
+ * so, by up to 30% with the double affine step). On Zen (kernels_avx2_mulld.c) by one
+ * gather_pair_u32 of the packed table: a gather costs Zen about a micro-op per element, and
+ * its shuffles have two pipes. */
 FI_FORCE_INLINE void zig_lookup4(const fi_zig *t, const v32 v[4], vf32 w[4], v32 k[4])
 {
     for (int j = 0; j < 4; j++) {
         const v32 idx = _mm256_and_si256(v[j], _mm256_set1_epi32(0xff));
+#ifdef FI_AVX2_MULLD
+        v32 wb;
+        gather_pair_u32(t->wk32, idx, &wb, &k[j]);
+        w[j] = _mm256_castsi256_ps(wb);
+#else
         k[j] = gather_u32(t->k32, idx);
         w[j] = gather_f32(t->w32, idx);
+#endif
     }
 }
 
