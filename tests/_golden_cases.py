@@ -26,7 +26,6 @@ Adding a case is fine (``tools/gen_golden.py --add-missing`` records only the ne
 Changing what an existing case computes, or its record, is a stream-contract change.
 """
 import contextlib
-import copy
 import hashlib
 import json
 import math
