@@ -356,6 +356,33 @@ static void tn2_finish(int dtype, int method, const tn2_batch *bt, size_t nrej,
     }
 }
 
+/* A wide value's u2 for the FI_TN2_SLOTS slots k0.. of batch group gb: their first retry
+ * blocks, made here for all, the counters retry_first_blocks makes for batch-local values
+ * li = 32*gb + N*k + lane (shift 5): block base + 16*gb + ((N*k) & 15) + lane, slot
+ * (N*k) >> 4, as N divides 16. Not by retry_first_blocks itself: from li, every counter
+ * word is a vector worked out at run time; here word 3 and the block offsets are constants
+ * of the unrolled loop, so the index arithmetic, the conversions of the constant words to
+ * the round layout and part of round 1 fold away (on AVX-512, 289 -> 240 instructions for
+ * two slots; by li, the uniform and exponential float64 fills were 7-13% slower than the
+ * hand-written code this file replaced, which built its counters so). */
+FI_FORCE_INLINE void tn2_retry_slots(const simd_keys *rk, uint64_t base, size_t gb, int k0,
+                                     v32 w0[FI_CHAINS], v32 w1[FI_CHAINS], v32 w2[FI_CHAINS],
+                                     v32 w3[FI_CHAINS])
+{
+    enum { N = FI_V_LANES };
+    const uint64_t b = base + 16 * (uint64_t)gb;
+    const v32 lo = set1((uint32_t)b), hi = set1((uint32_t)(b >> 32)), hi1 = set1((uint32_t)(b >> 32) + 1);
+    for (int j = 0; j < FI_TN2_SLOTS; j++) {
+        const int k = k0 + j;
+        w0[j] = add(set1((uint32_t)b + (uint32_t)((N * k) & 15)), iota());
+        /* The carry into the high word: the low one wrapped (a blend, as retry_first_blocks). */
+        w1[j] = blend(cmplt_u32(w0[j], lo), hi, hi1);
+        w2[j] = set1(1);
+        w3[j] = set1((uint32_t)((N * k) >> 4));
+    }
+    philox_vectors(rk, FI_TN2_SLOTS, w0, w1, w2, w3);
+}
+
 FI_FORCE_INLINE void produce_truncnorm2_fused(int dtype, int method, const fi_stream *s,
                                               uint64_t g0, size_t ngroups, void *out,
                                               const fi_params *p)
@@ -389,12 +416,7 @@ FI_UNROLL(FI_EMIT_UNROLL)
                     st(bt.lo + i + N * j, lo[j]);
                     st(bt.hi + i + N * j, hi[j]);
                 }
-                if (retry_u2) {
-                    /* A wide value's u2: its first retry block, made here for all. */
-                    v32 li[FI_CHAINS];
-                    for (int j = 0; j < P; j++) li[j] = add(set1((uint32_t)(i + N * (size_t)j)), iota());
-                    retry_first_blocks(&rk, base, 5, P, li, w0, w1, w2, w3);
-                }
+                if (retry_u2) tn2_retry_slots(&rk, base, g + gi, k0, w0, w1, w2, w3);
                 const uint64_t rej = tn2_emit(dtype, method, &bt, out, i, lo, hi, w0, w1);
                 for (int j = 0; j < P; j++)
                     nrej = compress_store_idx(bt.rej, nrej, (uint32_t)(i + N * (size_t)j),
