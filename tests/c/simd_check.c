@@ -156,30 +156,41 @@ static int check_zig_tables(void)
     return bad;
 }
 
-/* The normal's rejected draws near the wrap of the low counter word, float32 and float64:
- * the main-stream groups and the retry blocks (block, 1, slot) of the values after the wrap
- * carry into the high word, which the vector settles compute as an unsigned compare. Each
- * fill starts its first batch 16*j + 8 blocks before a wrap, j = 0..31. */
+/* Draws near the wrap of the low counter word, float32 and float64: the main-stream groups
+ * and the retry blocks (block, 1, slot) of the values after the wrap carry into the high
+ * word, which the vector code computes as an unsigned compare: the normal's rejected draws
+ * (their settles), and the truncated normal's two-word proposals (simd/truncnorm2.inc.h: a
+ * wide value's u2 from its retry block, made for every value; uniform either side,
+ * exponential, normal and half-normal). The uniform's [3, 3.1] accepts about 85% of its
+ * proposals, so a wrong u2 shows (a wrong carry in tn2_retry_slots differs in 29 of its 32
+ * float64 fills); where nearly every proposal is accepted ([-0.1, 0.1], the exponential's far
+ * tail) it hides. Each fill starts its first batch 16*j + 8 blocks before a wrap, j = 0..31. */
 static int check_retry_wrap(int nlevels, const int *levels, unsigned char *ref, unsigned char *got)
 {
+    static const struct { int dist; double lo, hi; } cases[] = {
+        {FI_NORMAL, 0, 0}, {FI_TRUNCNORM, 3, 3.1}, {FI_TRUNCNORM, -3.1, -3},
+        {FI_TRUNCNORM, 300, INFINITY}, {FI_TRUNCNORM, -0.5, 2}, {FI_TRUNCNORM, 2, 2.5}};
     const size_t n = 4096;
     int bad = 0, fills = 0;
     fi_params p;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++)
     for (int dt = FI_F32; dt <= FI_F64; dt++) {
-        fi_normal_params(dt, 0, 1, &p);
+        const int dist = cases[c].dist;
+        if (dist == FI_NORMAL) fi_normal_params(dt, 0, 1, &p);
+        else fi_truncnorm_params(dt, 0, 1, cases[c].lo, cases[c].hi, 100, &p);
         for (uint32_t j = 0; j < 32; j++) {
             const fi_stream s = {{0x3c6ef372u + j, 0xa54ff53au}, ((uint64_t)(j + 1) << 32) - 16 * j - 8};
             const size_t bytes = n * fi_itemsize(dt);
             fi_simd_set(FI_SIMD_SCALAR);
-            fi_fill_contig(FI_NORMAL, dt, &s, &p, ref, 0, n, 0);
+            fi_fill_contig(dist, dt, &s, &p, ref, 0, n, 0);
             memset(got, 0x5a, bytes);
-            fi_fill_contig_ref(FI_NORMAL, dt, &s, &p, got, 0, n, 0);
+            fi_fill_contig_ref(dist, dt, &s, &p, got, 0, n, 0);
             bad += memcmp(ref, got, bytes) != 0;
             fills++;
             for (int li = 0; li < nlevels; li++) {
                 memset(got, 0x5a, bytes);
                 set_level(levels[li]);
-                fi_fill_contig(FI_NORMAL, dt, &s, &p, got, 0, n, 1);
+                fi_fill_contig(dist, dt, &s, &p, got, 0, n, 1);
                 bad += memcmp(ref, got, bytes) != 0;
                 fills++;
             }
@@ -187,7 +198,8 @@ static int check_retry_wrap(int nlevels, const int *levels, unsigned char *ref, 
     }
     fi_simd_set_avx2_mulld(-1);
     fi_simd_set(fi_simd_best());
-    printf("normal draws near the counter's 2**32 wrap: %d fills: %d differ\n", fills, bad);
+    printf("normal and truncated normal draws near the counter's 2**32 wrap: %d fills: %d "
+           "differ\n", fills, bad);
     return bad;
 }
 
