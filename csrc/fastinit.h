@@ -24,7 +24,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "portable.h"
-#include "ziggurat.h"      /* fi_zig, which fi_params holds: kernel-private */
 
 /* FI_U8: one byte, 0 or 1 (bool and uint8 outputs of masks). */
 enum fi_dtype { FI_F16 = 0, FI_BF16 = 1, FI_F32 = 2, FI_F64 = 3, FI_U8 = 4, FI_NDTYPES = 5 };
@@ -39,33 +38,10 @@ typedef struct {
     uint64_t counter;   /* the call's first block counter */
 } fi_stream;
 
-/*
- * Distribution parameters, as the kernels use them (the fi_*_params functions fill them in
- * and reject what has no valid output). A caller only allocates one and passes it on: every
- * field is the C core's own (the Cython layer declares none of them).
- *   uniform:   x = (a + b*u) * m, then clamped to [lo, hi], the representable values of the
- *              output dtype inside [low, high); m is 2 only when high - low overflows.
- *   normal:    x = a + b*z.
- *   truncnorm: x = a + b*z, z from N(0, 1) on [alpha, beta] (negated when mirror), by the
- *              proposal `method` (fi_truncnorm_method, internal.h); clamped to [lo, hi],
- *              the representable values in [low, high]. The normal and folded proposals
- *              are draws of the ziggurat fi_tn_zig(p).
- *   bernoulli: 1 when a 32-bit word is below thresh (p * 2**32, rounded), else 0.
- */
-typedef struct {
-    double a, b, m, lo, hi;
-    double alpha, beta, lam;    /* truncnorm: standardized bounds, exponential rate */
-    double inv_lam;             /* truncnorm: 1 / lam, so proposals multiply */
-    double edge;                /* truncnorm: the bound alpha stands for (high if mirror) */
-    int method, mirror;
-    int wide;                   /* truncnorm: 53-bit uniforms (float64), else 32-bit */
-    uint32_t max_attempts;      /* truncnorm: proposals tried before the exact fallback */
-    uint64_t thresh;
-    /* truncnorm, normal and folded proposals: ztrunc says that the proposal is the
-     * ziggurat zig, built for the interval, rather than the whole normal's (fi_zig_normal). */
-    int ztrunc;
-    fi_zig zig;
-} fi_params;
+/* Distribution parameters, as the kernels use them: filled in by the fi_*_params functions,
+ * which reject what has no valid output, and read by the C core alone. Its fields are the
+ * kernels' own (params.h); a caller only allocates one, where params.h gives its size. */
+typedef struct fi_params fi_params;
 
 /* A strided output: the value with flat index i goes to data + sum(idx[d] * strides[d]). */
 typedef struct {

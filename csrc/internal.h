@@ -5,6 +5,7 @@
 #include <math.h>
 #include <string.h>
 #include "fastinit.h"
+#include "params.h"
 
 #include "portable.h"
 #define FI_BATCH_GROUPS 32          /* groups generated per batch: 8 KiB of words, stays in L1 */

@@ -1,8 +1,8 @@
 /*
- * ziggurat.h -- the type of a ziggurat's tables, fi_zig: kernel-private. fastinit.h includes
- * it for one reason: fi_params holds a truncated normal's own ziggurat by value, and the
- * Cython layer keeps fi_params on its stack, so the struct's size must be known there. No
- * code outside csrc/ reads a field of it (src/fastinit/_cdefs.pxi does not declare it).
+ * ziggurat.h -- the type of a ziggurat's tables, fi_zig: kernel-private. Outside the C core
+ * only params.h includes it: fi_params holds a truncated normal's own ziggurat by value, and
+ * the Cython layer keeps fi_params on its stack, so the struct's size must be known there.
+ * No code outside csrc/ reads a field of it (src/fastinit/_cdefs.pxi does not declare it).
  *
  * A 256-layer ziggurat (Marsaglia & Tsang, 2000) for the density of d = z - offset, z normal
  * and d >= 0: g(d) = exp(-d*d/2 - offset*d) (the normal's shape past offset, up to a

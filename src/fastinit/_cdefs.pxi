@@ -1,4 +1,9 @@
-# The C core's declarations (csrc/fastinit.h, philox.h, pool.h), for the other parts of _core.
+# The C core's declarations (csrc/fastinit.h, params.h, philox.h, pool.h), for the other
+# parts of _core.
+cdef extern from "params.h" nogil:
+    ctypedef struct fi_params:      # its fields are the C core's alone (its size is needed
+        pass                        # here: the calls below keep one on their stacks)
+
 cdef extern from "fastinit.h" nogil:
     enum: FI_F16, FI_BF16, FI_F32, FI_F64, FI_U8
     enum: FI_UNIFORM, FI_NORMAL, FI_TRUNCNORM, FI_BERNOULLI
@@ -8,8 +13,6 @@ cdef extern from "fastinit.h" nogil:
     ctypedef struct fi_stream:
         uint32_t key[2]
         uint64_t counter
-    ctypedef struct fi_params:      # filled in by fi_*_params, read by the C core alone
-        pass
     ctypedef struct fi_out:
         char *data
         int ndim

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "fastinit.h"
+#include "params.h"
 #include "philox.h"
 #include "pool.h"
 #include "ziggurat_tables.h"
