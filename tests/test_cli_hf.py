@@ -330,11 +330,20 @@ def test_ctrl_c_while_the_child_records(tmp_path, entry):
     out = tmp_path / "out"
     how = ["-m", "fastinit"] if entry == "python -m fastinit" else \
         ["-c", "import sys; from fastinit_cli import main; sys.exit(main())"]
-    p = subprocess.Popen([sys.executable, *how, "init",
-                          str(tmp_path / "cfg" / "config.json"), "-o", str(out)],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         start_new_session=True,
-                         env=dict(os.environ, FASTINIT_PLAN_CACHE="0"))  # a child to stop
+    # The command must start with SIGINT's default action, as from a terminal, whatever this
+    # process has: a shell starts a background job (the whole test run, say) with SIGINT
+    # ignored, and an ignored signal stays ignored across exec. A handler does not.
+    old = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        p = subprocess.Popen([sys.executable, *how, "init",
+                              str(tmp_path / "cfg" / "config.json"), "-o", str(out)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                             start_new_session=True,
+                             env=dict(os.environ, FASTINIT_PLAN_CACHE="0"))  # a child to stop
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGINT, old)
     deadline = time.monotonic() + 60
     while not _recording_children(pkg) and time.monotonic() < deadline and p.poll() is None:
         time.sleep(0.05)
